@@ -1,0 +1,33 @@
+"""Console notifier: prints one readable block per alert to a text stream."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from alerts.records import Alert
+
+
+def format_alert(alert: Alert) -> str:
+    """A terminal rendering of an alert; control characters from feeds are removed."""
+    def clean(text: str) -> str:
+        return "".join(ch for ch in text if ch.isprintable())
+
+    lines = [
+        f"ALERT [{clean(alert.subscription_name)}] {clean(alert.title)}",
+        f"  {clean(alert.url)}  ({clean(alert.source)}, {alert.outlets} outlet(s))",
+        f"  topics: {', '.join(alert.topics) or '-'}   entities: {', '.join(alert.entities) or '-'}",
+    ]
+    if alert.evidence:
+        lines.append(f"  why: {clean('; '.join(alert.evidence))}")
+    return "\n".join(lines)
+
+
+class ConsoleNotifier:
+    """Writes alerts to stdout (or any stream); never fails for reasons worth retrying."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stdout
+
+    async def notify(self, alert: Alert) -> None:
+        print(format_alert(alert), file=self.stream, flush=True)

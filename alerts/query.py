@@ -1,0 +1,138 @@
+"""Subscription queries: `entity:openai AND (topic:earnings OR topic:layoffs) AND NOT source:x`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from alerts.errors import QueryError
+
+FIELDS = frozenset({"entity", "topic", "source"})
+_TOKEN = re.compile(r'\s*(?:(\()|(\))|([A-Za-z_]+):("(?:[^"\\]|\\.)*"|[^\s()]+)|(\S+))')
+
+
+@dataclass(frozen=True)
+class Term:
+    field: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Not:
+    operand: Node
+
+
+@dataclass(frozen=True)
+class And:
+    operands: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    operands: tuple[Node, ...]
+
+
+Node = Term | Not | And | Or
+Facts = Mapping[str, frozenset[str]]
+
+
+def _tokens(text: str) -> list[tuple[str, str, str]]:
+    tokens: list[tuple[str, str, str]] = []
+    position = 0
+    while position < len(text):
+        match = _TOKEN.match(text, position)
+        if match is None:  # only trailing whitespace is left
+            break
+        position = match.end()
+        opening, closing, field, value, word = match.groups()
+        if opening:
+            tokens.append(("(", "", ""))
+        elif closing:
+            tokens.append((")", "", ""))
+        elif field:
+            if field.lower() not in FIELDS:
+                raise QueryError(f"unknown field {field!r}; use one of {sorted(FIELDS)}")
+            if value.startswith('"'):
+                value = value[1:-1].replace('\\"', '"')
+            tokens.append(("term", field.lower(), value.lower()))
+        elif word.upper() in ("AND", "OR", "NOT"):
+            tokens.append((word.upper(), "", ""))
+        else:
+            raise QueryError(f"unexpected {word!r} at column {match.start(5) + 1}: "
+                             "write field:value, AND, OR, NOT or parentheses")
+    return tokens
+
+
+def parse_query(text: str) -> Node:
+    """Parse a query; NOT binds tighter than AND, AND tighter than OR."""
+    tokens = _tokens(text)
+    if not tokens:
+        raise QueryError("empty query")
+    node, rest = _parse_or(tokens)
+    if rest:
+        raise QueryError(f"unexpected {rest[0][0]!r} after a complete query")
+    return node
+
+
+def _parse_or(tokens: list[tuple[str, str, str]]) -> tuple[Node, list[tuple[str, str, str]]]:
+    left, tokens = _parse_and(tokens)
+    operands = [left]
+    while tokens and tokens[0][0] == "OR":
+        right, tokens = _parse_and(tokens[1:])
+        operands.append(right)
+    return (operands[0] if len(operands) == 1 else Or(tuple(operands))), tokens
+
+
+def _parse_and(tokens: list[tuple[str, str, str]]) -> tuple[Node, list[tuple[str, str, str]]]:
+    left, tokens = _parse_unary(tokens)
+    operands = [left]
+    while tokens and tokens[0][0] not in ("OR", ")"):
+        if tokens[0][0] == "AND":
+            tokens = tokens[1:]
+        right, tokens = _parse_unary(tokens)  # juxtaposition means AND
+        operands.append(right)
+    return (operands[0] if len(operands) == 1 else And(tuple(operands))), tokens
+
+
+def _parse_unary(tokens: list[tuple[str, str, str]]) -> tuple[Node, list[tuple[str, str, str]]]:
+    if not tokens:
+        raise QueryError("query ends where a term was expected")
+    kind, field, value = tokens[0]
+    if kind == "NOT":
+        operand, rest = _parse_unary(tokens[1:])
+        return Not(operand), rest
+    if kind == "(":
+        node, rest = _parse_or(tokens[1:])
+        if not rest or rest[0][0] != ")":
+            raise QueryError("missing closing parenthesis")
+        return node, rest[1:]
+    if kind == "term":
+        return Term(field, value), tokens[1:]
+    raise QueryError(f"expected a term, found {kind!r}")
+
+
+def evaluate(node: Node, facts: Facts) -> bool:
+    """True when the story's facts (field -> lower-cased values) satisfy the query."""
+    match node:
+        case Term(field, value):
+            return value in facts.get(field, frozenset())
+        case Not(operand):
+            return not evaluate(operand, facts)
+        case And(operands):
+            return all(evaluate(operand, facts) for operand in operands)
+        case Or(operands):
+            return any(evaluate(operand, facts) for operand in operands)
+    raise AssertionError(f"unknown query node {node!r}")  # pragma: no cover
+
+
+def positive_terms(node: Node) -> list[Term]:
+    """Terms that must be present for a match (used to explain why an alert fired)."""
+    match node:
+        case Term():
+            return [node]
+        case Not():
+            return []
+        case And(operands) | Or(operands):
+            return [term for operand in operands for term in positive_terms(operand)]
+    return []  # pragma: no cover

@@ -1,0 +1,41 @@
+"""The Alert wire record: one subscription matched one story, the payload of news.alerts.v1."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+
+
+class Alert(msgspec.Struct, frozen=True, kw_only=True):
+    """An alert to deliver: which subscription, which story, and why it matched."""
+
+    alert_id: str
+    subscription_id: str
+    subscription_name: str
+    owner: str
+    channels: list[str]
+    story_id: str
+    article_id: str
+    title: str
+    url: str
+    source: str
+    topics: list[str]
+    entities: list[str]
+    created_at: datetime
+    evidence: list[str] = []
+    outlets: int = 1
+
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(Alert)
+
+
+def encode_alert(alert: Alert) -> bytes:
+    """Serialise an Alert to JSON bytes."""
+    return _encoder.encode(alert)
+
+
+def decode_alert(data: bytes) -> Alert:
+    """Parse and validate JSON bytes as an Alert."""
+    return _decoder.decode(data)

@@ -1,0 +1,18 @@
+"""Feed ingestion: fetch, parse and identify feed items, then publish them as RawItems to Kafka."""
+
+from connectors.errors import ConnectorError, FeedFileError, FetchError
+from connectors.feeds_file import FeedSpec, load_feeds, load_opml
+from connectors.identity import canonical_url, item_id
+from connectors.records import RawItem
+
+__all__ = [
+    "ConnectorError",
+    "FeedFileError",
+    "FeedSpec",
+    "FetchError",
+    "RawItem",
+    "canonical_url",
+    "item_id",
+    "load_feeds",
+    "load_opml",
+]

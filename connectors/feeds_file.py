@@ -1,0 +1,109 @@
+"""Feed lists: load the YAML feeds file and import or export OPML."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import quoteattr
+
+import defusedxml.ElementTree as SafeET
+import yaml
+from defusedxml import DefusedXmlException
+
+from connectors.errors import FeedFileError
+from connectors.identity import feed_id
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """One feed to poll: its URL, a display name and an optional fixed poll interval."""
+
+    url: str
+    name: str = ""
+    interval_seconds: float | None = None
+
+    @property
+    def feed_id(self) -> str:
+        return feed_id(self.url)
+
+
+def _spec_from_mapping(entry: Any, where: str) -> FeedSpec:
+    if isinstance(entry, str):
+        entry = {"url": entry}
+    if not isinstance(entry, dict) or not isinstance(entry.get("url"), str):
+        raise FeedFileError(f"{where}: each feed needs a 'url' string, got {entry!r}")
+    url = entry["url"].strip()
+    if not url.startswith(("http://", "https://")):
+        raise FeedFileError(f"{where}: feed url must be http(s), got {url!r}")
+    interval = entry.get("interval_seconds")
+    if interval is not None and (not isinstance(interval, int | float) or interval <= 0):
+        raise FeedFileError(f"{where}: interval_seconds must be a positive number")
+    return FeedSpec(url=url, name=str(entry.get("name") or ""), interval_seconds=interval)
+
+
+def load_feeds(path: Path) -> list[FeedSpec]:
+    """Read a feeds file: YAML with a top-level `feeds:` list, or OPML (by extension)."""
+    if path.suffix.lower() in {".opml", ".xml"}:
+        return load_opml(path)
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise FeedFileError(f"cannot read feeds file {path}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise FeedFileError(f"feeds file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(document, dict) or not isinstance(document.get("feeds"), list):
+        raise FeedFileError(f"feeds file {path} needs a top-level 'feeds:' list")
+    specs = [
+        _spec_from_mapping(entry, f"{path}: feeds[{index}]")
+        for index, entry in enumerate(document["feeds"])
+    ]
+    return _unique(specs)
+
+
+def load_opml(path: Path) -> list[FeedSpec]:
+    """Read every outline with an `xmlUrl` from an OPML file (entities and DTDs refused)."""
+    try:
+        root = SafeET.fromstring(path.read_bytes(), forbid_dtd=True)
+    except OSError as exc:
+        raise FeedFileError(f"cannot read OPML file {path}: {exc}") from exc
+    except (SafeET.ParseError, DefusedXmlException) as exc:
+        raise FeedFileError(f"OPML file {path} is not valid or safe XML: {exc}") from exc
+    specs = []
+    for outline in root.iter("outline"):
+        url = outline.get("xmlUrl")
+        if url:
+            name = outline.get("title") or outline.get("text") or ""
+            specs.append(_spec_from_mapping({"url": url, "name": name}, str(path)))
+    return _unique(specs)
+
+
+def to_opml(specs: list[FeedSpec], title: str = "wirewatch feeds") -> str:
+    """Render feeds as an OPML 2.0 document."""
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<opml version="2.0">',
+        f"  <head><title>{_escape_text(title)}</title></head>",
+        "  <body>",
+    ]
+    for spec in specs:
+        name = spec.name or spec.url
+        lines.append(
+            f"    <outline type=\"rss\" text={quoteattr(name)} xmlUrl={quoteattr(spec.url)}/>"
+        )
+    lines += ["  </body>", "</opml>", ""]
+    return "\n".join(lines)
+
+
+def _escape_text(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _unique(specs: list[FeedSpec]) -> list[FeedSpec]:
+    seen: set[str] = set()
+    unique = []
+    for spec in specs:
+        if spec.feed_id not in seen:
+            seen.add(spec.feed_id)
+            unique.append(spec)
+    return unique

@@ -1,0 +1,78 @@
+"""SSRF guard: which network addresses a feed fetch may connect to."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterable
+from typing import Any
+
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
+
+from connectors.errors import BlockedAddressError
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+# Not covered by `is_global` in every Python version, so listed explicitly.
+_ALWAYS_BLOCKED = (
+    ipaddress.ip_network("100.64.0.0/10"),  # carrier-grade NAT
+    ipaddress.ip_network("169.254.0.0/16"),  # link-local, cloud metadata
+    ipaddress.ip_network("fd00:ec2::254/128"),  # AWS metadata over IPv6
+)
+
+
+class AddressPolicy:
+    """Decides whether an address may be fetched; `allow` lists networks that are exempt."""
+
+    def __init__(self, allow: Iterable[str] = ()) -> None:
+        self.allow: tuple[IPNetwork, ...] = tuple(
+            ipaddress.ip_network(entry, strict=False) for entry in allow
+        )
+
+    def is_allowed(self, address: IPAddress) -> bool:
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        if any(address in network for network in self.allow):
+            return True
+        if any(address.version == n.version and address in n for n in _ALWAYS_BLOCKED):
+            return False
+        return address.is_global and not address.is_multicast
+
+    def check(self, host: str) -> None:
+        """Raise BlockedAddressError when `host` is an IP literal that may not be fetched."""
+        try:
+            address = ipaddress.ip_address(host.strip("[]"))
+        except ValueError:
+            return  # a name: checked by GuardedResolver on the addresses it resolves to
+        if not self.is_allowed(address):
+            raise BlockedAddressError(f"refusing to fetch from blocked address {address}")
+
+
+class GuardedResolver(AbstractResolver):
+    """aiohttp resolver that only hands out addresses the policy allows.
+
+    aiohttp connects to exactly the addresses a resolver returns, so the check applies to
+    the address actually connected to: a DNS answer cannot change between check and use.
+    """
+
+    def __init__(self, policy: AddressPolicy, inner: AbstractResolver | None = None) -> None:
+        self.policy = policy
+        self.inner = inner or DefaultResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        results = await self.inner.resolve(host, port, family)
+        allowed = [r for r in results if self.policy.is_allowed(ipaddress.ip_address(r["host"]))]
+        if not allowed:
+            addresses = ", ".join(sorted({str(r["host"]) for r in results}))
+            raise BlockedAddressError(f"refusing to fetch {host}: resolves to {addresses}")
+        return allowed
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+    def __getattr__(self, name: str) -> Any:  # pragma: no cover - passthrough
+        return getattr(self.inner, name)

@@ -1,0 +1,45 @@
+"""Turn a parsed feed into RawItems: identity, canonical URLs, UTC dates."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+
+from connectors.identity import canonical_url, content_hash, item_id
+from connectors.parse import ParsedFeed
+from connectors.records import RawItem
+
+# A feed clock a little ahead of ours is normal; further ahead is a wrong date.
+_FUTURE_TOLERANCE = timedelta(minutes=10)
+
+
+def raw_items(
+    parsed: ParsedFeed, *, feed_id: str, feed_url: str, source: str, fetched_at: datetime,
+) -> list[RawItem]:
+    """Build one RawItem per entry; GUIDs reused within the feed fall back to GUID+URL."""
+    guid_counts = Counter(entry.guid for entry in parsed.entries if entry.guid)
+    items = []
+    for entry in parsed.entries:
+        content = entry.content or entry.summary
+        published = entry.published
+        if published is not None and published > fetched_at + _FUTURE_TOLERANCE:
+            published = fetched_at  # a future date would sort the item ahead of the news
+        link = canonical_url(entry.url) if entry.url else ""
+        items.append(RawItem(
+            item_id=item_id(feed_id, guid=entry.guid, url=entry.url, title=entry.title,
+                            content=content, guid_collides=guid_counts[entry.guid] > 1),
+            feed_id=feed_id,
+            feed_url=feed_url,
+            source=source,
+            url=link,
+            original_url=entry.url,
+            guid=entry.guid,
+            title=entry.title,
+            summary=entry.summary,
+            content=entry.content,
+            author=entry.author,
+            published=published,
+            fetched_at=fetched_at,
+            content_hash=content_hash(entry.title, content),
+        ))
+    return items

@@ -1,0 +1,153 @@
+"""The connector loop: poll due feeds, publish new and edited items, remember feed state."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import aiohttp
+import msgspec
+
+from connectors.errors import FetchError
+from connectors.feeds_file import FeedSpec
+from connectors.fetch import FetchLimits, fetch_feed
+from connectors.guard import AddressPolicy
+from connectors.items import raw_items
+from connectors.parse import ParsedFeed, parse_feed
+from connectors.publish import RawItemPublisher
+from connectors.records import RawItem
+from connectors.schedule import (
+    ScheduleBounds,
+    error_interval,
+    retry_after_seconds,
+    success_interval,
+    with_jitter,
+)
+from connectors.state import FeedState, FeedStateStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PollOutcome:
+    """What one poll of one feed did."""
+
+    feed_id: str
+    status: int | None
+    published: int
+    error: str | None = None
+
+
+class FeedPoller:
+    """Polls a fixed set of feeds forever; each poll is independent and never raises."""
+
+    def __init__(
+        self, feeds: list[FeedSpec], *, session: aiohttp.ClientSession,
+        publisher: RawItemPublisher, store: FeedStateStore, policy: AddressPolicy,
+        bounds: ScheduleBounds = ScheduleBounds(), limits: FetchLimits = FetchLimits(),
+        concurrency: int = 32, clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.feeds = feeds
+        self.session = session
+        self.publisher = publisher
+        self.store = store
+        self.policy = policy
+        self.bounds = bounds
+        self.limits = limits
+        self.clock = clock
+        self._slots = asyncio.Semaphore(concurrency)
+        self._rng = random.Random()
+
+    async def run_forever(self, tick_seconds: float = 1.0) -> None:
+        """Poll whatever is due, then wait a tick; cancelled to stop."""
+        while True:
+            await self.poll_due()
+            await asyncio.sleep(tick_seconds)
+
+    async def poll_due(self) -> list[PollOutcome]:
+        now = self.clock()
+        due = []
+        for spec in self.feeds:
+            state = await self.store.load(spec.feed_id)
+            if state.next_poll <= now:
+                due.append((spec, state))
+        return list(await asyncio.gather(*(self._guarded_poll(s, st) for s, st in due)))
+
+    async def _guarded_poll(self, spec: FeedSpec, state: FeedState) -> PollOutcome:
+        async with self._slots:
+            return await self.poll_one(spec, state)
+
+    async def poll_one(self, spec: FeedSpec, state: FeedState) -> PollOutcome:
+        """Fetch, parse and publish one feed, then save its new state."""
+        started = self.clock()
+        try:
+            result = await fetch_feed(self.session, spec.url, policy=self.policy,
+                                      validators=state.validators, limits=self.limits)
+        except FetchError as exc:
+            await self._record_error(spec, state, exc.status, type(exc).__name__, str(exc), None)
+            return PollOutcome(spec.feed_id, exc.status, 0, str(exc))
+        if result.status not in (200, 304):
+            retry = retry_after_seconds(result.retry_after, started)
+            message = f"HTTP {result.status}"
+            await self._record_error(spec, state, result.status, "HTTPStatus", message, retry)
+            return PollOutcome(spec.feed_id, result.status, 0, message)
+
+        parsed = ParsedFeed()
+        published = 0
+        if result.status == 200:
+            parsed = await asyncio.to_thread(parse_feed, result.body, result.content_type)
+            items = raw_items(parsed, feed_id=spec.feed_id, feed_url=spec.url,
+                              source=_source_name(spec), fetched_at=datetime.now(UTC))
+            fresh = await self._new_or_edited(spec.feed_id, items)
+            # Publish before remembering: if Kafka fails, the next poll publishes them again.
+            await self.publisher.publish(fresh)
+            await self.store.record_items(spec.feed_id,
+                                          {item.item_id: item.content_hash for item in fresh})
+            published = len(fresh)
+        interval = success_interval(self.bounds, fixed=spec.interval_seconds,
+                                    cache_control=result.cache_control,
+                                    ttl_minutes=parsed.ttl_minutes)
+        await self.store.save(spec.feed_id, replace(
+            state, etag=result.validators.etag, last_modified=result.validators.last_modified,
+            last_status=result.status, last_error=parsed.error, error_class=None,
+            error_streak=0, last_success=started, last_attempt=started,
+            next_poll=started + with_jitter(interval, self.bounds, self._rng),
+            items_published=state.items_published + published,
+        ))
+        log.info("polled feed", extra={"feed_url": spec.url, "status": result.status,
+                                       "published": published})
+        return PollOutcome(spec.feed_id, result.status, published, parsed.error)
+
+    async def _new_or_edited(self, feed_id: str, items: list[RawItem]) -> list[RawItem]:
+        known = await self.store.item_hashes(feed_id, [item.item_id for item in items])
+        fresh = []
+        for item in items:
+            previous = known.get(item.item_id)
+            if previous is None:
+                fresh.append(item)
+            elif previous != item.content_hash:
+                fresh.append(msgspec.structs.replace(item, is_update=True))
+        return fresh
+
+    async def _record_error(
+        self, spec: FeedSpec, state: FeedState, status: int | None, error_class: str,
+        message: str, retry_after: float | None,
+    ) -> None:
+        now = self.clock()
+        streak = state.error_streak + 1
+        interval = error_interval(self.bounds, streak, retry_after)
+        log.warning("feed poll failed", extra={"feed_url": spec.url, "error": message})
+        await self.store.save(spec.feed_id, replace(
+            state, last_status=status, last_error=message, error_class=error_class,
+            error_streak=streak, last_attempt=now, next_poll=now + interval,
+        ))
+
+
+def _source_name(spec: FeedSpec) -> str:
+    return spec.name or (urlsplit(spec.url).hostname or spec.url)

@@ -1,0 +1,71 @@
+"""Feed state in Redis: validators, poll schedule, error streak and seen item versions."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import msgspec
+import redis.asyncio as aioredis
+
+from connectors.fetch import Validators
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What wirewatch remembers about one feed between polls and restarts."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    last_status: int | None = None
+    last_error: str | None = None
+    error_class: str | None = None
+    error_streak: int = 0
+    last_success: float | None = None
+    last_attempt: float | None = None
+    next_poll: float = 0.0
+    items_published: int = 0
+
+    @property
+    def validators(self) -> Validators:
+        return Validators(etag=self.etag, last_modified=self.last_modified)
+
+
+class FeedStateStore:
+    """Reads and writes FeedState and per-item content hashes under a key prefix."""
+
+    def __init__(self, client: aioredis.Redis, prefix: str = "ww:") -> None:
+        self.client = client
+        self.prefix = prefix
+
+    def _state_key(self, feed_id: str) -> str:
+        return f"{self.prefix}feed:{feed_id}:state"
+
+    def _items_key(self, feed_id: str) -> str:
+        return f"{self.prefix}feed:{feed_id}:items"
+
+    async def load(self, feed_id: str) -> FeedState:
+        raw = await self.client.get(self._state_key(feed_id))
+        if raw is None:
+            return FeedState()
+        data: dict[str, Any] = msgspec.json.decode(raw)
+        known = FeedState.__dataclass_fields__
+        return FeedState(**{k: v for k, v in data.items() if k in known})
+
+    async def save(self, feed_id: str, state: FeedState) -> None:
+        await self.client.set(self._state_key(feed_id), msgspec.json.encode(asdict(state)))
+
+    async def item_hashes(self, feed_id: str, item_ids: list[str]) -> dict[str, str]:
+        """Content hash last published for each item id (absent ids are new items)."""
+        if not item_ids:
+            return {}
+        values = await self.client.hmget(self._items_key(feed_id), item_ids)
+        return {
+            item: value.decode() if isinstance(value, bytes) else value
+            for item, value in zip(item_ids, values, strict=True)
+            if value is not None
+        }
+
+    async def record_items(self, feed_id: str, hashes: dict[str, str]) -> None:
+        if hashes:
+            await self.client.hset(self._items_key(feed_id), mapping=hashes)

@@ -1,0 +1,170 @@
+"""The Faust application: one thin agent per stage, wired to the topics and to Redis."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+import redis.asyncio as aioredis
+from faust.sensors.prometheus import setup_prometheus_sensors
+from faust.transport.drivers.aiokafka import Producer as FaustProducer
+
+from alerts.delivery import deliver
+from alerts.ledger import DeliveryLedger
+from alerts.matching import match_story
+from alerts.notifiers import Notifier
+from alerts.notifiers.console import ConsoleNotifier
+from alerts.records import Alert, encode_alert
+from alerts.subscriptions import Subscription
+from connectors.records import RawItem
+from streams.dedupe import ExactDedupe
+from streams.dlq import DeadLetter
+from streams.records import Article, TaggedArticle, decode, encode
+from streams.stages import build_article, clean_raw, now_utc, story_view, tag_article
+from streams.tagging import Tagger
+from streams.topics import TopicNames
+
+log = logging.getLogger(__name__)
+
+Output = tuple[str, bytes, bytes]  # topic, key, value
+
+
+class IdempotentProducer(FaustProducer):
+    """Faust's producer with enable_idempotence (Faust only sets it inside transactions)."""
+
+    def _settings_extra(self) -> dict[str, Any]:
+        return {"acks": "all", "enable_idempotence": True}
+
+
+@dataclass
+class PipelineConfig:
+    """Plain values the app needs; built once by the CLI from Settings and the endpoints."""
+
+    app_id: str
+    kafka_bootstrap: str
+    redis_url: str
+    idempotent: bool
+    topics: TopicNames
+    partitions: int
+    redis_prefix: str
+    dedupe_window_seconds: float
+    tagger: Tagger
+    subscriptions: list[Subscription]
+    web_host: str
+    web_port: int
+    datadir: str
+    notifiers: dict[str, Notifier] = field(default_factory=lambda: {"console": ConsoleNotifier()})
+    on_delivered: Callable[[Alert], None] | None = None
+    background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+
+def broker_urls(bootstrap: str) -> list[str]:
+    return [f"kafka://{host.strip()}" for host in bootstrap.split(",") if host.strip()]
+
+
+def create_app(config: PipelineConfig) -> faust.App:
+    """Build the Faust app with the normalise, tag, match and deliver agents."""
+    app = faust.App(
+        config.app_id,
+        broker=broker_urls(config.kafka_bootstrap),
+        store="memory://",
+        processing_guarantee="at_least_once",
+        broker_session_timeout=10,
+        broker_heartbeat_interval=2,
+        producer_acks=-1,
+        consumer_auto_offset_reset="earliest",
+        topic_partitions=config.partitions,
+        web_enabled=True,
+        web_host=config.web_host,
+        web_port=config.web_port,
+        web_bind=config.web_host,
+        datadir=config.datadir,
+        autodiscover=False,
+    )
+    if config.idempotent:
+        app.transport.Producer = IdempotentProducer
+    setup_prometheus_sensors(app)
+
+    redis_client = aioredis.Redis.from_url(config.redis_url)
+    dedupe = ExactDedupe(redis_client, prefix=config.redis_prefix,
+                         window_seconds=config.dedupe_window_seconds)
+    ledger = DeliveryLedger(redis_client, prefix=config.redis_prefix)
+    names = config.topics
+
+    def topic(name: str) -> faust.TopicT:
+        return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw",
+                         value_serializer="raw", internal=False)
+
+    raw, articles, tagged, alerts, dlq = (topic(n) for n in names.all())
+
+    async def normalise(key: bytes | None, value: bytes) -> Iterable[Output]:
+        item = decode(value, RawItem)
+        title, text = clean_raw(item)
+        story = await dedupe.assign(item.item_id, item.url, text)
+        article = build_article(item, title, text, story)
+        return [(names.articles, article.story_id.encode(), encode(article))]
+
+    async def tag(key: bytes | None, value: bytes) -> Iterable[Output]:
+        article = decode(value, Article)
+        result = tag_article(article, config.tagger)
+        return [(names.tagged, article.story_id.encode(), encode(result))]
+
+    async def match(key: bytes | None, value: bytes) -> Iterable[Output]:
+        view = story_view(decode(value, TaggedArticle))
+        return [(names.alerts, alert.subscription_id.encode(), encode_alert(alert))
+                for alert in match_story(view, config.subscriptions, now=now_utc())]
+
+    async def notify(key: bytes | None, value: bytes) -> Iterable[Output]:
+        alert = decode(value, Alert)
+        outcomes = await deliver(alert, config.notifiers, ledger)
+        failed = [o for o in outcomes if o.status == "failed"]
+        if failed:
+            raise DeliveryFailed("; ".join(f"{o.channel}: {o.error}" for o in failed))
+        if config.on_delivered and any(o.status == "sent" for o in outcomes):
+            config.on_delivered(alert)
+        return []
+
+    targets = {n: t for n, t in zip(names.all(), (raw, articles, tagged, alerts, dlq),
+                                    strict=True)}
+    for stage, source, handler in (("normalise", raw, normalise), ("tag", articles, tag),
+                                   ("match", tagged, match), ("deliver", alerts, notify)):
+        _register_stage(app, stage, source, handler, targets, dlq)
+
+    for job in config.background:
+        app.task(job)
+    return app
+
+
+class DeliveryFailed(Exception):
+    """At least one channel of an alert failed for good; the alert goes to the DLQ."""
+
+
+def _register_stage(
+    app: faust.App, stage: str, source: faust.TopicT,
+    handler: Callable[[bytes | None, bytes], Awaitable[Iterable[Output]]],
+    targets: dict[str, faust.TopicT], dlq: faust.TopicT,
+) -> None:
+    """One agent: read the source topic, run the handler, write its outputs or dead-letter."""
+
+    async def agent(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            message = event.message
+            try:
+                outputs = await handler(message.key, event.value)
+            except Exception as exc:  # noqa: BLE001 - the agent boundary: anything goes to DLQ
+                letter = DeadLetter(stage, f"{type(exc).__name__}: {exc}", message.topic,
+                                    message.partition, message.offset, message.key, event.value)
+                log.warning("dead-lettered", extra={"stage": stage, "topic": message.topic,
+                                                    "partition": message.partition,
+                                                    "offset": message.offset,
+                                                    "error": letter.error})
+                await dlq.send(key=message.key, value=event.value, headers=letter.headers())
+                continue
+            for topic_name, key, value in outputs:
+                await targets[topic_name].send(key=key, value=value)
+
+    agent.__name__ = stage
+    app.agent(source, name=stage)(agent)

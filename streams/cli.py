@@ -1,0 +1,130 @@
+"""The `wirewatch` command line: run, demo, config, schemas."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+from pydantic import ValidationError
+
+from alerts.errors import AlertsError
+from connectors.errors import ConnectorError
+from streams.embedded import EmbeddedServiceError, Endpoints, free_port
+from streams.settings import Settings
+from streams.tagging import TaxonomyError
+
+# Errors that mean "your input is wrong", shown as one clear line, never as a traceback.
+_USER_ERRORS = (AlertsError, ConnectorError, TaxonomyError, EmbeddedServiceError)
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        raise click.ClickException(f"invalid settings:\n{exc}") from exc
+
+
+def _announce(endpoints: Endpoints, settings: Settings) -> None:
+    base = f"http://{settings.web_host}:{settings.web_port}"
+    kafka = "embedded Tansu" if endpoints.embedded_kafka else "external Kafka"
+    redis = "embedded redis-server" if endpoints.embedded_redis else "external Redis"
+    click.echo(f"wirewatch: Kafka {endpoints.kafka_bootstrap} ({kafka}), Redis {redis}", err=True)
+    click.echo(f"wirewatch: web {base}/  metrics {base}/metrics  (Ctrl-C stops)", err=True)
+
+
+@click.group()
+def main() -> None:
+    """wirewatch: one alert per news story, however many sites republish it."""
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s "
+                        "%(message)s")
+
+
+@main.command()
+@click.option("--feeds", "feeds_file", type=click.Path(path_type=Path, exists=True,
+              dir_okay=False), help="Feeds file (YAML or OPML); overrides WIREWATCH_FEEDS_FILE.")
+@click.option("--subscriptions", "subscriptions_file", type=click.Path(path_type=Path,
+              exists=True, dir_okay=False), help="Subscriptions YAML; overrides "
+              "WIREWATCH_SUBSCRIPTIONS_FILE.")
+@click.option("--exit-after-alerts", type=click.IntRange(min=1), default=None,
+              help="Exit 0 once this many alerts were delivered.")
+def run(feeds_file: Path | None, subscriptions_file: Path | None,
+        exit_after_alerts: int | None) -> None:
+    """Run connectors, stream worker and notifiers on your feeds and subscriptions."""
+    from streams.runner import run_pipeline, stop_after
+
+    settings = _settings(feeds_file=feeds_file, subscriptions_file=subscriptions_file)
+    hook = stop_after(exit_after_alerts) if exit_after_alerts else None
+    try:
+        code = run_pipeline(settings, on_delivered=hook, announce=_announce)
+    except _USER_ERRORS as exc:
+        raise click.ClickException(str(exc)) from exc
+    sys.exit(code)
+
+
+@main.command()
+@click.option("--exit-after-alerts", type=click.IntRange(min=1), default=None,
+              help="Exit 0 once this many alerts were delivered (for tests and scripts).")
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Keep the demo's Redis here (default: a temporary directory).")
+def demo(exit_after_alerts: int | None, data_dir: Path | None) -> None:
+    """Serve bundled sample feeds locally and run the whole pipeline on them."""
+    from streams.demo import demo_feeds, demo_subscriptions, serve_samples
+    from streams.runner import run_pipeline, stop_after
+
+    hook = stop_after(exit_after_alerts) if exit_after_alerts else None
+    with tempfile.TemporaryDirectory(prefix="wirewatch-demo-") as scratch, \
+            serve_samples() as base_url:
+        defaults = Settings()
+        settings = _settings(
+            data_dir=data_dir or Path(scratch),
+            fetch_allow_networks=[*defaults.fetch_allow_networks, "127.0.0.0/8"],
+            poll_min_seconds=5.0,
+            web_port=defaults.web_port if _port_is_free(defaults.web_port) else free_port(),
+        )
+        click.echo(f"wirewatch demo: sample feeds at {base_url}/", err=True)
+        try:
+            code = run_pipeline(settings, feeds=demo_feeds(base_url),
+                                subscriptions=demo_subscriptions(), on_delivered=hook,
+                                announce=_announce)
+        except _USER_ERRORS as exc:
+            raise click.ClickException(str(exc)) from exc
+    sys.exit(code)
+
+
+def _port_is_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def config(as_json: bool) -> None:
+    """Print the effective settings (secrets masked) and what each one does."""
+    settings = _settings()
+    values = settings.effective()
+    if as_json:
+        click.echo(json.dumps(values, indent=2, default=str))
+        return
+    descriptions = settings.describe()
+    for name, value in values.items():
+        env = f"WIREWATCH_{name.upper()}"
+        click.echo(f"{env} = {json.dumps(value, default=str)}")
+        click.echo(f"    {descriptions[name]}")
+
+
+@main.command()
+def schemas() -> None:
+    """Print the JSON Schemas of the records on every public topic."""
+    from streams.records import json_schemas
+
+    click.echo(json.dumps(json_schemas(), indent=2))

@@ -1,0 +1,93 @@
+"""Normalise article text: HTML to text, typography folded, generic site chrome removed."""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from html.parser import HTMLParser
+
+_BLOCK_TAGS = frozenset({"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr",
+                         "blockquote", "section", "article", "header", "footer", "ul", "ol"})
+_SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "iframe", "svg"})
+
+_TYPOGRAPHY = str.maketrans({
+    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
+    "\u00ab": '"', "\u00bb": '"', "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-",
+    "\u2014": "-", "\u2015": "-", "\u2212": "-", "\u2026": "...", "\u00a0": " ",
+    "\u200b": "", "\u200c": "", "\u200d": "", "\ufeff": "",
+})
+
+# Lines that are site furniture on any site, never part of the story.
+_CHROME_LINE = re.compile(
+    r"^(?:source\s*link|read\s*more|continue\s*reading|click\s*here\b.*"
+    r"|share\s*(?:this|on)\b.*|(?:also|related|must)\s*read\s*:.*|advertisement|sponsored"
+    r"|follow\s*us\b.*|(?:sign\s*up|subscribe)\b.*newsletter.*"
+    r"|.*\bnewsletter\b.*\b(?:sign\s*up|subscribe)\b.*"
+    r"|.*\b(?:we|this\s*(?:site|website))\s*uses?\s*cookies\b.*"
+    r"|.*\baccept\s*(?:all\s*)?cookies\b.*"
+    r"|(?:home|news|business|tech|markets|world|sports?)(?:\s*[|>/\u00b7]\s*\w[\w ]*){2,}"
+    r"|(?:tags?|filed\s*under|categor(?:y|ies))\s*:.*|disclaimer\s*:.*"
+    r"|(?:copyright|\u00a9)\s*(?:\(c\)\s*)?\d{4}\b.*|(?:image|photo)\s*(?:credit|:).*)$",
+    re.IGNORECASE,
+)
+# Bylines: "By Jane Doe" or "Posted by Staff Writer, Reuters"; names are capitalised, so a
+# sentence such as "By the end of the year ..." is kept.
+_BYLINE = re.compile(
+    r"^(?:[Bb]y|[Pp]osted by|[Ww]ritten by)\s+(?:[A-Z][\w.'-]*\s*){1,4}(?:[|,-]\s*.{0,40})?$")
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip_depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIP_TAGS:
+            self._skip_depth += 1
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP_TAGS:
+            self._skip_depth = max(0, self._skip_depth - 1)
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip_depth:
+            self.parts.append(data)
+
+
+def html_to_text(markup: str) -> str:
+    """Visible text of an HTML fragment, one line per block element."""
+    if "<" not in markup:
+        return html.unescape(markup)
+    extractor = _TextExtractor()
+    extractor.feed(markup)
+    extractor.close()
+    return "".join(extractor.parts)
+
+
+def fold_typography(text: str) -> str:
+    """NFKC, straight quotes, ASCII dashes, no zero-width characters, single spaces."""
+    text = unicodedata.normalize("NFKC", text).translate(_TYPOGRAPHY)
+    return "\n".join(" ".join(line.split()) for line in text.splitlines())
+
+
+def is_chrome_line(line: str) -> bool:
+    """True for a line that is generic site furniture (navigation, share bars, cookies...)."""
+    line = line.strip()
+    return bool(_CHROME_LINE.match(line) or _BYLINE.match(line))
+
+
+def normalise_text(markup: str) -> str:
+    """Clean article text: HTML stripped, typography folded, chrome lines and blanks dropped."""
+    lines = fold_typography(html_to_text(markup)).splitlines()
+    return "\n".join(line for line in lines if line and not is_chrome_line(line))
+
+
+def normalise_title(title: str) -> str:
+    return " ".join(fold_typography(html_to_text(title)).split())

@@ -1,0 +1,75 @@
+"""Wire records of news.articles.v1 and news.tagged.v1 (JSON, schemas from msgspec)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, TypeVar
+
+import msgspec
+
+from alerts.records import Alert
+from connectors.records import RawItem
+
+
+class Article(msgspec.Struct, frozen=True, kw_only=True):
+    """A normalised article with its story assignment (key: story_id)."""
+
+    article_id: str
+    story_id: str
+    is_duplicate: bool
+    duplicate_of: str | None
+    similarity: float
+    feed_id: str
+    source: str
+    url: str
+    title: str
+    text: str
+    fetched_at: datetime
+    published: datetime | None = None
+    is_update: bool = False
+
+
+class EntityTag(msgspec.Struct, frozen=True, kw_only=True):
+    """A watched entity found in an article, with how central it is (0..1)."""
+
+    id: str
+    name: str
+    type: str
+    salience: float
+
+
+class TaggedArticle(msgspec.Struct, frozen=True, kw_only=True):
+    """An article with its topics and entities, and the words that made each tag."""
+
+    article: Article
+    topics: list[str]
+    entities: list[EntityTag]
+    evidence: dict[str, list[str]] = {}
+
+
+Record = TypeVar("Record", RawItem, Article, TaggedArticle, Alert)
+
+_encoder = msgspec.json.Encoder()
+_decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {}
+
+
+def encode(record: msgspec.Struct) -> bytes:
+    """Serialise any wire record to JSON bytes."""
+    return _encoder.encode(record)
+
+
+def decode(data: bytes, record_type: type[Record]) -> Record:
+    """Parse and validate JSON bytes as `record_type` (raises msgspec.ValidationError)."""
+    decoder = _decoders.get(record_type)
+    if decoder is None:
+        decoder = _decoders[record_type] = msgspec.json.Decoder(record_type)
+    result: Record = decoder.decode(data)
+    return result
+
+
+def json_schemas() -> dict[str, Any]:
+    """JSON Schemas of every public topic's records, for non-Python consumers."""
+    types = (RawItem, Article, TaggedArticle, Alert)
+    schemas, components = msgspec.json.schema_components(types)
+    return {"records": {t.__name__: s for t, s in zip(types, schemas, strict=True)},
+            "$defs": components}

