@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -41,6 +43,25 @@ def main() -> None:
     """wirewatch: one alert per news story, however many sites republish it."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s "
                         "%(message)s")
+    # Until the worker installs its own handlers, SIGTERM unwinds like Ctrl-C does, so the
+    # embedded services are stopped by their context managers rather than left behind.
+    signal.signal(signal.SIGTERM, _terminate)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _run_guarded(start: Callable[[], int]) -> None:
+    """Run a pipeline, turning input errors into one clear line and Ctrl-C into exit 130."""
+    try:
+        code = start()
+    except _USER_ERRORS as exc:
+        raise click.ClickException(str(exc)) from exc
+    except KeyboardInterrupt:
+        click.echo("wirewatch: interrupted", err=True)
+        code = 130
+    sys.exit(code)
 
 
 @main.command()
@@ -58,11 +79,7 @@ def run(feeds_file: Path | None, subscriptions_file: Path | None,
 
     settings = _settings(feeds_file=feeds_file, subscriptions_file=subscriptions_file)
     hook = stop_after(exit_after_alerts) if exit_after_alerts else None
-    try:
-        code = run_pipeline(settings, on_delivered=hook, announce=_announce)
-    except _USER_ERRORS as exc:
-        raise click.ClickException(str(exc)) from exc
-    sys.exit(code)
+    _run_guarded(lambda: run_pipeline(settings, on_delivered=hook, announce=_announce))
 
 
 @main.command()
@@ -86,13 +103,9 @@ def demo(exit_after_alerts: int | None, data_dir: Path | None) -> None:
             web_port=defaults.web_port if _port_is_free(defaults.web_port) else free_port(),
         )
         click.echo(f"wirewatch demo: sample feeds at {base_url}/", err=True)
-        try:
-            code = run_pipeline(settings, feeds=demo_feeds(base_url),
-                                subscriptions=demo_subscriptions(), on_delivered=hook,
-                                announce=_announce)
-        except _USER_ERRORS as exc:
-            raise click.ClickException(str(exc)) from exc
-    sys.exit(code)
+        _run_guarded(lambda: run_pipeline(settings, feeds=demo_feeds(base_url),
+                                          subscriptions=demo_subscriptions(),
+                                          on_delivered=hook, announce=_announce))
 
 
 def _port_is_free(port: int) -> bool:

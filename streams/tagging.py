@@ -77,7 +77,8 @@ def load_topics(path: Path) -> list[Topic]:
     topics = []
     for entry in load_yaml(path, "topics"):
         keywords = entry.get("keywords")
-        if not isinstance(entry.get("id"), str) or not isinstance(keywords, list) or not keywords:
+        if (not isinstance(entry.get("id"), str) or not isinstance(keywords, list)
+                or not any(str(k).strip() for k in keywords)):
             raise TaxonomyError(f"{path}: topic needs an 'id' and a non-empty 'keywords' list")
         topics.append(Topic(entry["id"], str(entry.get("name", entry["id"])),
                             _phrase_pattern([str(k) for k in keywords])))
@@ -89,7 +90,8 @@ def load_entities(path: Path) -> list[Entity]:
     for entry in load_yaml(path, "entities"):
         if not isinstance(entry.get("id"), str):
             raise TaxonomyError(f"{path}: every entity needs an 'id'")
-        aliases = tuple(str(a) for a in entry.get("aliases", [])) or (str(entry.get("name")),)
+        aliases = (tuple(str(a) for a in entry.get("aliases", []) if str(a).strip())
+                   or (str(entry.get("name", entry["id"])),))
         entities.append(Entity(entry["id"], str(entry.get("name", entry["id"])),
                                str(entry.get("type", "organization")), aliases,
                                tuple(str(t) for t in entry.get("tickers", []))))
