@@ -10,6 +10,7 @@ from alerts.errors import QueryError
 
 FIELDS = frozenset({"entity", "topic", "source"})
 _TOKEN = re.compile(r'\s*(?:(\()|(\))|([A-Za-z_]+):("(?:[^"\\]|\\.)*"|[^\s()]+)|(\S+))')
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,9 @@ def _tokens(text: str) -> list[tuple[str, str, str]]:
             if field.lower() not in FIELDS:
                 raise QueryError(f"unknown field {field!r}; use one of {sorted(FIELDS)}")
             if value.startswith('"'):
+                if not _QUOTED.fullmatch(value):
+                    raise QueryError(f"unterminated quote in {field}:{value} at column "
+                                     f"{match.start(4) + 1}")
                 value = value[1:-1].replace('\\"', '"')
             tokens.append(("term", field.lower(), value.lower()))
         elif word.upper() in ("AND", "OR", "NOT"):

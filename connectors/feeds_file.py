@@ -37,7 +37,8 @@ def _spec_from_mapping(entry: Any, where: str) -> FeedSpec:
     if not url.startswith(("http://", "https://")):
         raise FeedFileError(f"{where}: feed url must be http(s), got {url!r}")
     interval = entry.get("interval_seconds")
-    if interval is not None and (not isinstance(interval, int | float) or interval <= 0):
+    if interval is not None and (isinstance(interval, bool) or not isinstance(interval, int | float)
+                                 or not 0 < interval < float("inf")):  # also refuses NaN
         raise FeedFileError(f"{where}: interval_seconds must be a positive number")
     return FeedSpec(url=url, name=str(entry.get("name") or ""), interval_seconds=interval)
 
@@ -48,7 +49,7 @@ def load_feeds(path: Path) -> list[FeedSpec]:
         return load_opml(path)
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise FeedFileError(f"cannot read feeds file {path}: {exc}") from exc
     except yaml.YAMLError as exc:
         raise FeedFileError(f"feeds file {path} is not valid YAML: {exc}") from exc

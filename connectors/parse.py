@@ -47,7 +47,7 @@ def _parse_xml_feed(body: bytes) -> ParsedFeed:
     error = None
     if parsed.get("bozo"):
         error = f"{type(parsed.get('bozo_exception')).__name__}: {parsed.get('bozo_exception')}"
-    if not parsed.entries and not parsed.feed:
+    if not parsed.entries and (not parsed.feed or not parsed.get("version")):
         return ParsedFeed(error=error or "not a feed")
     entries = [_entry_from_feedparser(entry) for entry in parsed.entries]
     ttl = _int_or_none(parsed.feed.get("ttl"))
@@ -77,7 +77,7 @@ def _entry_from_feedparser(entry: Any) -> ParsedEntry:
 def _parse_json_feed(body: bytes) -> ParsedFeed:
     try:
         document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         return ParsedFeed(error=f"invalid JSON Feed: {exc}")
     if not isinstance(document, dict) or not isinstance(document.get("items"), list):
         return ParsedFeed(error="JSON document is not a JSON Feed (no 'items' list)")

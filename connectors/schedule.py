@@ -25,7 +25,7 @@ def retry_after_seconds(value: str | None, now: float) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         return parsedate_to_datetime(value).timestamp() - now
@@ -50,7 +50,7 @@ def success_interval(
 
 def error_interval(bounds: ScheduleBounds, streak: int, retry_after: float | None) -> float:
     """Exponential backoff after `streak` consecutive errors, never beyond the max interval."""
-    backoff = bounds.min_seconds * (2 ** max(0, streak - 1))
+    backoff = bounds.min_seconds * (2 ** min(max(0, streak - 1), 64))  # 2**1024 overflows float
     if retry_after is not None:
         backoff = max(backoff, retry_after)
     return clamp(backoff, bounds)

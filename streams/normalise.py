@@ -24,7 +24,7 @@ _CHROME_LINE = re.compile(
     r"^(?:source\s*link|read\s*more|continue\s*reading|click\s*here\b.*"
     r"|share\s*(?:this|on)\b.*|(?:also|related|must)\s*read\s*:.*|advertisement|sponsored"
     r"|follow\s*us\b.*|(?:sign\s*up|subscribe)\b.*newsletter.*"
-    r"|.*\bnewsletter\b.*\b(?:sign\s*up|subscribe)\b.*"
+    r"|(?:get|join|don't\s*miss)\b.{0,40}\bnewsletter\b.*"
     r"|.*\b(?:we|this\s*(?:site|website))\s*uses?\s*cookies\b.*"
     r"|.*\baccept\s*(?:all\s*)?cookies\b.*"
     r"|(?:home|news|business|tech|markets|world|sports?)(?:\s*[|>/\u00b7]\s*\w[\w ]*){2,}"
@@ -35,7 +35,10 @@ _CHROME_LINE = re.compile(
 # Bylines: "By Jane Doe" or "Posted by Staff Writer, Reuters"; names are capitalised, so a
 # sentence such as "By the end of the year ..." is kept.
 _BYLINE = re.compile(
-    r"^(?:[Bb]y|[Pp]osted by|[Ww]ritten by)\s+(?:[A-Z][\w.'-]*\s*){1,4}(?:[|,-]\s*.{0,40})?$")
+    r"^(?:[Bb]y|[Pp]osted by|[Ww]ritten by)\s+(?:[A-Z][\w.'-]*\s*){1,4}"
+    r"(?:[|,-]\s*(?:[A-Z0-9][\w.'&-]*\s*){1,5})?$")
+# Furniture is short; a long line is prose even when it mentions cookies or newsletters.
+_MAX_CHROME_CHARS = 240
 
 
 class _TextExtractor(HTMLParser):
@@ -58,7 +61,8 @@ class _TextExtractor(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         if not self._skip_depth:
-            self.parts.append(data)
+            # In HTML a newline inside a paragraph is only a space; blocks make the lines.
+            self.parts.append(data.replace("\n", " "))
 
 
 def html_to_text(markup: str) -> str:
@@ -80,6 +84,8 @@ def fold_typography(text: str) -> str:
 def is_chrome_line(line: str) -> bool:
     """True for a line that is generic site furniture (navigation, share bars, cookies...)."""
     line = line.strip()
+    if len(line) > _MAX_CHROME_CHARS:
+        return False
     return bool(_CHROME_LINE.match(line) or _BYLINE.match(line))
 
 

@@ -16,7 +16,8 @@ def format_alert(alert: Alert) -> str:
     lines = [
         f"ALERT [{clean(alert.subscription_name)}] {clean(alert.title)}",
         f"  {clean(alert.url)}  ({clean(alert.source)}, {alert.outlets} outlet(s))",
-        f"  topics: {', '.join(alert.topics) or '-'}   entities: {', '.join(alert.entities) or '-'}",
+        f"  topics: {clean(', '.join(alert.topics)) or '-'}   "
+        f"entities: {clean(', '.join(alert.entities)) or '-'}",
     ]
     if alert.evidence:
         lines.append(f"  why: {clean('; '.join(alert.evidence))}")

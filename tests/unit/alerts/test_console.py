@@ -1,0 +1,64 @@
+"""Console notifier: feed text cannot inject terminal control sequences."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+
+import pytest
+
+from alerts.notifiers.console import ConsoleNotifier, format_alert
+from alerts.records import Alert
+
+
+def make_alert(**overrides: object) -> Alert:
+    fields: dict[str, object] = dict(
+        alert_id="a1", subscription_id="s", subscription_name="OpenAI", owner="ana",
+        channels=["console"], story_id="st", article_id="ar", title="OpenAI names new CEO",
+        url="https://example.com/a", source="Example", topics=["leadership-change"],
+        entities=["openai"], created_at=datetime(2026, 1, 1, tzinfo=UTC),
+        evidence=["entity:openai"], outlets=2)
+    fields.update(overrides)
+    return Alert(**fields)  # type: ignore[arg-type]
+
+
+def test_format_alert_layout() -> None:
+    assert format_alert(make_alert()).splitlines() == [
+        "ALERT [OpenAI] OpenAI names new CEO",
+        "  https://example.com/a  (Example, 2 outlet(s))",
+        "  topics: leadership-change   entities: openai",
+        "  why: entity:openai",
+    ]
+
+
+def test_format_alert_without_tags_or_evidence() -> None:
+    lines = format_alert(make_alert(topics=[], entities=[], evidence=[])).splitlines()
+    assert lines[2] == "  topics: -   entities: -"
+    assert len(lines) == 3
+
+
+@pytest.mark.parametrize("field", ["title", "url", "source", "subscription_name"])
+@pytest.mark.parametrize(("dirty", "clean"), [
+    ("\x1b[31mRED\x1b[0m", "[31mRED[0m"),  # ESC removed: the sequence is inert text
+    ("over\rwrite", "overwrite"),
+    ("two\nlines", "twolines"),
+    ("bell\x07tab\there", "belltabhere"),
+    ("bidi\u202eevil", "bidievil"),
+    ("caf\u00e9 \u2014 ok", "caf\u00e9 \u2014 ok"),  # printable non-ASCII is kept
+])
+def test_format_alert_strips_control_characters(field: str, dirty: str, clean: str) -> None:
+    text = format_alert(make_alert(**{field: dirty}))
+    assert clean in text
+    assert not any(ch in text for ch in "\x1b\r\x07\t\u202e")
+    assert len(text.splitlines()) == 4  # feed text never adds lines
+
+
+def test_format_alert_cleans_evidence() -> None:
+    text = format_alert(make_alert(evidence=["body: \x1b]0;pwned\x07 x"]))
+    assert "\x1b" not in text and "\x07" not in text
+
+
+async def test_console_notifier_writes_one_block() -> None:
+    stream = io.StringIO()
+    await ConsoleNotifier(stream).notify(make_alert())
+    assert stream.getvalue() == format_alert(make_alert()) + "\n"

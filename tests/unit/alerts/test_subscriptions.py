@@ -1,0 +1,112 @@
+"""Subscriptions: creation, slug ids, channel checks and the YAML loader."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from alerts.errors import SubscriptionError
+from alerts.query import Term
+from alerts.subscriptions import Subscription, load_subscriptions
+
+
+@pytest.mark.parametrize(("name", "slug"), [
+    ("OpenAI leadership", "openai-leadership"),
+    ("  Microsoft -- Earnings!! ", "microsoft-earnings"),
+    ("Q3/2025 results", "q3-2025-results"),
+])
+def test_create_derives_a_slug_id_from_the_name(name: str, slug: str) -> None:
+    subscription = Subscription.create(name=name, owner="ana", query="topic:earnings")
+    assert subscription.id == slug
+    assert subscription.channels == ("console",)
+    assert subscription.parsed == Term("topic", "earnings")
+
+
+def test_create_keeps_an_explicit_id() -> None:
+    subscription = Subscription.create(name="x", owner="", query="topic:a", id="mine")
+    assert subscription.id == "mine"
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"query": "topic:a AND"}, "subscription 'S': query ends where a term was expected"),
+    ({"query": "author:x"}, "subscription 'S': unknown field 'author'"),
+    ({"query": ""}, "subscription 'S': empty query"),
+    ({"channels": ("email",)}, r"unknown channel\(s\) \['email'\]"),
+    ({"channels": ("console", "slack:#news")}, r"unknown channel\(s\) \['slack:#news'\]"),
+    ({"channels": ()}, "needs at least one channel"),
+    ({"name": "!!!"}, "has no letters or digits"),
+])
+def test_create_rejects_bad_subscriptions(kwargs: dict[str, object], message: str) -> None:
+    arguments: dict[str, object] = {"name": "S", "owner": "ana", "query": "topic:a", **kwargs}
+    with pytest.raises(SubscriptionError, match=message):
+        Subscription.create(**arguments)  # type: ignore[arg-type]
+
+
+def test_console_channel_may_carry_a_target() -> None:
+    subscription = Subscription.create(name="S", owner="", query="topic:a",
+                                       channels=("console:stderr",))
+    assert subscription.channels == ("console:stderr",)
+
+
+GOOD = """
+subscriptions:
+  - name: OpenAI safety
+    owner: ana
+    query: entity:openai AND (topic:ai-safety OR topic:leadership-change)
+  - id: msft
+    name: Microsoft earnings
+    query: entity:microsoft AND topic:earnings
+    channels: console
+  - name: Layoffs
+    query: topic:layoffs
+    channels: [console, "console:stderr"]
+"""
+
+
+def test_load_subscriptions_reads_a_good_file(tmp_path: Path) -> None:
+    path = tmp_path / "subs.yaml"
+    path.write_text(GOOD, encoding="utf-8")
+    subscriptions = load_subscriptions(path)
+    assert [(s.id, s.owner, s.channels) for s in subscriptions] == [
+        ("openai-safety", "ana", ("console",)),
+        ("msft", "", ("console",)),  # a single channel may be given as a string
+        ("layoffs", "", ("console", "console:stderr")),
+    ]
+
+
+def test_load_subscriptions_accepts_an_empty_list(tmp_path: Path) -> None:
+    path = tmp_path / "subs.yaml"
+    path.write_text("subscriptions: []\n", encoding="utf-8")
+    assert load_subscriptions(path) == []
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (None, "cannot read subscriptions file"),
+    ("subscriptions: [unclosed\n", "is not valid YAML"),
+    ("", "needs a top-level 'subscriptions:' list"),
+    ("subs:\n  - name: x\n    query: topic:a\n", "needs a top-level 'subscriptions:' list"),
+    ("subscriptions: {name: x}\n", "needs a top-level 'subscriptions:' list"),
+    ("- name: x\n  query: topic:a\n", "needs a top-level 'subscriptions:' list"),
+    ("subscriptions:\n  - just a string\n", r"subscriptions\[0\]: expected a mapping"),
+    ("subscriptions:\n  - name: x\n", r"subscriptions\[0\]: missing or non-string \['query'\]"),
+    ("subscriptions:\n  - {name: x, query: 3}\n", r"missing or non-string \['query'\]"),
+    ("subscriptions:\n  - {name: x, query: 'topic:a', channels: [1]}\n",
+     "channels must be a list of strings"),
+    ("subscriptions:\n  - {name: x, query: 'topic:a', channels: [email]}\n",
+     r"subscriptions\[0\]: subscription 'x': unknown channel"),
+    ("subscriptions:\n  - {name: ok, query: 'topic:a'}\n  - {name: bad, query: 'topic:'}\n",
+     r"subscriptions\[1\]: subscription 'bad': unexpected 'topic:'"),
+    ("subscriptions:\n  - {name: A b, query: 'topic:a'}\n  - {name: a-B, query: 'topic:b'}\n",
+     r"duplicate subscription ids \['a-b'\]"),
+    ("subscriptions:\n  - {id: x, name: one, query: 'topic:a'}\n"
+     "  - {id: x, name: two, query: 'topic:b'}\n", r"duplicate subscription ids \['x'\]"),
+])
+def test_load_subscriptions_rejects_bad_files(
+        tmp_path: Path, content: str | None, message: str) -> None:
+    path = tmp_path / "subs.yaml"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    with pytest.raises(SubscriptionError, match=message) as caught:
+        load_subscriptions(path)
+    assert str(path) in str(caught.value)

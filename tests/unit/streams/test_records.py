@@ -1,0 +1,99 @@
+"""Wire records: JSON round trips, strict decoding, and published schemas."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import msgspec
+import pytest
+
+from alerts.records import Alert
+from connectors.records import RawItem
+from streams.records import Article, EntityTag, TaggedArticle, decode, encode, json_schemas
+
+ARTICLE = Article(
+    article_id="a1", story_id="a1", is_duplicate=False, duplicate_of=None, similarity=0.0,
+    feed_id="f1", source="Wire", url="https://wire.example/1", title="T\u00e9st \u201cq\u201d",
+    text="line one\nline two", fetched_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+)
+TAGGED = TaggedArticle(
+    article=ARTICLE, topics=["earnings"],
+    entities=[EntityTag(id="microsoft", name="Microsoft", type="organization", salience=0.7)],
+    evidence={"earnings": ["title: net income"]},
+)
+
+
+@pytest.mark.parametrize("record", [
+    ARTICLE,
+    msgspec.structs.replace(ARTICLE, story_id="a0", is_duplicate=True, duplicate_of="a0",
+                            similarity=1.0, is_update=True,
+                            published=datetime(2026, 1, 1, tzinfo=UTC)),
+    TAGGED,
+    TaggedArticle(article=ARTICLE, topics=[], entities=[]),
+])
+def test_round_trip(record: Article | TaggedArticle) -> None:
+    data = encode(record)
+    assert isinstance(data, bytes)
+    assert decode(data, type(record)) == record
+
+
+def test_tagged_evidence_defaults_to_empty() -> None:
+    payload = json.loads(encode(TAGGED))
+    del payload["evidence"]
+    assert decode(json.dumps(payload).encode(), TaggedArticle).evidence == {}
+
+
+def _article_json(**changes: object) -> bytes:
+    payload = json.loads(encode(ARTICLE))
+    for key, value in changes.items():
+        if value is ...:
+            del payload[key]
+        else:
+            payload[key] = value
+    return json.dumps(payload).encode()
+
+
+@pytest.mark.parametrize(("data", "error", "message"), [
+    (b"{not json", msgspec.DecodeError, "JSON"),
+    (b"", msgspec.DecodeError, "truncated"),
+    (b"[]", msgspec.ValidationError, "Expected `object`"),
+    (_article_json(story_id=...), msgspec.ValidationError, "missing required field `story_id`"),
+    (_article_json(similarity="high"), msgspec.ValidationError, "`$.similarity`"),
+    (_article_json(fetched_at="yesterday"), msgspec.ValidationError, "`$.fetched_at`"),
+    (_article_json(is_duplicate=None), msgspec.ValidationError, "`$.is_duplicate`"),
+])
+def test_decode_rejects_bad_articles(data: bytes, error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=message.replace("$", r"\$")):
+        decode(data, Article)
+
+
+def test_decode_rejects_a_bad_nested_record() -> None:
+    payload = json.loads(encode(TAGGED))
+    del payload["entities"][0]["salience"]
+    with pytest.raises(msgspec.ValidationError, match=r"`\$.entities\[0\]`"):
+        decode(json.dumps(payload).encode(), TaggedArticle)
+
+
+def test_decode_ignores_unknown_fields() -> None:  # forward compatible with newer producers
+    assert decode(_article_json(new_field=1), Article) == ARTICLE
+
+
+def test_json_schemas_names_the_four_records() -> None:
+    schemas = json_schemas()
+    assert set(schemas["records"]) == {"RawItem", "Article", "TaggedArticle", "Alert"}
+    for name in ("RawItem", "Article", "TaggedArticle", "Alert", "EntityTag"):
+        assert name in schemas["$defs"]
+    assert "story_id" in schemas["$defs"]["Article"]["required"]
+    json.dumps(schemas)  # plain JSON, publishable as is
+
+
+@pytest.mark.parametrize("record", [
+    RawItem(item_id="i", feed_id="f", feed_url="https://x/rss", source="x", url="https://x/a",
+            title="T", fetched_at=datetime(2026, 1, 1, tzinfo=UTC)),
+    Alert(alert_id="a", subscription_id="s", subscription_name="S", owner="", channels=["c"],
+          story_id="st", article_id="ar", title="T", url="u", source="x", topics=[],
+          entities=[], created_at=datetime(2026, 1, 1, tzinfo=UTC)),
+])
+def test_encode_and_decode_work_for_every_record(record: RawItem | Alert) -> None:
+    assert decode(encode(record), type(record)) == record
