@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 
 from alerts.matching import match_story
 from connectors.records import RawItem, decode_raw_item, encode_raw_item
-from streams.demo import demo_subscriptions
 from streams.dedupe import StoryAssignment
+from streams.demo import demo_subscriptions
 from streams.settings import Settings
 from streams.stages import build_article, clean_raw, story_view, tag_article
 from streams.tagging import Tagger
