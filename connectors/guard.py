@@ -23,6 +23,28 @@ _ALWAYS_BLOCKED = (
 )
 
 
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated ::a.b.c.d form
+
+
+def _embedded_ipv4(address: IPAddress) -> IPAddress | None:
+    """The IPv4 address an IPv6 address carries (mapped, compatible, NAT64, 6to4), if any.
+
+    Such addresses reach the IPv4 host they embed, so they must be judged as that host.
+    """
+    if not isinstance(address, ipaddress.IPv6Address):
+        return None
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    compatible = address in _IPV4_COMPATIBLE and not (address.is_loopback
+                                                      or address.is_unspecified)
+    if compatible or any(address in network for network in _NAT64):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
 class AddressPolicy:
     """Decides whether an address may be fetched; `allow` lists networks that are exempt."""
 
@@ -32,8 +54,11 @@ class AddressPolicy:
         )
 
     def is_allowed(self, address: IPAddress) -> bool:
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
+        if any(address in network for network in self.allow):
+            return True
+        embedded = _embedded_ipv4(address)
+        if embedded is not None:
+            address = embedded
         if any(address in network for network in self.allow):
             return True
         if any(address.version == n.version and address in n for n in _ALWAYS_BLOCKED):

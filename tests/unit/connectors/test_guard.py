@@ -35,6 +35,12 @@ BLOCKED = [
     pytest.param("255.255.255.255", id="broadcast"),
     pytest.param("192.0.2.1", id="documentation-v4"),
     pytest.param("2001:db8::1", id="documentation-v6"),
+    pytest.param("64:ff9b::7f00:1", id="nat64-loopback"),
+    pytest.param("64:ff9b:1::a00:1", id="nat64-local-private"),
+    pytest.param("2002:7f00:1::", id="6to4-loopback"),
+    pytest.param("2002:a9fe:a9fe::", id="6to4-metadata"),
+    pytest.param("::127.0.0.1", id="v4-compatible-loopback"),
+    pytest.param("2001::1", id="teredo"),
 ]
 
 ALLOWED = [
@@ -44,6 +50,7 @@ ALLOWED = [
     pytest.param("::ffff:93.184.216.34", id="v4-mapped-public"),
     pytest.param("172.32.0.1", id="just-outside-172-16-12"),
     pytest.param("100.128.0.1", id="just-outside-cgnat"),
+    pytest.param("64:ff9b::5db8:d822", id="nat64-public"),
 ]
 
 
