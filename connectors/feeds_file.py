@@ -28,7 +28,7 @@ class FeedSpec:
         return feed_id(self.url)
 
 
-def _spec_from_mapping(entry: Any, where: str) -> FeedSpec:
+def spec_from_mapping(entry: Any, where: str) -> FeedSpec:
     if isinstance(entry, str):
         entry = {"url": entry}
     if not isinstance(entry, dict) or not isinstance(entry.get("url"), str):
@@ -56,7 +56,7 @@ def load_feeds(path: Path) -> list[FeedSpec]:
     if not isinstance(document, dict) or not isinstance(document.get("feeds"), list):
         raise FeedFileError(f"feeds file {path} needs a top-level 'feeds:' list")
     specs = [
-        _spec_from_mapping(entry, f"{path}: feeds[{index}]")
+        spec_from_mapping(entry, f"{path}: feeds[{index}]")
         for index, entry in enumerate(document["feeds"])
     ]
     return _unique(specs)
@@ -75,7 +75,8 @@ def load_opml(path: Path) -> list[FeedSpec]:
         url = outline.get("xmlUrl")
         if url:
             name = outline.get("title") or outline.get("text") or ""
-            specs.append(_spec_from_mapping({"url": url, "name": name}, str(path)))
+            name = "" if name == url else name  # our own export writes the URL as text
+            specs.append(spec_from_mapping({"url": url, "name": name}, str(path)))
     return _unique(specs)
 
 

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from alerts.errors import AlertsError
 from connectors.errors import ConnectorError
+from streams.cli_feeds import feeds
 from streams.embedded import EmbeddedServiceError, Endpoints, free_port
 from streams.settings import Settings
 from streams.tagging import TaxonomyError
@@ -105,7 +106,8 @@ def demo(exit_after_alerts: int | None, data_dir: Path | None) -> None:
         click.echo(f"wirewatch demo: sample feeds at {base_url}/", err=True)
         _run_guarded(lambda: run_pipeline(settings, feeds=demo_feeds(base_url),
                                           subscriptions=demo_subscriptions(),
-                                          on_delivered=hook, announce=_announce))
+                                          on_delivered=hook, announce=_announce,
+                                          demo=True))
 
 
 def _port_is_free(port: int) -> bool:
@@ -133,6 +135,9 @@ def config(as_json: bool) -> None:
         env = f"WIREWATCH_{name.upper()}"
         click.echo(f"{env} = {json.dumps(value, default=str)}")
         click.echo(f"    {descriptions[name]}")
+
+
+main.add_command(feeds)
 
 
 @main.command()

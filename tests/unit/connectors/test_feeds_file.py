@@ -148,9 +148,11 @@ def test_opml_round_trip(tmp_path: Path, specs: list[FeedSpec]) -> None:
     assert load_opml(path) == specs
 
 
-def test_opml_export_uses_url_as_text_when_unnamed(tmp_path: Path) -> None:
-    path = write(tmp_path, "out.opml", to_opml([FeedSpec("https://a.example/rss")]))
-    assert load_opml(path) == [FeedSpec("https://a.example/rss", "https://a.example/rss")]
+def test_unnamed_feed_stays_unnamed_through_opml(tmp_path: Path) -> None:
+    document = to_opml([FeedSpec("https://a.example/rss")])
+    assert 'text="https://a.example/rss"' in document  # readers need some text to show
+    path = write(tmp_path, "out.opml", document)
+    assert load_opml(path) == [FeedSpec("https://a.example/rss", "")]
 
 
 @pytest.mark.parametrize(

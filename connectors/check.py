@@ -1,0 +1,36 @@
+"""Check one feed: fetch and parse it and build its RawItems, without publishing anything."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from connectors.feeds_file import FeedSpec
+from connectors.fetch import FetchLimits, FetchResult, fetch_feed, new_session
+from connectors.guard import AddressPolicy
+from connectors.items import raw_items
+from connectors.parse import ParsedFeed, parse_feed
+from connectors.records import RawItem
+
+
+@dataclass(frozen=True)
+class FeedCheck:
+    """The outcome of checking one feed."""
+
+    fetch: FetchResult
+    parsed: ParsedFeed
+    items: list[RawItem]
+
+
+async def check_feed(url: str, *, policy: AddressPolicy,
+                     limits: FetchLimits = FetchLimits()) -> FeedCheck:
+    """Fetch and parse `url` as the connector would (raises FetchError when fetching fails)."""
+    spec = FeedSpec(url=url)
+    async with new_session(policy) as session:
+        result = await fetch_feed(session, url, policy=policy, limits=limits)
+    parsed = parse_feed(result.body, result.content_type) if result.status == 200 else \
+        ParsedFeed(error=f"HTTP {result.status}")
+    items = raw_items(parsed, feed_id=spec.feed_id, feed_url=url,
+                      source=urlsplit(url).hostname or url, fetched_at=datetime.now(UTC))
+    return FeedCheck(result, parsed, items)

@@ -1,0 +1,45 @@
+"""The feed registry in Redis: feeds added from the command line or imported from OPML."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import redis.asyncio as aioredis
+
+from connectors.feeds_file import FeedSpec, spec_from_mapping
+
+
+class FeedRegistry:
+    """Feeds keyed by feed id in one Redis hash; survives restarts, shared by all processes."""
+
+    def __init__(self, client: aioredis.Redis, prefix: str = "ww:") -> None:
+        self.client = client
+        self.key = f"{prefix}feeds"
+
+    async def add(self, specs: list[FeedSpec]) -> int:
+        """Add or update feeds; returns how many were new."""
+        if not specs:
+            return 0
+        existing = await self.client.hmget(self.key, [spec.feed_id for spec in specs])
+        await self.client.hset(self.key, mapping={
+            spec.feed_id: msgspec.json.encode({"url": spec.url, "name": spec.name,
+                                               "interval_seconds": spec.interval_seconds})
+            for spec in specs
+        })
+        return sum(value is None for value in existing)
+
+    async def remove(self, url_or_id: str) -> bool:
+        """Remove a feed by URL or id; False when it was not registered."""
+        candidates = [url_or_id]
+        if url_or_id.startswith(("http://", "https://")):
+            candidates = [FeedSpec(url=url_or_id).feed_id]
+        return bool(await self.client.hdel(self.key, *candidates))
+
+    async def list(self) -> list[FeedSpec]:
+        entries: dict[bytes, bytes] = await self.client.hgetall(self.key)
+        specs = []
+        for feed_id, raw in entries.items():
+            data: dict[str, Any] = msgspec.json.decode(raw)
+            specs.append(spec_from_mapping(data, f"registry entry {feed_id.decode()}"))
+        return sorted(specs, key=lambda spec: (spec.name.lower(), spec.url))

@@ -1,0 +1,147 @@
+"""`wirewatch feeds ...`: manage the feed registry in Redis and check a feed by hand."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+import click
+import msgspec
+import redis.asyncio as aioredis
+
+from connectors.check import check_feed
+from connectors.errors import ConnectorError
+from connectors.feeds_file import FeedSpec, load_feeds, spec_from_mapping, to_opml
+from connectors.fetch import FetchLimits
+from connectors.guard import AddressPolicy
+from connectors.registry import FeedRegistry
+from streams.embedded import EmbeddedServiceError, embedded_services
+from streams.settings import Settings
+
+T = TypeVar("T")
+
+
+def with_registry(action: Callable[[FeedRegistry], Awaitable[T]]) -> T:
+    """Run `action` against the configured (or embedded) Redis's feed registry."""
+    settings = Settings()
+    redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
+    try:
+        with embedded_services(None, redis_url, settings.data_dir, need_kafka=False) as ends:
+            async def run() -> T:
+                client = aioredis.Redis.from_url(ends.redis_url)
+                try:
+                    return await action(FeedRegistry(client, settings.redis_prefix))
+                finally:
+                    await client.aclose()
+
+            return asyncio.run(run())
+    except (EmbeddedServiceError, ConnectorError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group()
+def feeds() -> None:
+    """Manage the feeds wirewatch polls (kept in Redis, merged with WIREWATCH_FEEDS_FILE)."""
+
+
+@feeds.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def list_feeds(as_json: bool) -> None:
+    """List registered feeds."""
+    specs = with_registry(lambda registry: registry.list())
+    for spec in specs:
+        if as_json:
+            click.echo(json.dumps({"id": spec.feed_id, "url": spec.url, "name": spec.name,
+                                   "interval_seconds": spec.interval_seconds}))
+        else:
+            click.echo(f"{spec.feed_id}  {spec.url}  {spec.name}")
+    if not as_json:
+        click.echo(f"{len(specs)} feed(s)", err=True)
+
+
+@feeds.command("add")
+@click.argument("url")
+@click.option("--name", default="", help="Display name (default: the host name).")
+@click.option("--interval", type=float, default=None, help="Fixed poll interval in seconds.")
+@click.option("--dry-run", is_flag=True, help="Validate only; change nothing.")
+def add_feed(url: str, name: str, interval: float | None, dry_run: bool) -> None:
+    """Register a feed by URL."""
+    try:
+        spec = spec_from_mapping({"url": url, "name": name, "interval_seconds": interval},
+                                 "feed")
+    except ConnectorError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if dry_run:
+        click.echo(f"would add {spec.feed_id}  {spec.url}")
+        return
+    added = with_registry(lambda registry: registry.add([spec]))
+    click.echo(f"{'added' if added else 'updated'} {spec.feed_id}  {spec.url}")
+
+
+@feeds.command("remove")
+@click.argument("url_or_id")
+def remove_feed(url_or_id: str) -> None:
+    """Unregister a feed by URL or id."""
+    if not with_registry(lambda registry: registry.remove(url_or_id)):
+        raise click.ClickException(f"no registered feed {url_or_id!r}")
+    click.echo(f"removed {url_or_id}")
+
+
+@feeds.command("import")
+@click.argument("path", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Show what would be imported; change nothing.")
+def import_feeds(path: Path, dry_run: bool) -> None:
+    """Import feeds from OPML (.opml/.xml) or a YAML feeds file."""
+    try:
+        specs = load_feeds(path)
+    except ConnectorError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if dry_run:
+        for spec in specs:
+            click.echo(f"would add {spec.feed_id}  {spec.url}")
+        return
+    added = with_registry(lambda registry: registry.add(specs))
+    click.echo(f"imported {len(specs)} feed(s), {added} new")
+
+
+@feeds.command("export")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Write OPML here (default: standard output).")
+def export_feeds(output: Path | None) -> None:
+    """Export registered feeds as OPML."""
+    specs: list[FeedSpec] = with_registry(lambda registry: registry.list())
+    document = to_opml(specs)
+    if output:
+        output.write_text(document, encoding="utf-8")
+        click.echo(f"exported {len(specs)} feed(s) to {output}", err=True)
+    else:
+        click.echo(document, nl=False)
+
+
+@feeds.command("check")
+@click.argument("url")
+@click.option("--allow-network", "allow", multiple=True,
+              help="Also allow this private network (CIDR), e.g. 127.0.0.0/8 for a local feed.")
+def check(url: str, allow: tuple[str, ...]) -> None:
+    """Fetch and parse one feed; print its items as JSON lines, publish nothing."""
+    settings = Settings()
+    policy = AddressPolicy([*settings.fetch_allow_networks, *allow])
+    limits = FetchLimits(deadline_seconds=settings.fetch_deadline_seconds,
+                         max_body_bytes=settings.fetch_max_body_bytes)
+    try:
+        result = asyncio.run(check_feed(url, policy=policy, limits=limits))
+    except ConnectorError as exc:
+        raise click.ClickException(f"{url}: {exc}") from exc
+    for item in result.items:
+        sys.stdout.buffer.write(msgspec.json.encode(item) + b"\n")
+    sys.stdout.flush()
+    parsed = result.parsed
+    click.echo(f"{url}: HTTP {result.fetch.status}, {len(result.items)} item(s), "
+               f"title {parsed.title!r}" + (f", error: {parsed.error}" if parsed.error else ""),
+               err=True)
+    if result.fetch.status != 200 or (parsed.error and not result.items):
+        sys.exit(1)

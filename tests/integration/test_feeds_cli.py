@@ -1,0 +1,76 @@
+"""`wirewatch feeds ...`: the registry round trip through Redis, and checking a local feed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from streams.demo import SAMPLES, serve_samples
+from tests.support.processes import wirewatch_env
+
+
+def wirewatch(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "streams", *args], env=wirewatch_env(**env),
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.redis
+def test_add_list_export_remove_import_round_trip(redis_server, unique, tmp_path: Path):
+    env = {"WIREWATCH_REDIS_URL": redis_server, "WIREWATCH_REDIS_PREFIX": f"{unique}:"}
+    assert wirewatch("feeds", "add", "https://a.example/rss", "--name", "A", **env).returncode == 0
+    assert wirewatch("feeds", "add", "https://b.example/atom.xml", **env).returncode == 0
+    again = wirewatch("feeds", "add", "https://a.example/rss?utm_source=x", **env)
+    assert again.stdout.startswith("updated ")  # same canonical URL, same feed
+
+    listed = [json.loads(line) for line in
+              wirewatch("feeds", "list", "--json", **env).stdout.splitlines()]
+    assert sorted(entry["url"] for entry in listed) == [
+        "https://a.example/rss?utm_source=x", "https://b.example/atom.xml"]
+
+    opml = tmp_path / "feeds.opml"
+    assert wirewatch("feeds", "export", "-o", str(opml), **env).returncode == 0
+    for entry in listed:
+        assert wirewatch("feeds", "remove", entry["url"], **env).returncode == 0
+    assert wirewatch("feeds", "list", "--json", **env).stdout == ""
+    missing = wirewatch("feeds", "remove", "https://a.example/rss", **env)
+    assert missing.returncode != 0 and "no registered feed" in missing.stderr
+
+    imported = wirewatch("feeds", "import", str(opml), **env)
+    assert imported.stdout.strip() == "imported 2 feed(s), 2 new"
+    relisted = [json.loads(line) for line in
+                wirewatch("feeds", "list", "--json", **env).stdout.splitlines()]
+    assert relisted == listed  # names, urls and ids survive the OPML round trip
+
+
+@pytest.mark.redis
+def test_bad_input_is_refused_with_a_clear_error(redis_server, unique, tmp_path: Path):
+    env = {"WIREWATCH_REDIS_URL": redis_server, "WIREWATCH_REDIS_PREFIX": f"{unique}:"}
+    bad_url = wirewatch("feeds", "add", "ftp://x.example/feed", **env)
+    assert bad_url.returncode != 0
+    assert "must be http(s)" in bad_url.stderr and "Traceback" not in bad_url.stderr
+    hostile = tmp_path / "bomb.opml"
+    hostile.write_text('<?xml version="1.0"?><!DOCTYPE opml [<!ENTITY a "aaaa">]>'
+                       '<opml><body><outline xmlUrl="https://x.example/&a;"/></body></opml>')
+    refused = wirewatch("feeds", "import", str(hostile), **env)
+    assert refused.returncode != 0 and "not valid or safe XML" in refused.stderr
+    assert wirewatch("feeds", "list", "--json", **env).stdout == ""
+
+
+def test_check_prints_items_of_a_local_feed_without_publishing():
+    with serve_samples(SAMPLES) as base:
+        url = f"{base}/techpulse-atom.xml"
+        blocked = wirewatch("feeds", "check", url)
+        allowed = wirewatch("feeds", "check", url, "--allow-network", "127.0.0.0/8")
+    assert blocked.returncode != 0 and "blocked address 127.0.0.1" in blocked.stderr
+    assert allowed.returncode == 0, allowed.stderr
+    items = [json.loads(line) for line in allowed.stdout.splitlines()]
+    assert [item["title"] for item in items] == [
+        "OpenAI disbands its superalignment safety team as co-leads depart",
+        "Robotics startup Gripwise raises $40 million series B",
+    ]
+    assert items[0]["url"] == "https://techpulse.example/2026/11/27/openai-superalignment"
+    assert "HTTP 200, 2 item(s)" in allowed.stderr
