@@ -54,6 +54,22 @@ async def ensure_topics(bootstrap: str, names: TopicNames, *, partitions: int,
             await admin.close()
 
 
+async def _partition_counts(admin: AIOKafkaAdminClient, names: TopicNames,
+                            timeout: float = 30.0) -> dict[str, int]:
+    """Partition count per topic, waiting until a new topic's metadata has spread.
+
+    Right after creation a broker may still describe a topic with no partitions.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        described = await admin.describe_topics(list(names.all()))
+        counts = {entry["topic"]: len(entry["partitions"]) for entry in described}
+        if all(counts.get(name) for name in names.all()) or loop.time() > deadline:
+            return counts
+        await asyncio.sleep(0.1)
+
+
 async def _create_and_describe(admin: AIOKafkaAdminClient, names: TopicNames, partitions: int,
                                replication: int) -> dict[str, int]:
     existing = set(await admin.list_topics())
@@ -66,8 +82,7 @@ async def _create_and_describe(admin: AIOKafkaAdminClient, names: TopicNames, pa
             ])
         except TopicAlreadyExistsError:
             pass  # another process created them between our list and create
-    described = await admin.describe_topics(list(names.all()))
-    counts = {entry["topic"]: len(entry["partitions"]) for entry in described}
+    counts = await _partition_counts(admin, names)
     for name, count in counts.items():
         if count != partitions:
             log.warning("topic %s has %d partitions, settings ask for %d; keeping the topic",
