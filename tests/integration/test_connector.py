@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -48,32 +50,43 @@ async def read_all(bootstrap: str, topic: str, expected: int, timeout: float = 3
     return records
 
 
-async def test_polls_publishes_and_republishes_only_edits(broker, redis_client, unique,
-                                                         topic_factory, tmp_path: Path):
-    topics = await topic_factory()
-    feed_file = tmp_path / "feed.xml"
-    feed_file.write_text(RSS.format(title="First"))
+@contextlib.asynccontextmanager
+async def local_poller(broker, redis_client, unique: str, raw_topic: str, directory: Path,
+                       feed_name: str) -> AsyncIterator[tuple[FeedPoller, FeedSpec]]:
+    """A FeedPoller for one feed served from `directory` on loopback."""
     policy = AddressPolicy(["127.0.0.0/8"])
     producer = new_producer(broker.bootstrap, idempotent=broker.idempotent, client_id=unique)
     await producer.start()
     session = new_session(policy)
     try:
-        with serve_samples(tmp_path) as base:
-            spec = FeedSpec(url=f"{base}/feed.xml", name="Local")
+        with serve_samples(directory) as base:
+            spec = FeedSpec(url=f"{base}/{feed_name}", name="Local")
             store = FeedStateStore(redis_client, prefix=f"{unique}:")
-            poller = FeedPoller([spec], session=session, store=store, policy=policy,
-                                publisher=RawItemPublisher(producer, topics.raw))
-
-            first = await poller.poll_one(spec, await store.load(spec.feed_id))
-            unchanged = await poller.poll_one(spec, await store.load(spec.feed_id))
-            feed_file.write_text(RSS.format(title="First, corrected"))
-            # Last-Modified has one-second resolution: date the edit visibly later.
-            later = feed_file.stat().st_mtime + 60
-            os.utime(feed_file, (later, later))
-            edited = await poller.poll_one(spec, await store.load(spec.feed_id))
+            yield FeedPoller([spec], session=session, store=store, policy=policy,
+                             publisher=RawItemPublisher(producer, raw_topic)), spec
     finally:
         await session.close()
         await producer.stop()
+
+
+async def poll(poller: FeedPoller, spec: FeedSpec):
+    return await poller.poll_one(spec, await poller.store.load(spec.feed_id))
+
+
+async def test_polls_publishes_and_republishes_only_edits(broker, redis_client, unique,
+                                                         topic_factory, tmp_path: Path):
+    topics = await topic_factory()
+    feed_file = tmp_path / "feed.xml"
+    feed_file.write_text(RSS.format(title="First"))
+    async with local_poller(broker, redis_client, unique, topics.raw, tmp_path,
+                            "feed.xml") as (poller, spec):
+        first = await poll(poller, spec)
+        unchanged = await poll(poller, spec)
+        feed_file.write_text(RSS.format(title="First, corrected"))
+        # Last-Modified has one-second resolution: date the edit visibly later.
+        later = feed_file.stat().st_mtime + 60
+        os.utime(feed_file, (later, later))
+        edited = await poll(poller, spec)
 
     assert (first.status, first.published) == (200, 2)
     assert unchanged.published == 0
@@ -88,7 +101,7 @@ async def test_polls_publishes_and_republishes_only_edits(broker, redis_client, 
         assert record.key == item.item_id.encode()
         assert dict(record.headers)["feed_id"] == spec.feed_id.encode()
 
-    state = await store.load(spec.feed_id)
+    state = await poller.store.load(spec.feed_id)
     assert state.last_status == 200 and state.error_streak == 0
     assert state.items_published == 3
 
@@ -96,23 +109,12 @@ async def test_polls_publishes_and_republishes_only_edits(broker, redis_client, 
 async def test_feed_errors_are_recorded_and_backed_off(broker, redis_client, unique,
                                                       topic_factory, tmp_path: Path):
     topics = await topic_factory()
-    policy = AddressPolicy(["127.0.0.0/8"])
-    producer = new_producer(broker.bootstrap, idempotent=broker.idempotent, client_id=unique)
-    await producer.start()
-    session = new_session(policy)
-    try:
-        with serve_samples(tmp_path) as base:
-            spec = FeedSpec(url=f"{base}/missing.xml")
-            store = FeedStateStore(redis_client, prefix=f"{unique}:")
-            poller = FeedPoller([spec], session=session, store=store, policy=policy,
-                                publisher=RawItemPublisher(producer, topics.raw))
-            outcome = await poller.poll_one(spec, await store.load(spec.feed_id))
-            again = await poller.poll_one(spec, await store.load(spec.feed_id))
-    finally:
-        await session.close()
-        await producer.stop()
+    async with local_poller(broker, redis_client, unique, topics.raw, tmp_path,
+                            "missing.xml") as (poller, spec):
+        outcome = await poll(poller, spec)
+        again = await poll(poller, spec)
     assert outcome.status == 404 and again.status == 404
-    state = await store.load(spec.feed_id)
+    state = await poller.store.load(spec.feed_id)
     assert state.error_streak == 2
     assert state.last_error == "HTTP 404"
     assert state.next_poll > state.last_attempt  # still scheduled, never abandoned
