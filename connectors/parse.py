@@ -32,6 +32,8 @@ class ParsedFeed:
     entries: list[ParsedEntry] = field(default_factory=list)
     error: str | None = None
     ttl_minutes: int | None = None
+    hub_urls: tuple[str, ...] = ()  # WebSub hubs the feed advertises (rel="hub")
+    self_url: str | None = None  # the feed's canonical URL for WebSub (rel="self")
 
 
 def parse_feed(body: bytes, content_type: str = "") -> ParsedFeed:
@@ -51,8 +53,13 @@ def _parse_xml_feed(body: bytes) -> ParsedFeed:
         return ParsedFeed(error=error or "not a feed")
     entries = [_entry_from_feedparser(entry) for entry in parsed.entries]
     ttl = _int_or_none(parsed.feed.get("ttl"))
+    links = [link for link in parsed.feed.get("links", []) if isinstance(link, dict)]
+    hubs = tuple(str(link["href"]) for link in links
+                 if link.get("rel") == "hub" and link.get("href"))
+    self_url = next((str(link["href"]) for link in links
+                     if link.get("rel") == "self" and link.get("href")), None)
     return ParsedFeed(title=str(parsed.feed.get("title", "")), entries=entries, error=error,
-                      ttl_minutes=ttl)
+                      ttl_minutes=ttl, hub_urls=hubs, self_url=self_url)
 
 
 def _entry_from_feedparser(entry: Any) -> ParsedEntry:
@@ -94,7 +101,10 @@ def _parse_json_feed(body: bytes) -> ParsedFeed:
             author=_json_feed_author(item),
             published=_iso_datetime(item.get("date_published") or item.get("date_modified")),
         ))
-    return ParsedFeed(title=str(document.get("title") or ""), entries=entries)
+    hubs = tuple(str(hub["url"]) for hub in document.get("hubs") or []
+                 if isinstance(hub, dict) and hub.get("url"))
+    return ParsedFeed(title=str(document.get("title") or ""), entries=entries, hub_urls=hubs,
+                      self_url=_str_or_none(document.get("feed_url")))
 
 
 def _json_feed_author(item: dict[str, Any]) -> str | None:
