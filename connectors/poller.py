@@ -6,13 +6,14 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import aiohttp
 import msgspec
+from aiokafka.errors import KafkaError
 
 from connectors.errors import FetchError
 from connectors.feeds_file import FeedSpec
@@ -25,6 +26,8 @@ from connectors.records import RawItem
 from connectors.schedule import (
     ScheduleBounds,
     error_interval,
+    expires_seconds,
+    frequency_interval,
     retry_after_seconds,
     success_interval,
     with_jitter,
@@ -52,6 +55,7 @@ class FeedPoller:
         publisher: RawItemPublisher, store: FeedStateStore, policy: AddressPolicy,
         bounds: ScheduleBounds = ScheduleBounds(), limits: FetchLimits = FetchLimits(),
         concurrency: int = 32, clock: Callable[[], float] = time.time,
+        parse: Callable[[bytes, str], Awaitable[ParsedFeed]] | None = None,
     ) -> None:
         self.feeds = feeds
         self.session = session
@@ -61,6 +65,7 @@ class FeedPoller:
         self.bounds = bounds
         self.limits = limits
         self.clock = clock
+        self.parse = parse or _parse_in_thread
         self._slots = asyncio.Semaphore(concurrency)
         self._rng = random.Random()
 
@@ -81,7 +86,12 @@ class FeedPoller:
 
     async def _guarded_poll(self, spec: FeedSpec, state: FeedState) -> PollOutcome:
         async with self._slots:
-            return await self.poll_one(spec, state)
+            try:
+                return await self.poll_one(spec, state)
+            except Exception as exc:  # noqa: BLE001 - one feed's bug must not stop the others
+                log.exception("feed poll crashed", extra={"feed_url": spec.url})
+                await self._record_error(spec, state, None, type(exc).__name__, str(exc), None)
+                return PollOutcome(spec.feed_id, None, 0, str(exc))
 
     async def poll_one(self, spec: FeedSpec, state: FeedState) -> PollOutcome:
         """Fetch, parse and publish one feed, then save its new state."""
@@ -99,30 +109,40 @@ class FeedPoller:
             return PollOutcome(spec.feed_id, result.status, 0, message)
 
         parsed = ParsedFeed()
-        published = 0
+        fresh: list[RawItem] = []
         if result.status == 200:
-            parsed = await asyncio.to_thread(parse_feed, result.body, result.content_type)
+            parsed = await self.parse(result.body, result.content_type)
             items = raw_items(parsed, feed_id=spec.feed_id, feed_url=spec.url,
                               source=_source_name(spec), fetched_at=datetime.now(UTC))
             fresh = await self._new_or_edited(spec.feed_id, items)
-            # Publish before remembering: if Kafka fails, the next poll publishes them again.
-            await self.publisher.publish(fresh)
+            try:
+                await self.publisher.publish(fresh)
+            except KafkaError as exc:
+                # Keep the old validators and item hashes: the next poll fetches the feed
+                # again in full and publishes these items again. Nothing is lost.
+                await self.store.save(spec.feed_id, replace(
+                    state, last_error=f"publish failed: {exc}", error_class="PublishError",
+                    last_attempt=started, next_poll=started + self.bounds.min_seconds))
+                log.warning("publish failed; will retry", extra={"feed_url": spec.url})
+                return PollOutcome(spec.feed_id, result.status, 0, f"publish failed: {exc}")
             await self.store.record_items(spec.feed_id,
                                           {item.item_id: item.content_hash for item in fresh})
-            published = len(fresh)
-        interval = success_interval(self.bounds, fixed=spec.interval_seconds,
-                                    cache_control=result.cache_control,
-                                    ttl_minutes=parsed.ttl_minutes)
+        interval = success_interval(
+            self.bounds, fixed=spec.interval_seconds, cache_control=result.cache_control,
+            expires=expires_seconds(result.expires, started), ttl_minutes=parsed.ttl_minutes,
+            frequency=frequency_interval([entry.published.timestamp() for entry in parsed.entries
+                                          if entry.published is not None], started),
+        )
         await self.store.save(spec.feed_id, replace(
             state, etag=result.validators.etag, last_modified=result.validators.last_modified,
             last_status=result.status, last_error=parsed.error, error_class=None,
             error_streak=0, last_success=started, last_attempt=started,
             next_poll=started + with_jitter(interval, self.bounds, self._rng),
-            items_published=state.items_published + published,
+            items_published=state.items_published + len(fresh),
         ))
         log.info("polled feed", extra={"feed_url": spec.url, "status": result.status,
-                                       "published": published})
-        return PollOutcome(spec.feed_id, result.status, published, parsed.error)
+                                       "published": len(fresh)})
+        return PollOutcome(spec.feed_id, result.status, len(fresh), parsed.error)
 
     async def _new_or_edited(self, feed_id: str, items: list[RawItem]) -> list[RawItem]:
         known = await self.store.item_hashes(feed_id, [item.item_id for item in items])
@@ -147,6 +167,10 @@ class FeedPoller:
             state, last_status=status, last_error=message, error_class=error_class,
             error_streak=streak, last_attempt=now, next_poll=now + interval,
         ))
+
+
+async def _parse_in_thread(body: bytes, content_type: str) -> ParsedFeed:
+    return await asyncio.to_thread(parse_feed, body, content_type)
 
 
 def _source_name(spec: FeedSpec) -> str:

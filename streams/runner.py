@@ -16,6 +16,7 @@ from alerts.subscriptions import Subscription, load_subscriptions
 from connectors.feeds_file import FeedSpec, load_feeds
 from connectors.fetch import FetchLimits, new_session
 from connectors.guard import AddressPolicy
+from connectors.parse_pool import ParserPool
 from connectors.poller import FeedPoller
 from connectors.publish import RawItemPublisher, new_producer
 from connectors.registry import FeedRegistry
@@ -40,6 +41,8 @@ def connector_job(settings: Settings, endpoints: Endpoints, feeds: list[FeedSpec
                                 client_id=f"{settings.app_id}-connector")
         policy = AddressPolicy(settings.fetch_allow_networks)
         session = new_session(policy)
+        parser = ParserPool(workers=settings.parse_workers, timeout=settings.parse_timeout_seconds,
+                            memory_mb=settings.parse_memory_mb)
         await producer.start()
         try:
             poller = FeedPoller(
@@ -50,9 +53,11 @@ def connector_job(settings: Settings, endpoints: Endpoints, feeds: list[FeedSpec
                                       default_seconds=settings.poll_default_seconds),
                 limits=FetchLimits(deadline_seconds=settings.fetch_deadline_seconds,
                                    max_body_bytes=settings.fetch_max_body_bytes),
+                parse=parser.parse,
             )
             await poller.run_forever()
         finally:
+            parser.close()
             await session.close()
             await producer.stop()
             await redis_client.aclose()

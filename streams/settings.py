@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     fetch_deadline_seconds: float = Field(20.0, gt=0, description="Total time limit per fetch.")
     fetch_max_body_bytes: int = Field(
         10 * 1024 * 1024, gt=0, description="Largest feed body accepted, after decompression.")
+    parse_workers: int = Field(
+        2, ge=1, description="Processes that parse feeds, so parsing never blocks the loop.")
+    parse_timeout_seconds: float = Field(
+        10.0, gt=0, description="CPU time one feed may take to parse before it is abandoned.")
+    parse_memory_mb: int = Field(
+        1024, ge=64, description="Address-space limit of each parser process, in MiB.")
     poll_min_seconds: float = Field(60.0, gt=0, description="Shortest interval between polls.")
     poll_max_seconds: float = Field(3600.0, gt=0, description="Longest interval between polls.")
     poll_default_seconds: float = Field(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaConnectionError
 
 from connectors.feeds_file import FeedSpec
 from connectors.fetch import new_session
@@ -118,3 +119,35 @@ async def test_feed_errors_are_recorded_and_backed_off(broker, redis_client, uni
     assert state.error_streak == 2
     assert state.last_error == "HTTP 404"
     assert state.next_poll > state.last_attempt  # still scheduled, never abandoned
+
+
+class FailingOncePublisher:
+    """Stands in for Kafka being unreachable during the first publish only."""
+
+    def __init__(self, inner: RawItemPublisher) -> None:
+        self.inner = inner
+        self.failures = 0
+
+    async def publish(self, items) -> None:
+        if self.failures == 0:
+            self.failures += 1
+            raise KafkaConnectionError("broker unreachable")
+        await self.inner.publish(items)
+
+
+async def test_a_failed_publish_loses_nothing(broker, redis_client, unique, topic_factory,
+                                             tmp_path: Path):
+    topics = await topic_factory()
+    (tmp_path / "feed.xml").write_text(RSS.format(title="First"))
+    async with local_poller(broker, redis_client, unique, topics.raw, tmp_path,
+                            "feed.xml") as (poller, spec):
+        poller.publisher = FailingOncePublisher(poller.publisher)
+        failed = await poll(poller, spec)
+        state = await poller.store.load(spec.feed_id)
+        assert failed.published == 0 and "publish failed" in (failed.error or "")
+        assert state.etag is None and state.last_modified is None  # no 304 next time
+        assert state.next_poll <= state.last_attempt + poller.bounds.min_seconds
+        retried = await poll(poller, spec)
+    assert (retried.status, retried.published) == (200, 2)
+    records = await read_all(broker.bootstrap, topics.raw, expected=2)
+    assert len(records) == 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime
-from email.utils import format_datetime
+from email.utils import format_datetime, formatdate
 
 import pytest
 
@@ -12,11 +12,14 @@ from connectors.schedule import (
     ScheduleBounds,
     clamp,
     error_interval,
+    expires_seconds,
+    frequency_interval,
     retry_after_seconds,
     success_interval,
     with_jitter,
 )
 
+NOW = 1_800_000_000.0
 BOUNDS = ScheduleBounds(min_seconds=60.0, max_seconds=3600.0, default_seconds=300.0, jitter=0.1)
 
 
@@ -38,8 +41,17 @@ BOUNDS = ScheduleBounds(min_seconds=60.0, max_seconds=3600.0, default_seconds=30
         pytest.param({"ttl_minutes": 15}, 900.0, id="ttl"),
         pytest.param({"ttl_minutes": 0}, 300.0, id="ttl-zero-means-default"),
         pytest.param({"cache_control": ""}, 300.0, id="empty-cache-control"),
-        pytest.param({"cache_control": "max-age=0"}, 60.0, id="max-age-zero-clamped-to-min"),
-        pytest.param({"cache_control": "max-age=5"}, 60.0, id="max-age-clamped-to-min"),
+        pytest.param({"cache_control": "max-age=0"}, 300.0, id="max-age-zero-is-no-floor"),
+        pytest.param({"cache_control": "max-age=5"}, 300.0, id="short-max-age-keeps-pace"),
+        pytest.param({"cache_control": "max-age=5", "frequency": 10.0}, 60.0,
+                     id="fast-feed-clamped-to-min"),
+        pytest.param({"frequency": 1200.0}, 1200.0, id="frequency-sets-pace"),
+        pytest.param({"frequency": 120.0, "cache_control": "max-age=900"}, 900.0,
+                     id="max-age-is-a-floor-under-frequency"),
+        pytest.param({"expires": 1500.0}, 1500.0, id="expires"),
+        pytest.param({"expires": 1500.0, "cache_control": "max-age=600"}, 600.0,
+                     id="max-age-beats-expires"),
+        pytest.param({"fixed": 5.0}, 60.0, id="fixed-clamped-to-min"),
         pytest.param({"cache_control": "max-age=86400"}, 3600.0, id="max-age-clamped-to-max"),
         pytest.param({"ttl_minutes": 1440}, 3600.0, id="ttl-clamped-to-max"),
         pytest.param({"cache_control": "max-age=-5"}, 300.0, id="negative-max-age-ignored"),
@@ -124,7 +136,7 @@ def test_clamp(interval: float, expected: float) -> None:
     [
         pytest.param(300.0, 0.1, id="ten-percent"),
         pytest.param(60.0, 0.5, id="fifty-percent"),
-        pytest.param(3600.0, 0.01, id="one-percent"),
+        pytest.param(1800.0, 0.01, id="one-percent"),
     ],
 )
 def test_with_jitter_within_bounds_and_spread(interval: float, jitter: float) -> None:
@@ -144,3 +156,36 @@ def test_with_jitter_zero_is_identity() -> None:
 def test_with_jitter_deterministic_for_a_seed() -> None:
     first = [with_jitter(300.0, BOUNDS, random.Random(42)) for _ in range(3)]
     assert len(set(first)) == 1
+
+
+def test_with_jitter_never_exceeds_max() -> None:
+    rng = random.Random(3)
+    bounds = ScheduleBounds(jitter=0.5)
+    assert max(with_jitter(bounds.max_seconds, bounds, rng) for _ in range(200)) == \
+        bounds.max_seconds
+
+
+@pytest.mark.parametrize(
+    ("stamps", "expected"),
+    [
+        pytest.param([], None, id="no-dates"),
+        pytest.param([NOW - 86400 * 30], None, id="only-old-items"),
+        pytest.param([NOW - 3600 * i for i in range(7)], 7 * 86400 / 7, id="seven-this-week"),
+        pytest.param([NOW + 3600], None, id="future-items-ignored"),
+    ],
+)
+def test_frequency_interval(stamps: list[float], expected: float | None) -> None:
+    assert frequency_interval(stamps, NOW) == expected
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        pytest.param(None, None, id="absent"),
+        pytest.param("garbage", None, id="invalid"),
+        pytest.param(formatdate(NOW + 600, usegmt=True), 600.0, id="future"),
+        pytest.param(formatdate(NOW - 600, usegmt=True), None, id="past"),
+    ],
+)
+def test_expires_seconds(header: str | None, expected: float | None) -> None:
+    assert expires_seconds(header, NOW) == expected

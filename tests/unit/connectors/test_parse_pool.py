@@ -1,0 +1,64 @@
+"""connectors.parse_pool: parsing in bounded worker processes that a bad feed cannot stall."""
+
+from __future__ import annotations
+
+import pytest
+
+from connectors.parse_pool import ParserPool
+from tests.conftest import REPO
+
+SAMPLE = (REPO / "streams" / "samples" / "wire-daily.xml").read_bytes()
+BILLION_LAUGHS = (
+    b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+    + b"".join(f'<!ENTITY lol{i} "{("&lol%s;" % (i - 1 if i > 1 else "")) * 10}">'.encode()
+               for i in range(1, 10))
+    + b"]><rss><channel><title>&lol9;</title></channel></rss>"
+)
+
+
+@pytest.fixture
+def pool():
+    parser_pool = ParserPool(workers=2, timeout=10.0)
+    yield parser_pool
+    parser_pool.close()
+
+
+async def test_parses_in_a_worker(pool: ParserPool):
+    parsed = await pool.parse(SAMPLE, "application/rss+xml")
+    assert parsed.error is None
+    assert [e.title for e in parsed.entries][0].startswith("OpenAI disbands")
+
+
+async def test_billion_laughs_is_refused_not_expanded(pool: ParserPool):
+    parsed = await pool.parse(BILLION_LAUGHS)
+    assert parsed.entries == []
+    assert "lollol" not in parsed.title and len(parsed.title) < 20  # never expanded
+    assert parsed.error is not None
+
+
+async def test_a_parse_over_its_time_budget_is_abandoned_and_the_pool_recovers():
+    pool = ParserPool(workers=1, timeout=0.2)
+    try:
+        huge = SAMPLE.replace(b"</channel>", b"<item><title>x</title></item>" * 200_000
+                              + b"</channel>")
+        slow = await pool.parse(huge)
+        assert slow.error == "parse took longer than 0.2s" and slow.entries == []
+        pool.timeout = 10.0
+        again = await pool.parse(SAMPLE)
+        assert again.error is None and len(again.entries) == 3
+    finally:
+        pool.close()
+
+
+async def test_memory_limit_turns_a_huge_document_into_an_error():
+    pool = ParserPool(workers=1, timeout=30.0, memory_mb=200)
+    try:
+        huge = SAMPLE.replace(b"</channel>", b"<item><title>" + b"x" * 150_000_000
+                              + b"</title></item></channel>")
+        parsed = await pool.parse(huge)
+        assert parsed.error is not None
+        assert "Memory" in parsed.error or "died" in parsed.error
+        again = await pool.parse(SAMPLE)
+        assert again.error is None
+    finally:
+        pool.close()
