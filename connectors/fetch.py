@@ -75,6 +75,9 @@ async def fetch_feed(
             return await _fetch(session, url, policy, validators, limits, started)
     except TimeoutError as exc:
         raise FetchError(f"deadline of {limits.deadline_seconds:g}s exceeded for {url}") from exc
+    except aiohttp.InvalidURL as exc:
+        # e.g. "0177.0.0.1" or "2130706433": ambiguous address forms are never fetched.
+        raise FetchError(f"invalid URL {url!r}: {exc}", retryable=False) from exc
     except aiohttp.ClientError as exc:
         raise FetchError(f"{type(exc).__name__}: {exc}") from exc
 
