@@ -77,11 +77,9 @@ class FeedPoller:
 
     async def poll_due(self) -> list[PollOutcome]:
         now = self.clock()
-        due = []
-        for spec in self.feeds:
-            state = await self.store.load(spec.feed_id)
-            if state.next_poll <= now:
-                due.append((spec, state))
+        states = await self.store.load_many([spec.feed_id for spec in self.feeds])
+        due = [(spec, state) for spec, state in zip(self.feeds, states, strict=True)
+               if state.next_poll <= now]
         return list(await asyncio.gather(*(self._guarded_poll(s, st) for s, st in due)))
 
     async def _guarded_poll(self, spec: FeedSpec, state: FeedState) -> PollOutcome:

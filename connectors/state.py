@@ -45,12 +45,14 @@ class FeedStateStore:
         return f"{self.prefix}feed:{feed_id}:items"
 
     async def load(self, feed_id: str) -> FeedState:
-        raw = await self.client.get(self._state_key(feed_id))
-        if raw is None:
-            return FeedState()
-        data: dict[str, Any] = msgspec.json.decode(raw)
-        known = FeedState.__dataclass_fields__
-        return FeedState(**{k: v for k, v in data.items() if k in known})
+        return _state_from(await self.client.get(self._state_key(feed_id)))
+
+    async def load_many(self, feed_ids: list[str]) -> list[FeedState]:
+        """States of many feeds in one round trip (unknown feeds get a fresh state)."""
+        if not feed_ids:
+            return []
+        raws = await self.client.mget([self._state_key(feed_id) for feed_id in feed_ids])
+        return [_state_from(raw) for raw in raws]
 
     async def save(self, feed_id: str, state: FeedState) -> None:
         await self.client.set(self._state_key(feed_id), msgspec.json.encode(asdict(state)))
@@ -69,3 +71,11 @@ class FeedStateStore:
     async def record_items(self, feed_id: str, hashes: dict[str, str]) -> None:
         if hashes:
             await self.client.hset(self._items_key(feed_id), mapping=hashes)
+
+
+def _state_from(raw: bytes | None) -> FeedState:
+    if raw is None:
+        return FeedState()
+    data: dict[str, Any] = msgspec.json.decode(raw)
+    known = FeedState.__dataclass_fields__
+    return FeedState(**{k: v for k, v in data.items() if k in known})
