@@ -9,19 +9,27 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import ctypes
 import logging
 import multiprocessing
 import resource
+import signal
+import sys
 from concurrent.futures.process import BrokenProcessPool
 
 from connectors.parse import ParsedFeed, parse_feed
 
 log = logging.getLogger(__name__)
 
+_PR_SET_PDEATHSIG = 1
 
-def _limit_memory(memory_mb: int) -> None:  # pragma: no cover - runs in the worker
+
+def _init_worker(memory_mb: int) -> None:  # pragma: no cover - runs in the worker
     limit = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    if sys.platform.startswith("linux"):
+        # Die with wirewatch, even when it is killed outright: no orphaned parsers.
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _parse_guarded(body: bytes, content_type: str) -> ParsedFeed:  # pragma: no cover - worker
@@ -42,10 +50,11 @@ class ParserPool:
 
     def _pool(self) -> concurrent.futures.ProcessPoolExecutor:
         if self._executor is None:
-            # forkserver: never fork a process that runs threads (aiohttp, Faust, Kafka).
+            # spawn: never fork a process that runs threads (aiohttp, Faust, Kafka), and keep
+            # the workers direct children so that they can die with wirewatch.
             self._executor = concurrent.futures.ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=multiprocessing.get_context("forkserver"),
-                initializer=_limit_memory, initargs=(self.memory_mb,))
+                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker, initargs=(self.memory_mb,))
         return self._executor
 
     async def parse(self, body: bytes, content_type: str = "") -> ParsedFeed:

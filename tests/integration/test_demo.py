@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import children_of, is_alive, stop, wait_for, wirewatch_env
+from tests.support.processes import (
+    children_of,
+    descendants_of,
+    is_alive,
+    stop,
+    wait_for,
+    wirewatch_env,
+)
 
 pytestmark = pytest.mark.embedded
 
@@ -70,10 +77,12 @@ def test_stopping_wirewatch_stops_its_embedded_services(signum: signal.Signals):
         services = service_children(demo.pid)
         wait_for(lambda: any(line.startswith("ALERT [") for line in lines), 60,
                  "the first alert (the pipeline is running)")
+        everything = descendants_of(demo.pid)  # broker, redis-server, parser workers, ...
+        assert services <= everything and len(everything) > len(services)
         demo.send_signal(signum)
         demo.wait(timeout=60)
-        wait_for(lambda: not any(is_alive(pid) for pid in services), 20,
-                 "the embedded services to exit")
+        wait_for(lambda: not any(is_alive(pid) for pid in everything), 20,
+                 "every process wirewatch started to exit")
     finally:
         stop(demo)
         reader.join(10)

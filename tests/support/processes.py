@@ -37,6 +37,17 @@ def children_of(pid: int) -> set[int]:
     return found
 
 
+def descendants_of(pid: int) -> set[int]:
+    """Every process below `pid`: children, their children, and so on."""
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        children = set().union(*(children_of(parent) for parent in frontier)) - found
+        found |= children
+        frontier = children
+    return found
+
+
 def is_alive(pid: int) -> bool:
     """True while `pid` exists and is not a zombie."""
     try:
