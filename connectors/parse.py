@@ -65,7 +65,14 @@ def _guarded(parse: Callable[[bytes], ParsedFeed], body: bytes) -> ParsedFeed:
 
 
 def _parse_with_feedparser_rs(body: bytes) -> ParsedFeed:
-    parsed = _from_parsed(feedparser_rs.parse(body), unescape_titles=True)
+    result = feedparser_rs.parse(body)
+    parsed = _from_parsed(result, unescape_titles=True)
+    links = (result.get("feed") or {}).get("links") or []
+    if any(link.get("rel") == "hub" and not link.get("href") for link in links):
+        # feedparser-rs blanks hub URLs on private addresses; wirewatch's own SSRF guard
+        # (with its allow-list) decides about those, so read the links with feedparser.
+        full = _parse_with_feedparser(body)
+        parsed = replace(parsed, hub_urls=full.hub_urls, self_url=parsed.self_url or full.self_url)
     if parsed.error is None and (problem := _byte_problem(body)):
         # feedparser-rs repairs these silently; the feed's owner should still hear of it.
         return replace(parsed, error=problem)

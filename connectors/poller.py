@@ -33,6 +33,7 @@ from connectors.schedule import (
     with_jitter,
 )
 from connectors.state import FeedState, FeedStateStore
+from connectors.websub import WebSubSubscriber, discover, is_active
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class FeedPoller:
         bounds: ScheduleBounds = ScheduleBounds(), limits: FetchLimits = FetchLimits(),
         concurrency: int = 32, clock: Callable[[], float] = time.time,
         parse: Callable[[bytes, str], Awaitable[ParsedFeed]] | None = None,
+        websub: WebSubSubscriber | None = None,
     ) -> None:
         self.feeds = feeds
         self.session = session
@@ -66,14 +68,29 @@ class FeedPoller:
         self.limits = limits
         self.clock = clock
         self.parse = parse or _parse_in_thread
+        self.websub = websub
+        self._by_id = {spec.feed_id: spec for spec in feeds}
         self._slots = asyncio.Semaphore(concurrency)
         self._rng = random.Random()
 
-    async def run_forever(self, tick_seconds: float = 1.0) -> None:
-        """Poll whatever is due, then wait a tick; cancelled to stop."""
+    async def run_forever(self, tick_seconds: float = 1.0, renew_every: float = 60.0) -> None:
+        """Poll whatever is due, renew WebSub leases now and then; cancelled to stop."""
+        last_renewal = 0.0
         while True:
             await self.poll_due()
+            if self.websub is not None and self.clock() - last_renewal >= renew_every:
+                last_renewal = self.clock()
+                await self.websub.renew_due(set(self._by_id))
             await asyncio.sleep(tick_seconds)
+
+    async def ingest(self, feed_id: str, body: bytes, content_type: str) -> None:
+        """Content a WebSub hub pushed: the same path as a poll's (raises if Kafka fails)."""
+        spec = self._by_id.get(feed_id)
+        if spec is None:
+            log.warning("push for a feed this connector does not poll", extra={"feed_id": feed_id})
+            return
+        parsed = await self.parse(body, content_type)
+        await self._publish(spec, parsed)
 
     async def poll_due(self) -> list[PollOutcome]:
         now = self.clock()
@@ -107,14 +124,12 @@ class FeedPoller:
             return PollOutcome(spec.feed_id, result.status, 0, message)
 
         parsed = ParsedFeed()
-        fresh: list[RawItem] = []
+        published = 0
+        pushed = False
         if result.status == 200:
             parsed = await self.parse(result.body, result.content_type)
-            items = raw_items(parsed, feed_id=spec.feed_id, feed_url=spec.url,
-                              source=_source_name(spec), fetched_at=datetime.now(UTC))
-            fresh = await self._new_or_edited(spec.feed_id, items)
             try:
-                await self.publisher.publish(fresh)
+                published = await self._publish(spec, parsed)
             except KafkaError as exc:
                 # Keep the old validators and item hashes: the next poll fetches the feed
                 # again in full and publishes these items again. Nothing is lost.
@@ -123,24 +138,52 @@ class FeedPoller:
                     last_attempt=started, next_poll=started + self.bounds.min_seconds))
                 log.warning("publish failed; will retry", extra={"feed_url": spec.url})
                 return PollOutcome(spec.feed_id, result.status, 0, f"publish failed: {exc}")
-            await self.store.record_items(spec.feed_id,
-                                          {item.item_id: item.content_hash for item in fresh})
+            pushed = await self._follow_hub(spec, parsed, result.url)
+        elif self.websub is not None:  # 304: the feed (and its hub) are as they were
+            subscription = await self.websub.store.load(spec.feed_id)
+            pushed = subscription is not None and is_active(subscription, self.clock())
         interval = success_interval(
             self.bounds, fixed=spec.interval_seconds, cache_control=result.cache_control,
             expires=expires_seconds(result.expires, started), ttl_minutes=parsed.ttl_minutes,
             frequency=frequency_interval([entry.published.timestamp() for entry in parsed.entries
                                           if entry.published is not None], started),
         )
+        if pushed:
+            interval = self.bounds.max_seconds  # the hub pushes; polling is only the fallback
         await self.store.save(spec.feed_id, replace(
             state, etag=result.validators.etag, last_modified=result.validators.last_modified,
             last_status=result.status, last_error=parsed.error, error_class=None,
             error_streak=0, last_success=started, last_attempt=started,
             next_poll=started + with_jitter(interval, self.bounds, self._rng),
-            items_published=state.items_published + len(fresh),
+            items_published=state.items_published + published,
         ))
         log.info("polled feed", extra={"feed_url": spec.url, "status": result.status,
-                                       "published": len(fresh)})
-        return PollOutcome(spec.feed_id, result.status, len(fresh), parsed.error)
+                                       "published": published})
+        return PollOutcome(spec.feed_id, result.status, published, parsed.error)
+
+    async def _publish(self, spec: FeedSpec, parsed: ParsedFeed) -> int:
+        """Publish the new and edited items of a parsed feed, then remember them."""
+        items = raw_items(parsed, feed_id=spec.feed_id, feed_url=spec.url,
+                          source=_source_name(spec), fetched_at=datetime.now(UTC))
+        fresh = await self._new_or_edited(spec.feed_id, items)
+        # Publish before remembering: if Kafka fails, the next fetch publishes them again.
+        await self.publisher.publish(fresh)
+        await self.store.record_items(spec.feed_id,
+                                      {item.item_id: item.content_hash for item in fresh})
+        return len(fresh)
+
+    async def _follow_hub(self, spec: FeedSpec, parsed: ParsedFeed, fetched_url: str) -> bool:
+        """Hold a WebSub lease while the feed names a hub; True while the hub pushes."""
+        if self.websub is None:
+            return False
+        found = discover(parsed, fetched_url)
+        if found is None:
+            if await self.websub.store.load(spec.feed_id) is not None:
+                await self.websub.unsubscribe(spec.feed_id)
+            return False
+        hub, topic = found
+        subscription = await self.websub.ensure(spec.feed_id, topic, hub)
+        return is_active(subscription, self.clock())
 
     async def _new_or_edited(self, feed_id: str, items: list[RawItem]) -> list[RawItem]:
         known = await self.store.item_hashes(feed_id, [item.item_id for item in items])

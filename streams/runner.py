@@ -8,8 +8,10 @@ import os
 import signal
 from collections.abc import Awaitable, Callable
 
+import aiohttp
 import faust
 import redis.asyncio as aioredis
+from aiohttp import web
 
 from alerts.records import Alert
 from alerts.subscriptions import Subscription, load_subscriptions
@@ -22,6 +24,7 @@ from connectors.publish import RawItemPublisher, new_producer
 from connectors.registry import FeedRegistry
 from connectors.schedule import ScheduleBounds
 from connectors.state import FeedStateStore
+from connectors.websub import WebSubStore, WebSubSubscriber
 from streams.app import PipelineConfig, create_app
 from streams.embedded import Endpoints, embedded_services
 from streams.settings import Settings
@@ -55,7 +58,12 @@ def connector_job(settings: Settings, endpoints: Endpoints, feeds: list[FeedSpec
                                    max_body_bytes=settings.fetch_max_body_bytes),
                 parse=parser.parse,
             )
-            await poller.run_forever()
+            callback = await start_websub(settings, poller, session, redis_client, policy)
+            try:
+                await poller.run_forever()
+            finally:
+                if callback is not None:
+                    await callback.cleanup()
         finally:
             parser.close()
             await session.close()
@@ -63,6 +71,22 @@ def connector_job(settings: Settings, endpoints: Endpoints, feeds: list[FeedSpec
             await redis_client.aclose()
 
     return run_connector
+
+
+async def start_websub(settings: Settings, poller: FeedPoller, session: aiohttp.ClientSession,
+                       redis_client: aioredis.Redis, policy: AddressPolicy,
+                       ) -> web.AppRunner | None:
+    """Serve the WebSub callback and let the poller subscribe, when a public URL is set."""
+    if not settings.websub_public_url:
+        return None
+    subscriber = WebSubSubscriber(
+        session, WebSubStore(redis_client, settings.redis_prefix), settings.websub_public_url,
+        poller.ingest, policy=policy, lease_seconds=settings.websub_lease_seconds)
+    runner = web.AppRunner(subscriber.app(), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, settings.websub_host, settings.websub_port).start()
+    poller.websub = subscriber
+    return runner
 
 
 async def registered_feeds(redis_url: str, prefix: str) -> list[FeedSpec]:

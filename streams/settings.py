@@ -58,6 +58,14 @@ class Settings(BaseSettings):
         10.0, gt=0, description="CPU time one feed may take to parse before it is abandoned.")
     parse_memory_mb: int = Field(
         1024, ge=64, description="Address-space limit of each parser process, in MiB.")
+    websub_public_url: str | None = Field(
+        None, description="Public base URL hubs can reach the WebSub callback at (e.g. "
+        "https://ww.example.com). Unset: WebSub is off and every feed is polled.")
+    websub_host: str = Field(
+        "127.0.0.1", description="Address the WebSub callback server listens on.")
+    websub_port: int = Field(6067, ge=1, le=65535, description="Port of the WebSub callback.")
+    websub_lease_seconds: int = Field(
+        86400, ge=60, description="Lease asked of hubs; renewed before it runs out.")
     poll_min_seconds: float = Field(60.0, gt=0, description="Shortest interval between polls.")
     poll_max_seconds: float = Field(3600.0, gt=0, description="Longest interval between polls.")
     poll_default_seconds: float = Field(
