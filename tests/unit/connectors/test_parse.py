@@ -220,3 +220,32 @@ def test_ttl(ttl: bytes, expected: int | None) -> None:
     body = (b'<rss version="2.0"><channel><title>T</title>' + ttl
             + b"<item><guid>g</guid></item></channel></rss>")
     assert parse_feed(body).ttl_minutes == expected
+
+
+HOSTILE_DTD = [
+    pytest.param(
+        b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY lol "lol">'
+        + b"".join(f'<!ENTITY lol{i} "{("&lol%s;" % (i - 1 if i > 1 else "")) * 10}">'.encode()
+                   for i in range(1, 10))
+        + b']><rss version="2.0"><channel><title>&lol9;</title>'
+          b"<item><title>t &lol9;</title></item></channel></rss>",
+        id="billion-laughs"),
+    pytest.param(
+        b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+        b'<rss version="2.0"><channel><title>&xxe;</title>'
+        b"<item><title>t &xxe;</title></item></channel></rss>",
+        id="xxe-file"),
+    pytest.param(
+        b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY % p SYSTEM "file:///etc/passwd"> %p;]>'
+        b'<rss version="2.0"><channel><title>x</title><item><title>t</title></item>'
+        b"</channel></rss>",
+        id="xxe-parameter-entity"),
+]
+
+
+@pytest.mark.parametrize("body", HOSTILE_DTD)
+def test_entities_are_never_expanded_or_resolved(body: bytes) -> None:
+    parsed = parse_feed(body)
+    texts = [parsed.title] + [f"{e.title} {e.summary} {e.content}" for e in parsed.entries]
+    assert not any("lollol" in text or "root:" in text for text in texts)
+    assert all(len(text) < 200 for text in texts)
