@@ -13,7 +13,7 @@ from yarl import URL
 from connectors.errors import FetchError
 from connectors.guard import AddressPolicy, GuardedResolver
 
-USER_AGENT = "wirewatch/0.1 (+https://github.com/wirewatch/wirewatch; feed fetcher)"
+USER_AGENT = "wirewatch/0.1 (news feed fetcher; conditional GET, polite polling)"
 MAX_REDIRECTS = 5
 _REDIRECT_CODES = {301, 302, 303, 307, 308}
 
