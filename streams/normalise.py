@@ -65,9 +65,16 @@ class _TextExtractor(HTMLParser):
             self.parts.append(data.replace("\n", " "))
 
 
+# Only real tags make a text HTML: wire copy writes company tickers as "<Rio Tinto-Zinc>".
+_HTML_TAG = re.compile(
+    r"</?(?:p|div|br|span|a|b|i|u|em|strong|ul|ol|li|h[1-6]|img|table|tr|td|th|section|article"
+    r"|header|footer|nav|aside|blockquote|figure|figcaption|iframe|script|style|pre|code|hr)"
+    r"\b[^<>]*>", re.IGNORECASE)
+
+
 def html_to_text(markup: str) -> str:
-    """Visible text of an HTML fragment, one line per block element."""
-    if "<" not in markup:
+    """Visible text of an HTML fragment, one line per block element; plain text as is."""
+    if not _HTML_TAG.search(markup):
         return html.unescape(markup)
     extractor = _TextExtractor()
     extractor.feed(markup)

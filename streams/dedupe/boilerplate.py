@@ -1,0 +1,39 @@
+"""Learn each site's boilerplate: short lines that recur across many of its articles."""
+
+from __future__ import annotations
+
+import zlib
+from collections import defaultdict
+
+from streams.normalise import is_chrome_line
+
+MAX_BOILERPLATE_CHARS = 160  # furniture is short; story paragraphs are long
+MIN_ARTICLES = 5  # seen in this many of one site's articles before it counts as furniture
+
+
+def line_key(line: str) -> int:
+    return zlib.crc32(" ".join(line.lower().split()).encode())
+
+
+class BoilerplateModel:
+    """Counts, per site, in how many articles each short line occurs.
+
+    A story's own lines occur once per site (or a few times, as it is updated), so per-site
+    counts never mistake them for furniture, however widely the story is syndicated.
+    """
+
+    def __init__(self, min_articles: int = MIN_ARTICLES) -> None:
+        self.min_articles = min_articles
+        self._counts: dict[str, dict[int, int]] = defaultdict(dict)
+
+    def observe(self, site: str, lines: list[str]) -> None:
+        counts = self._counts[site]
+        for key in {line_key(line) for line in lines if len(line) <= MAX_BOILERPLATE_CHARS}:
+            counts[key] = counts.get(key, 0) + 1
+
+    def strip(self, site: str, lines: list[str]) -> list[str]:
+        """The lines that carry the story: generic chrome and learned furniture removed."""
+        counts = self._counts.get(site, {})
+        return [line for line in lines if not is_chrome_line(line)
+                and not (len(line) <= MAX_BOILERPLATE_CHARS
+                         and counts.get(line_key(line), 0) >= self.min_articles)]

@@ -1,0 +1,147 @@
+"""Where sketches and lead-sentence anchors live: Redis (shared, expiring) or memory (tests)."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+
+import msgspec
+import redis.asyncio as aioredis
+
+from streams.dedupe.engine import Indexed
+from streams.dedupe.exact import StoryAssignment
+from streams.dedupe.sketch import Sketch
+
+# KEYS[1] = article key, KEYS[2..] = anchor and URL keys.
+# ARGV[1] = article id, ARGV[2] = record, ARGV[3] = ttl, ARGV[4] = "new" for a new story,
+# ARGV[5..] = article ids already compared. A new story is refused (and the owners returned)
+# when an anchor was claimed meanwhile by an article not yet compared: a concurrent copy.
+_ADD = """
+if ARGV[4] == 'new' then
+  local seen = {}
+  for i = 5, #ARGV do seen[ARGV[i]] = true end
+  local raced = {}
+  for i = 2, #KEYS do
+    local owner = redis.call('GET', KEYS[i])
+    if owner and owner ~= ARGV[1] and not seen[owner] then table.insert(raced, owner) end
+  end
+  if #raced > 0 then return raced end
+end
+for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[1], 'NX', 'EX', ARGV[3]) end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+return {}
+"""
+
+
+class _Record(msgspec.Struct, array_like=True):
+    story_id: str
+    is_duplicate: bool
+    similarity: float
+    shingles: int
+    bottom: bytes
+    anchors: bytes
+
+
+def _pack(values: Sequence[int]) -> bytes:
+    return struct.pack(f"<{len(values)}I", *values)
+
+
+def _unpack(data: bytes) -> tuple[int, ...]:
+    return struct.unpack(f"<{len(data) // 4}I", data)
+
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(_Record)
+
+
+def _assignment(record: _Record) -> StoryAssignment:
+    return StoryAssignment(story_id=record.story_id, is_duplicate=record.is_duplicate,
+                           duplicate_of=record.story_id if record.is_duplicate else None,
+                           similarity=record.similarity)
+
+
+class RedisStoryIndex:
+    """Articles, anchors and URL keys in Redis, each expiring after the dedupe window."""
+
+    def __init__(self, client: aioredis.Redis, *, prefix: str = "ww:",
+                 window_seconds: float = 7 * 86400) -> None:
+        self.client = client
+        self.prefix = f"{prefix}dd:"
+        self.ttl = max(1, int(window_seconds))
+        self._add = client.register_script(_ADD)
+
+    def _article(self, article_id: str) -> str:
+        return f"{self.prefix}a:{article_id}"
+
+    def _keys(self, url_key: str | None, anchors: Sequence[int]) -> list[str]:
+        keys = [f"{self.prefix}s:{anchor:08x}" for anchor in anchors]
+        if url_key:
+            keys.append(f"{self.prefix}u:{url_key}")
+        return keys
+
+    async def known(self, article_id: str) -> StoryAssignment | None:
+        raw = await self.client.get(self._article(article_id))
+        return _assignment(_decoder.decode(raw)) if raw is not None else None
+
+    async def candidates(self, url_key: str | None, anchors: Sequence[int]) -> list[Indexed]:
+        keys = self._keys(url_key, anchors)
+        if not keys:
+            return []
+        owners = {o.decode() for o in await self.client.mget(keys) if o is not None}
+        return await self._load(sorted(owners))
+
+    async def _load(self, article_ids: Sequence[str]) -> list[Indexed]:
+        if not article_ids:
+            return []
+        raws = await self.client.mget([self._article(a) for a in article_ids])
+        found = []
+        for article_id, raw in zip(article_ids, raws, strict=True):
+            if raw is not None:
+                record = _decoder.decode(raw)
+                found.append(Indexed(article_id, record.story_id, Sketch(
+                    record.shingles, _unpack(record.bottom), _unpack(record.anchors))))
+        return found
+
+    async def add(self, article_id: str, story: StoryAssignment, sketch: Sketch,
+                  url_key: str | None, seen: Sequence[str] = ()) -> list[Indexed]:
+        record = _encoder.encode(_Record(story.story_id, story.is_duplicate, story.similarity,
+                                         sketch.shingles, _pack(sketch.bottom),
+                                         _pack(sketch.anchors)))
+        raced = await self._add(
+            keys=[self._article(article_id), *self._keys(url_key, sketch.anchors)],
+            args=[article_id, record, self.ttl, "join" if story.is_duplicate else "new", *seen])
+        return await self._load([r.decode() if isinstance(r, bytes) else r for r in raced])
+
+
+class MemoryStoryIndex:
+    """The same contract in a process's memory, for tests and quick experiments."""
+
+    def __init__(self) -> None:
+        self.articles: dict[str, tuple[StoryAssignment, Sketch]] = {}
+        self.owners: dict[str, str] = {}
+
+    async def known(self, article_id: str) -> StoryAssignment | None:
+        entry = self.articles.get(article_id)
+        return entry[0] if entry else None
+
+    def _keys(self, url_key: str | None, anchors: Sequence[int]) -> list[str]:
+        return [f"s:{a}" for a in anchors] + ([f"u:{url_key}"] if url_key else [])
+
+    async def candidates(self, url_key: str | None, anchors: Sequence[int]) -> list[Indexed]:
+        owners = sorted({self.owners[k] for k in self._keys(url_key, anchors) if k in self.owners})
+        return [Indexed(a, self.articles[a][0].story_id, self.articles[a][1]) for a in owners]
+
+    async def add(self, article_id: str, story: StoryAssignment, sketch: Sketch,
+                  url_key: str | None, seen: Sequence[str] = ()) -> list[Indexed]:
+        keys = self._keys(url_key, sketch.anchors)
+        if not story.is_duplicate:
+            raced = {self.owners[k] for k in keys
+                     if self.owners.get(k, article_id) != article_id
+                     and self.owners[k] not in seen}
+            if raced:
+                return [Indexed(a, self.articles[a][0].story_id, self.articles[a][1])
+                        for a in sorted(raced)]
+        for key in keys:
+            self.owners.setdefault(key, article_id)
+        self.articles[article_id] = (story, sketch)
+        return []
