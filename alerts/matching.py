@@ -25,6 +25,7 @@ class StoryView:
     entities: tuple[str, ...]
     is_duplicate: bool
     evidence: tuple[str, ...] = ()
+    outlets: int = 1
 
     def facts(self) -> dict[str, frozenset[str]]:
         return {
@@ -67,5 +68,6 @@ def match_story(
             entities=list(story.entities),
             evidence=matched + list(story.evidence),
             created_at=now,
+            outlets=story.outlets,
         ))
     return alerts

@@ -20,7 +20,8 @@ from alerts.notifiers.console import ConsoleNotifier
 from alerts.records import Alert, encode_alert
 from alerts.subscriptions import Subscription
 from connectors.records import RawItem
-from streams.dedupe import ExactDedupe
+from streams.dedupe.service import StoryAssigner
+from streams.dedupe.stories import StoryStore
 from streams.dlq import DeadLetter
 from streams.records import Article, TaggedArticle, decode, encode
 from streams.stages import build_article, clean_raw, now_utc, story_view, tag_article
@@ -89,7 +90,9 @@ def create_app(config: PipelineConfig) -> faust.App:
     setup_prometheus_sensors(app)
 
     redis_client = aioredis.Redis.from_url(config.redis_url)
-    dedupe = ExactDedupe(redis_client, prefix=config.redis_prefix,
+    assigner = StoryAssigner(redis_client, prefix=config.redis_prefix,
+                             window_seconds=config.dedupe_window_seconds)
+    stories = StoryStore(redis_client, prefix=config.redis_prefix,
                          window_seconds=config.dedupe_window_seconds)
     ledger = DeliveryLedger(redis_client, prefix=config.redis_prefix)
     names = config.topics
@@ -103,8 +106,12 @@ def create_app(config: PipelineConfig) -> faust.App:
     async def normalise(key: bytes | None, value: bytes) -> Iterable[Output]:
         item = decode(value, RawItem)
         title, text = clean_raw(item)
-        story = await dedupe.assign(item.item_id, item.url, text)
-        article = build_article(item, title, text, story)
+        story = await assigner.assign(item.item_id, source=item.source, url=item.url,
+                                      title=title, text=text)
+        outlets = await stories.record_copy(story.story_id, item.item_id, outlet=item.source,
+                                            url=item.url, seen_at=item.fetched_at.timestamp(),
+                                            text_length=len(text))
+        article = build_article(item, title, text, story, outlets)
         return [(names.articles, article.story_id.encode(), encode(article))]
 
     async def tag(key: bytes | None, value: bytes) -> Iterable[Output]:

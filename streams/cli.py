@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from alerts.errors import AlertsError
 from connectors.errors import ConnectorError
+from streams.cli_eval import eval_group
 from streams.cli_feeds import feeds
 from streams.embedded import EmbeddedServiceError, Endpoints, free_port
 from streams.settings import Settings
@@ -138,6 +139,7 @@ def config(as_json: bool) -> None:
 
 
 main.add_command(feeds)
+main.add_command(eval_group)
 
 
 @main.command()

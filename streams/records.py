@@ -27,6 +27,7 @@ class Article(msgspec.Struct, frozen=True, kw_only=True):
     fetched_at: datetime
     published: datetime | None = None
     is_update: bool = False
+    outlets: int = 1  # copies of the story seen so far, this one included
 
 
 class EntityTag(msgspec.Struct, frozen=True, kw_only=True):

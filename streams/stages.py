@@ -17,12 +17,13 @@ def clean_raw(raw: RawItem) -> tuple[str, str]:
     return normalise_title(raw.title), normalise_text(raw.content or raw.summary)
 
 
-def build_article(raw: RawItem, title: str, text: str, story: StoryAssignment) -> Article:
+def build_article(raw: RawItem, title: str, text: str, story: StoryAssignment,
+                  outlets: int = 1) -> Article:
     return Article(
         article_id=raw.item_id, story_id=story.story_id, is_duplicate=story.is_duplicate,
         duplicate_of=story.duplicate_of, similarity=story.similarity, feed_id=raw.feed_id,
         source=raw.source, url=raw.url, title=title, text=text, fetched_at=raw.fetched_at,
-        published=raw.published, is_update=raw.is_update,
+        published=raw.published, is_update=raw.is_update, outlets=outlets,
     )
 
 
@@ -39,7 +40,7 @@ def story_view(tagged: TaggedArticle) -> StoryView:
         story_id=article.story_id, article_id=article.article_id, title=article.title,
         url=article.url, source=article.source, topics=tuple(tagged.topics),
         entities=tuple(entity.id for entity in tagged.entities),
-        is_duplicate=article.is_duplicate, evidence=evidence[:4],
+        is_duplicate=article.is_duplicate, evidence=evidence[:4], outlets=article.outlets,
     )
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import zlib
 from collections import defaultdict
 
-from streams.normalise import is_chrome_line
-
 MAX_BOILERPLATE_CHARS = 160  # furniture is short; story paragraphs are long
 MIN_ARTICLES = 5  # seen in this many of one site's articles before it counts as furniture
 
@@ -32,8 +30,14 @@ class BoilerplateModel:
             counts[key] = counts.get(key, 0) + 1
 
     def strip(self, site: str, lines: list[str]) -> list[str]:
-        """The lines that carry the story: generic chrome and learned furniture removed."""
-        counts = self._counts.get(site, {})
-        return [line for line in lines if not is_chrome_line(line)
-                and not (len(line) <= MAX_BOILERPLATE_CHARS
-                         and counts.get(line_key(line), 0) >= self.min_articles)]
+        """The lines that carry the story, without the furniture learned for the site.
+
+        Generic chrome (cookie banners, "Read more", ...) is already gone: normalise_text
+        removes it before any stage sees the text.
+        """
+        counts = self._counts.get(site)
+        if not counts:
+            return lines
+        return [line for line in lines
+                if len(line) > MAX_BOILERPLATE_CHARS
+                or counts.get(line_key(line), 0) < self.min_articles]

@@ -8,12 +8,22 @@ an article joins exactly one existing story, so unrelated stories are never chai
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from streams.dedupe.boilerplate import BoilerplateModel
-from streams.dedupe.exact import StoryAssignment
 from streams.dedupe.sketch import Sketch, containment_estimate, jaccard_estimate, sketch
+
+
+@dataclass(frozen=True)
+class StoryAssignment:
+    """Which story an article belongs to; `duplicate_of` is the story's first copy."""
+
+    story_id: str
+    is_duplicate: bool
+    duplicate_of: str | None
+    similarity: float
+
 
 MIN_CONTAINMENT = 0.6
 MIN_JACCARD = 0.25  # near-equal texts pass on Jaccard alone, even when short
@@ -27,10 +37,41 @@ class Indexed:
     article_id: str
     story_id: str
     sketch: Sketch
+    same_url: bool = False  # found through the canonical URL: the same article, re-fetched
+
+
+@dataclass(frozen=True)
+class Doc:
+    """One article to assign: its id, its site (for boilerplate), text and URL key."""
+
+    article_id: str
+    site: str
+    text: str
+    url_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An assignment decided in a batch, waiting to be recorded in the index."""
+
+    article_id: str
+    story: StoryAssignment
+    sketch: Sketch
+    url_key: str | None
+    seen: tuple[str, ...]
 
 
 class StoryIndex(Protocol):
     """Storage of sketches and anchors; Redis in production, memory in tests."""
+
+    async def lookup_many(self, queries: Sequence[tuple[str, str | None, Sequence[int]]],
+                          ) -> list[tuple[StoryAssignment | None, list[Indexed]]]:
+        """For each (article id, url key, anchors): its known assignment and candidates."""
+        ...
+
+    async def add_many(self, pending: Sequence[Pending]) -> list[list[Indexed]]:
+        """`add` for many articles in one round trip; the raced candidates of each."""
+        ...
 
     async def known(self, article_id: str) -> StoryAssignment | None: ...
 
@@ -45,6 +86,9 @@ class StoryIndex(Protocol):
 
 def best_match(mine: Sketch, candidates: Sequence[Indexed]) -> tuple[Indexed, float] | None:
     """The verified candidate with the highest similarity, if any passes verification."""
+    for candidate in candidates:
+        if candidate.same_url:
+            return candidate, 1.0
     best: tuple[Indexed, float] | None = None
     if mine.shingles < MIN_SHINGLES:
         return None
@@ -66,6 +110,67 @@ class NearDupEngine:
     def __init__(self, index: StoryIndex, boilerplate: BoilerplateModel | None = None) -> None:
         self.index = index
         self.boilerplate = boilerplate or BoilerplateModel()
+
+    def _sketch(self, site: str, text: str) -> Sketch:
+        lines = [line for line in text.splitlines() if line.strip()]
+        mine = sketch("\n".join(self.boilerplate.strip(site, lines)))
+        self.boilerplate.observe(site, lines)
+        return mine
+
+    async def assign_many(self, docs: Sequence[Doc]) -> list[StoryAssignment]:
+        """Assign a batch in a few round trips: the same answers as `assign` one by one.
+
+        Copies inside the batch find each other through a batch-local overlay; a story
+        founded concurrently elsewhere is caught when recording, and that article is then
+        assigned again on its own.
+        """
+        sketches = [self._sketch(doc.site, doc.text) for doc in docs]
+        looked_up = await self.index.lookup_many(
+            [(d.article_id, d.url_key, s.anchors) for d, s in zip(docs, sketches, strict=True)])
+        overlay: dict[object, Indexed] = {}  # anchor or url key -> article in this batch
+        decided: dict[str, StoryAssignment] = {}
+        results: list[StoryAssignment | None] = []
+        pending: list[Pending] = []
+        for doc, mine, (known, candidates) in zip(docs, sketches, looked_up, strict=True):
+            known = known or decided.get(doc.article_id)
+            if known is not None:
+                results.append(known)
+                continue
+            keys: list[object] = list(mine.anchors) + ([doc.url_key] if doc.url_key else [])
+            local = [replace(overlay[k], same_url=k == doc.url_key) for k in keys if k in overlay]
+            merged: dict[str, Indexed] = {}
+            for candidate in candidates + local:
+                if candidate.article_id != doc.article_id:
+                    kept = merged.get(candidate.article_id)
+                    merged[candidate.article_id] = candidate if kept is None else replace(
+                        kept, same_url=kept.same_url or candidate.same_url)
+            pool = list(merged.values())
+            match = best_match(mine, pool)
+            if match is not None:
+                found, score = match
+                story = StoryAssignment(story_id=found.story_id, is_duplicate=True,
+                                        duplicate_of=found.story_id, similarity=round(score, 3))
+            else:
+                story = StoryAssignment(story_id=doc.article_id, is_duplicate=False,
+                                        duplicate_of=None, similarity=0.0)
+            entry = Indexed(doc.article_id, story.story_id, mine)
+            for key in keys:
+                overlay.setdefault(key, entry)
+            decided[doc.article_id] = story
+            pending.append(Pending(doc.article_id, story, mine, doc.url_key,
+                                   tuple(c.article_id for c in pool)))
+            results.append(story)
+        raced = await self.index.add_many(pending)
+        retry = {p.article_id for p, r in zip(pending, raced, strict=True) if r}
+        final = []
+        for doc, result in zip(docs, results, strict=True):
+            if doc.article_id in retry:
+                retry.discard(doc.article_id)  # once, even if the id repeats in the batch
+                result = await self.assign(doc.article_id, site=doc.site, text=doc.text,
+                                           url_key=doc.url_key)
+            assert result is not None
+            final.append(result)
+        return final
 
     async def assign(self, article_id: str, *, site: str, text: str,
                      url_key: str | None = None) -> StoryAssignment:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
+from dataclasses import replace
 
 import msgspec
 import redis.asyncio as aioredis
 
-from streams.dedupe.engine import Indexed
-from streams.dedupe.exact import StoryAssignment
+from streams.dedupe.engine import Indexed, Pending, StoryAssignment
 from streams.dedupe.sketch import Sketch
 
 # KEYS[1] = article key, KEYS[2..] = anchor and URL keys.
@@ -30,6 +30,37 @@ end
 for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[1], 'NX', 'EX', ARGV[3]) end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 return {}
+"""
+
+
+# One call records a whole batch. KEYS: per article, its key then its anchor/URL keys.
+# ARGV[1] = ttl; then per article: id, record, mode ("new"/"join"), key count, seen count,
+# seen ids. Returns, per article, the ids that raced it (then that article is not recorded).
+_ADD_MANY = """
+local ttl = ARGV[1]
+local a, k = 2, 1
+local out = {}
+while a <= #ARGV do
+  local id, record, mode = ARGV[a], ARGV[a + 1], ARGV[a + 2]
+  local nkeys, nseen = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
+  local seen = {}
+  for i = 1, nseen do seen[ARGV[a + 4 + i]] = true end
+  a = a + 5 + nseen
+  local raced = {}
+  if mode == 'new' then
+    for i = 1, nkeys do
+      local owner = redis.call('GET', KEYS[k + i])
+      if owner and owner ~= id and not seen[owner] then table.insert(raced, owner) end
+    end
+  end
+  if #raced == 0 then
+    for i = 1, nkeys do redis.call('SET', KEYS[k + i], id, 'NX', 'EX', ttl) end
+    redis.call('SET', KEYS[k], record, 'EX', ttl)
+  end
+  table.insert(out, raced)
+  k = k + 1 + nkeys
+end
+return out
 """
 
 
@@ -69,6 +100,7 @@ class RedisStoryIndex:
         self.prefix = f"{prefix}dd:"
         self.ttl = max(1, int(window_seconds))
         self._add = client.register_script(_ADD)
+        self._add_many = client.register_script(_ADD_MANY)
 
     def _article(self, article_id: str) -> str:
         return f"{self.prefix}a:{article_id}"
@@ -87,8 +119,16 @@ class RedisStoryIndex:
         keys = self._keys(url_key, anchors)
         if not keys:
             return []
-        owners = {o.decode() for o in await self.client.mget(keys) if o is not None}
-        return await self._load(sorted(owners))
+        replies = await self.client.mget(keys)
+        return await self._load_owners(replies, url_key is not None)
+
+    async def _load_owners(self, replies: Sequence[bytes | None],
+                           has_url: bool) -> list[Indexed]:
+        """Candidates from the owners of an article's keys (its URL key, if any, last)."""
+        owners = sorted({o.decode() for o in replies if o is not None})
+        url_owner = replies[-1].decode() if has_url and replies[-1] is not None else None
+        return [replace(c, same_url=c.article_id == url_owner)
+                for c in await self._load(owners)]
 
     async def _load(self, article_ids: Sequence[str]) -> list[Indexed]:
         if not article_ids:
@@ -113,6 +153,50 @@ class RedisStoryIndex:
         return await self._load([r.decode() if isinstance(r, bytes) else r for r in raced])
 
 
+    async def lookup_many(self, queries: Sequence[tuple[str, str | None, Sequence[int]]],
+                          ) -> list[tuple[StoryAssignment | None, list[Indexed]]]:
+        key_lists = [self._keys(url_key, anchors) for _, url_key, anchors in queries]
+        flat = [key for keys in key_lists for key in keys]
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.mget([self._article(article_id) for article_id, _, _ in queries])
+            if flat:
+                pipe.mget(flat)
+            replies = await pipe.execute()
+        knowns = [_assignment(_decoder.decode(raw)) if raw is not None else None
+                  for raw in replies[0]]
+        owners_flat = iter(replies[1] if flat else [])
+        owner_replies = [[next(owners_flat) for _ in keys] for keys in key_lists]
+        wanted = sorted({o.decode() for replies_ in owner_replies for o in replies_ if o})
+        loaded = {entry.article_id: entry for entry in await self._load(wanted)}
+        results = []
+        for known, (_, url_key, _), replies_ in zip(knowns, queries, owner_replies, strict=True):
+            owners = sorted({o.decode() for o in replies_ if o is not None})
+            url_owner = replies_[-1].decode() if url_key and replies_[-1] is not None else None
+            results.append((known, [replace(loaded[o], same_url=o == url_owner)
+                                    for o in owners if o in loaded]))
+        return results
+
+    async def add_many(self, pending: Sequence[Pending]) -> list[list[Indexed]]:
+        if not pending:
+            return []
+        keys: list[str] = []
+        args: list[str | bytes | int] = [self.ttl]
+        for item in pending:
+            item_keys = self._keys(item.url_key, item.sketch.anchors)
+            keys += [self._article(item.article_id), *item_keys]
+            record = _encoder.encode(_Record(
+                item.story.story_id, item.story.is_duplicate, item.story.similarity,
+                item.sketch.shingles, _pack(item.sketch.bottom), _pack(item.sketch.anchors)))
+            args += [item.article_id, record, "join" if item.story.is_duplicate else "new",
+                     len(item_keys), len(item.seen), *item.seen]
+        replies = await self._add_many(keys=keys, args=args)
+        raced_ids = [[r.decode() if isinstance(r, bytes) else r for r in reply]
+                     for reply in replies]
+        wanted = sorted({a for ids in raced_ids for a in ids})
+        loaded = {entry.article_id: entry for entry in await self._load(wanted)}
+        return [[loaded[a] for a in ids if a in loaded] for ids in raced_ids]
+
+
 class MemoryStoryIndex:
     """The same contract in a process's memory, for tests and quick experiments."""
 
@@ -129,7 +213,9 @@ class MemoryStoryIndex:
 
     async def candidates(self, url_key: str | None, anchors: Sequence[int]) -> list[Indexed]:
         owners = sorted({self.owners[k] for k in self._keys(url_key, anchors) if k in self.owners})
-        return [Indexed(a, self.articles[a][0].story_id, self.articles[a][1]) for a in owners]
+        url_owner = self.owners.get(f"u:{url_key}") if url_key else None
+        return [Indexed(a, self.articles[a][0].story_id, self.articles[a][1], a == url_owner)
+                for a in owners]
 
     async def add(self, article_id: str, story: StoryAssignment, sketch: Sketch,
                   url_key: str | None, seen: Sequence[str] = ()) -> list[Indexed]:
@@ -145,3 +231,12 @@ class MemoryStoryIndex:
             self.owners.setdefault(key, article_id)
         self.articles[article_id] = (story, sketch)
         return []
+
+    async def lookup_many(self, queries: Sequence[tuple[str, str | None, Sequence[int]]],
+                          ) -> list[tuple[StoryAssignment | None, list[Indexed]]]:
+        return [(await self.known(a), await self.candidates(u, anchors))
+                for a, u, anchors in queries]
+
+    async def add_many(self, pending: Sequence[Pending]) -> list[list[Indexed]]:
+        return [await self.add(p.article_id, p.story, p.sketch, p.url_key, p.seen)
+                for p in pending]

@@ -1,0 +1,109 @@
+"""`wirewatch eval ...`: run a stage's engine over a JSON-lines file and report quality."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlsplit
+
+import click
+import redis.asyncio as aioredis
+
+from streams.dedupe.evaluate import Labelled, summarise
+from streams.dedupe.service import StoryAssigner
+from streams.embedded import embedded_services
+from streams.normalise import normalise_text, normalise_title
+
+
+def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Lines of a JSON-lines file (gzip by magic bytes); a bad line is a clear error."""
+    opener = gzip.open if path.read_bytes()[:2] == b"\x1f\x8b" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise click.ClickException(f"{path}:{number}: not JSON: {exc}") from exc
+            if not isinstance(record, dict) or "id" not in record:
+                raise click.ClickException(f"{path}:{number}: needs an object with an 'id'")
+            yield number, record
+
+
+@click.group("eval")
+def eval_group() -> None:
+    """Run a pipeline stage over a file, as the stream does, and report what it decided."""
+
+
+@eval_group.command("dedupe")
+@click.argument("path", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--labels", is_flag=True, help="Input has 'cluster' (and 'ops'): print quality.")
+@click.option("-o", "--output", type=click.File("w"), default="-",
+              help="Where the JSON lines go (default: standard output).")
+def eval_dedupe(path: Path, labels: bool, output: IO[str]) -> None:
+    """Assign each document (id, text, optional title/url) to a story, in file order."""
+    with tempfile.TemporaryDirectory(prefix="wirewatch-eval-") as scratch, \
+            embedded_services("", None, Path(scratch), need_kafka=False) as ends:
+        results = asyncio.run(_run_dedupe(path, ends.redis_url, labels, output))
+    if labels:
+        summary = summarise(results)
+        click.echo(json.dumps(summary, indent=2), err=True)
+
+
+BATCH = 256
+
+
+async def _run_dedupe(path: Path, redis_url: str, labels: bool,
+                      output: IO[str]) -> list[Labelled]:
+    client = aioredis.Redis.from_url(redis_url)
+    assigner = StoryAssigner(client, prefix="eval:")
+    results: list[Labelled] = []
+    batch: list[dict[str, Any]] = []
+    started = time.monotonic()
+    done = 0
+
+    async def flush() -> None:
+        nonlocal done
+        stories = await assigner.assign_many([
+            (str(r["id"]), (urlsplit(r["url"]).hostname or "") if r.get("url") else "",
+             r.get("url"), normalise_title(str(r.get("title") or "")), normalise_text(r["text"]))
+            for r in batch])
+        for record, story in zip(batch, stories, strict=True):
+            output.write(json.dumps({"id": record["id"], "story_id": story.story_id,
+                                     "duplicate_of": story.duplicate_of}) + "\n")
+            if labels:
+                results.append(Labelled(str(record["id"]), str(record["cluster"]),
+                                        story.story_id, tuple(record.get("ops") or ())))
+        done += len(batch)
+        batch.clear()
+        if done % (BATCH * 8) == 0:
+            rate = done / max(1e-9, time.monotonic() - started)
+            print(f"eval dedupe: {done} documents, {rate:,.0f}/s", file=sys.stderr, flush=True)
+
+    try:
+        for number, record in read_jsonl(path):
+            text = record.get("text") or record.get("body")
+            if not isinstance(text, str):
+                raise click.ClickException(f"{path}:{number}: needs a 'text' string")
+            if labels and "cluster" not in record:
+                raise click.ClickException(f"{path}:{number}: --labels needs a 'cluster'")
+            if not isinstance(record.get("url"), str):
+                record["url"] = None
+            batch.append({**record, "text": text})
+            if len(batch) == BATCH:
+                await flush()
+        if batch:
+            await flush()
+    finally:
+        await client.aclose()
+    print(f"eval dedupe: {done} documents in {time.monotonic() - started:.1f}s",
+          file=sys.stderr)
+    return results
