@@ -24,12 +24,19 @@ class BoilerplateModel:
         self.min_articles = min_articles
         self._counts: dict[str, dict[int, int]] = defaultdict(dict)
 
-    def observe(self, site: str, lines: list[str]) -> None:
-        counts = self._counts[site]
-        for key in {line_key(line) for line in lines if len(line) <= MAX_BOILERPLATE_CHARS}:
-            counts[key] = counts.get(key, 0) + 1
+    @staticmethod
+    def keys(lines: list[str]) -> list[int | None]:
+        """Each line's key, or None for a line too long to be furniture."""
+        return [line_key(line) if len(line) <= MAX_BOILERPLATE_CHARS else None
+                for line in lines]
 
-    def strip(self, site: str, lines: list[str]) -> list[str]:
+    def observe(self, site: str, keys: list[int | None]) -> None:
+        counts = self._counts[site]
+        for key in set(keys):
+            if key is not None:
+                counts[key] = counts.get(key, 0) + 1
+
+    def strip(self, site: str, lines: list[str], keys: list[int | None]) -> list[str]:
         """The lines that carry the story, without the furniture learned for the site.
 
         Generic chrome (cookie banners, "Read more", ...) is already gone: normalise_text
@@ -38,6 +45,5 @@ class BoilerplateModel:
         counts = self._counts.get(site)
         if not counts:
             return lines
-        return [line for line in lines
-                if len(line) > MAX_BOILERPLATE_CHARS
-                or counts.get(line_key(line), 0) < self.min_articles]
+        return [line for line, key in zip(lines, keys, strict=True)
+                if key is None or counts.get(key, 0) < self.min_articles]

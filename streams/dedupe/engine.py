@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from streams.dedupe.boilerplate import BoilerplateModel
-from streams.dedupe.sketch import Sketch, containment_estimate, jaccard_estimate, sketch
+from streams.dedupe.sketch import Sketch, similarity, sketch
 
 
 @dataclass(frozen=True)
@@ -95,8 +95,7 @@ def best_match(mine: Sketch, candidates: Sequence[Indexed]) -> tuple[Indexed, fl
     for candidate in candidates:
         if candidate.sketch.shingles < MIN_SHINGLES:
             continue
-        jaccard = jaccard_estimate(mine, candidate.sketch)
-        containment = containment_estimate(mine, candidate.sketch)
+        jaccard, containment = similarity(mine, candidate.sketch)
         if jaccard >= MIN_JACCARD or containment >= MIN_CONTAINMENT:
             score = max(jaccard, containment)
             if best is None or score > best[1]:
@@ -113,8 +112,9 @@ class NearDupEngine:
 
     def _sketch(self, site: str, text: str) -> Sketch:
         lines = [line for line in text.splitlines() if line.strip()]
-        mine = sketch("\n".join(self.boilerplate.strip(site, lines)))
-        self.boilerplate.observe(site, lines)
+        keyed = self.boilerplate.keys(lines)
+        mine = sketch("\n".join(self.boilerplate.strip(site, lines, keyed)))
+        self.boilerplate.observe(site, keyed)
         return mine
 
     async def assign_many(self, docs: Sequence[Doc]) -> list[StoryAssignment]:
@@ -177,9 +177,7 @@ class NearDupEngine:
         known = await self.index.known(article_id)
         if known is not None:
             return known  # the same article again (a replay): the same answer
-        lines = [line for line in text.splitlines() if line.strip()]
-        mine = sketch("\n".join(self.boilerplate.strip(site, lines)))
-        self.boilerplate.observe(site, lines)
+        mine = self._sketch(site, text)
         candidates = await self.index.candidates(url_key, mine.anchors)
         seen: list[str] = []
         while True:

@@ -74,11 +74,11 @@ class _Record(msgspec.Struct, array_like=True):
 
 
 def _pack(values: Sequence[int]) -> bytes:
-    return struct.pack(f"<{len(values)}I", *values)
+    return struct.pack(f"<{len(values)}i", *values)  # signed 32-bit sketch values
 
 
 def _unpack(data: bytes) -> tuple[int, ...]:
-    return struct.unpack(f"<{len(data) // 4}I", data)
+    return struct.unpack(f"<{len(data) // 4}i", data)
 
 
 _encoder = msgspec.msgpack.Encoder()
@@ -106,7 +106,7 @@ class RedisStoryIndex:
         return f"{self.prefix}a:{article_id}"
 
     def _keys(self, url_key: str | None, anchors: Sequence[int]) -> list[str]:
-        keys = [f"{self.prefix}s:{anchor:08x}" for anchor in anchors]
+        keys = [f"{self.prefix}s:{anchor & 0xFFFFFFFF:08x}" for anchor in anchors]
         if url_key:
             keys.append(f"{self.prefix}u:{url_key}")
         return keys

@@ -47,14 +47,14 @@ _MAX_WORD_IDS = 2_000_000
 
 def word_ids(words: list[str]) -> list[int]:
     cache = _WORD_IDS
-    ids = [cache.get(word, -1) for word in words]
-    if -1 in ids:
+    ids: list[int | None] = list(map(cache.get, words))
+    if None in ids:
         if len(cache) > _MAX_WORD_IDS:
             cache.clear()
         for position, word in enumerate(words):
-            if ids[position] == -1:
+            if ids[position] is None:
                 ids[position] = cache[word] = zlib.crc32(word.encode())
-    return ids
+    return ids  # type: ignore[return-value]  # every None was filled in
 
 
 def shingle_hashes(ids: list[int]) -> set[int]:
@@ -62,44 +62,54 @@ def shingle_hashes(ids: list[int]) -> set[int]:
 
     A shingle's hash is the hash of the tuple of its word ids: tuples of ints hash the same
     in every process (no PYTHONHASHSEED), so sketches agree across workers, and it is several
-    times faster than hashing joined strings.
+    times faster than hashing joined strings. Values are 64-bit; sketches keep the top 32.
     """
     if len(ids) < SHINGLE_WORDS:
-        return {hash(tuple(ids)) & 0xFFFFFFFF} if ids else set()
-    return {hash(shingle) & 0xFFFFFFFF
-            for shingle in zip(*(ids[i:] for i in range(SHINGLE_WORDS)), strict=False)}
+        return {hash(tuple(ids))} if ids else set()
+    return set(map(hash, zip(*(ids[i:] for i in range(SHINGLE_WORDS)), strict=False)))
+
+
+ANCHOR_CHARS = 3000  # the lead: anchors come from the first sentences only
+
+
+def anchor_hashes(text: str) -> tuple[int, ...]:
+    """Hashes of the first sentences long enough to be specific to one story."""
+    lead = text[:ANCHOR_CHARS]
+    sentences = _SENTENCE_END.split(lead)
+    if len(text) > ANCHOR_CHARS:
+        sentences.pop()  # cut mid-sentence: its hash would depend on the text's length
+    anchors = []
+    for sentence in sentences:
+        ids = word_ids(tokens(sentence))
+        if len(ids) >= MIN_ANCHOR_WORDS:
+            anchors.append(hash(tuple(ids)) >> 32)
+            if len(anchors) == ANCHOR_SENTENCES:
+                break
+    return tuple(anchors)
 
 
 def sketch(text: str) -> Sketch:
-    """Sketch a (normalised) text: one tokenising pass serves anchors and shingles."""
-    ids: list[int] = []
-    anchors: list[int] = []
-    for sentence in _SENTENCE_END.split(clean_for_sketch(text)):
-        sentence_ids = word_ids(tokens(sentence))
-        if len(anchors) < ANCHOR_SENTENCES and len(sentence_ids) >= MIN_ANCHOR_WORDS:
-            # Anchors: the first sentences long enough to be specific to one story.
-            anchors.append(hash(tuple(sentence_ids)) & 0xFFFFFFFF)
-        ids += sentence_ids
-    hashes = shingle_hashes(ids)
-    return Sketch(shingles=len(hashes), bottom=tuple(sorted(hashes)[:SKETCH_SIZE]),
-                  anchors=tuple(anchors))
+    """Sketch a (normalised) text: its size, bottom-k shingle hashes and lead anchors."""
+    cleaned = clean_for_sketch(text)
+    hashes = shingle_hashes(word_ids(tokens(cleaned)))
+    # Floor division keeps the order, so the bottom-k of the top 32 bits is still bottom-k.
+    bottom = tuple(value >> 32 for value in sorted(hashes)[:SKETCH_SIZE])
+    return Sketch(shingles=len(hashes), bottom=bottom, anchors=anchor_hashes(cleaned))
 
 
-def jaccard_estimate(a: Sketch, b: Sketch) -> float:
-    """Jaccard of the full shingle sets, estimated from the two bottom-k sketches."""
+def similarity(a: Sketch, b: Sketch) -> tuple[float, float]:
+    """(Jaccard, containment of the smaller text in the larger), from the two sketches.
+
+    Jaccard is estimated from the bottom-k of the union; the intersection size follows from
+    it and the two shingle counts, and containment is that over the smaller count.
+    """
     if not a.bottom or not b.bottom:
-        return 0.0
-    k = min(SKETCH_SIZE, a.shingles + b.shingles)
-    union_bottom = sorted(set(a.bottom) | set(b.bottom))[:k]
+        return 0.0, 0.0
     in_a, in_b = set(a.bottom), set(b.bottom)
-    both = sum(1 for h in union_bottom if h in in_a and h in in_b)
-    return both / len(union_bottom)
-
-
-def containment_estimate(a: Sketch, b: Sketch) -> float:
-    """How much of the smaller text lies inside the larger one (0..1)."""
-    jaccard = jaccard_estimate(a, b)
+    union_bottom = sorted(in_a | in_b)[:SKETCH_SIZE]
+    both = sum(1 for value in union_bottom if value in in_a and value in in_b)
+    jaccard = both / len(union_bottom)
     if jaccard == 0.0:
-        return 0.0
+        return 0.0, 0.0
     intersection = jaccard * (a.shingles + b.shingles) / (1.0 + jaccard)
-    return min(1.0, intersection / max(1, min(a.shingles, b.shingles)))
+    return jaccard, min(1.0, intersection / max(1, min(a.shingles, b.shingles)))
