@@ -69,32 +69,34 @@ def shingle_hashes(ids: list[int]) -> set[int]:
     return set(map(hash, zip(*(ids[i:] for i in range(SHINGLE_WORDS)), strict=False)))
 
 
-ANCHOR_CHARS = 3000  # the lead: anchors come from the first sentences only
-
-
-def anchor_hashes(text: str) -> tuple[int, ...]:
-    """Hashes of the first sentences long enough to be specific to one story."""
-    lead = text[:ANCHOR_CHARS]
-    sentences = _SENTENCE_END.split(lead)
-    if len(text) > ANCHOR_CHARS:
-        sentences.pop()  # cut mid-sentence: its hash would depend on the text's length
-    anchors = []
-    for sentence in sentences:
-        ids = word_ids(tokens(sentence))
-        if len(ids) >= MIN_ANCHOR_WORDS:
-            anchors.append(hash(tuple(ids)) >> 32)
-            if len(anchors) == ANCHOR_SENTENCES:
-                break
-    return tuple(anchors)
+ANCHOR_CHARS = 3000  # the lead: anchors come from its first sentences
 
 
 def sketch(text: str) -> Sketch:
-    """Sketch a (normalised) text: its size, bottom-k shingle hashes and lead anchors."""
+    """Sketch a (normalised) text: its size, bottom-k shingle hashes and lead anchors.
+
+    The lead is tokenised sentence by sentence (for the anchors) and the rest in one go;
+    together they are the text's words, so every word is tokenised once.
+    """
     cleaned = clean_for_sketch(text)
-    hashes = shingle_hashes(word_ids(tokens(cleaned)))
+    sentences = _SENTENCE_END.split(cleaned[:ANCHOR_CHARS])
+    rest = ""
+    if len(cleaned) > ANCHOR_CHARS:
+        # The last piece was cut mid-sentence: no anchor from it, its words go with the rest.
+        rest = sentences.pop() + cleaned[ANCHOR_CHARS:]
+    ids: list[int] = []
+    anchors: list[int] = []
+    for sentence in sentences:
+        sentence_ids = word_ids(tokens(sentence))
+        if len(anchors) < ANCHOR_SENTENCES and len(sentence_ids) >= MIN_ANCHOR_WORDS:
+            anchors.append(hash(tuple(sentence_ids)) >> 32)
+        ids += sentence_ids
+    if rest:
+        ids += word_ids(tokens(rest))
+    hashes = shingle_hashes(ids)
     # Floor division keeps the order, so the bottom-k of the top 32 bits is still bottom-k.
     bottom = tuple(value >> 32 for value in sorted(hashes)[:SKETCH_SIZE])
-    return Sketch(shingles=len(hashes), bottom=bottom, anchors=anchor_hashes(cleaned))
+    return Sketch(shingles=len(hashes), bottom=bottom, anchors=tuple(anchors))
 
 
 def similarity(a: Sketch, b: Sketch) -> tuple[float, float]:
