@@ -69,18 +69,9 @@ class StoryIndex(Protocol):
         """For each (article id, url key, anchors): its known assignment and candidates."""
         ...
 
-    async def add_many(self, pending: Sequence[Pending]) -> list[list[Indexed]]:
-        """`add` for many articles in one round trip; the raced candidates of each."""
-        ...
-
-    async def known(self, article_id: str) -> StoryAssignment | None: ...
-
-    async def candidates(self, url_key: str | None, anchors: Sequence[int]) -> list[Indexed]: ...
-
-    async def add(self, article_id: str, story: StoryAssignment, sketch: Sketch,
-                  url_key: str | None, seen: Sequence[str] = ()) -> list[Indexed]:
-        """Record the article. For a new story, first return the articles not in `seen`
-        that claimed its anchors meanwhile (a concurrent copy); then nothing is recorded."""
+    async def add_many(self, pending: Sequence[Pending], *, force: bool = False) -> list[bool]:
+        """Record each article, in order and atomically; False where it was refused: a new
+        story whose keys a concurrent copy claimed first, or a join to a refused founder."""
         ...
 
 
@@ -103,6 +94,9 @@ def best_match(mine: Sketch, candidates: Sequence[Indexed]) -> tuple[Indexed, fl
     return best
 
 
+MAX_ATTEMPTS = 5  # lookups per article before its story is recorded without the race check
+
+
 class NearDupEngine:
     """Assigns each article to a story; idempotent per article id."""
 
@@ -110,35 +104,54 @@ class NearDupEngine:
         self.index = index
         self.boilerplate = boilerplate or BoilerplateModel()
 
-    def _sketch(self, site: str, text: str) -> Sketch:
-        lines = [line for line in text.splitlines() if line.strip()]
-        keyed = self.boilerplate.keys(lines)
-        mine = sketch("\n".join(self.boilerplate.strip(site, lines, keyed)))
-        self.boilerplate.observe(site, keyed)
-        return mine
+    async def assign(self, article_id: str, *, site: str, text: str,
+                     url_key: str | None = None) -> StoryAssignment:
+        (story,) = await self.assign_many([Doc(article_id, site, text, url_key)])
+        return story
 
     async def assign_many(self, docs: Sequence[Doc]) -> list[StoryAssignment]:
-        """Assign a batch in a few round trips: the same answers as `assign` one by one.
+        """Assign a batch in a few round trips, each article as if one by one in order.
 
-        Copies inside the batch find each other through a batch-local overlay; a story
-        founded concurrently elsewhere is caught when recording, and that article is then
-        assigned again on its own.
+        Copies inside the batch find each other through a batch-local overlay. Recording is
+        atomic per article; an article refused because another worker founded its story
+        meanwhile (or whose founder in this batch was refused) is looked up again.
         """
-        sketches = [self._sketch(doc.site, doc.text) for doc in docs]
+        lines = [[line for line in doc.text.splitlines() if line.strip()] for doc in docs]
+        keyed = [self.boilerplate.keys(doc_lines) for doc_lines in lines]
+        sketches = [sketch("\n".join(self.boilerplate.strip(doc.site, doc_lines, keys)))
+                    for doc, doc_lines, keys in zip(docs, lines, keyed, strict=True)]
+        results: dict[int, StoryAssignment] = {}
+        replays: set[int] = set()
+        todo = list(range(len(docs)))
+        for attempt in range(MAX_ATTEMPTS):
+            todo = await self._attempt(docs, sketches, todo, results, replays,
+                                       force=attempt == MAX_ATTEMPTS - 1)
+            if not todo:
+                break
+        for position, (doc, keys) in enumerate(zip(docs, keyed, strict=True)):
+            if position not in replays:  # a replayed article must not count its lines twice
+                self.boilerplate.observe(doc.site, keys)
+        return [results[position] for position in range(len(docs))]
+
+    async def _attempt(self, docs: Sequence[Doc], sketches: Sequence[Sketch],
+                       todo: list[int], results: dict[int, StoryAssignment],
+                       replays: set[int], *, force: bool) -> list[int]:
+        """Decide and record the `todo` articles; return those refused by the index."""
         looked_up = await self.index.lookup_many(
-            [(d.article_id, d.url_key, s.anchors) for d, s in zip(docs, sketches, strict=True)])
+            [(docs[i].article_id, docs[i].url_key, sketches[i].anchors) for i in todo])
         overlay: dict[object, Indexed] = {}  # anchor or url key -> article in this batch
         decided: dict[str, StoryAssignment] = {}
-        results: list[StoryAssignment | None] = []
-        pending: list[Pending] = []
-        for doc, mine, (known, candidates) in zip(docs, sketches, looked_up, strict=True):
+        pending: list[tuple[int, Pending]] = []
+        for position, (known, candidates) in zip(todo, looked_up, strict=True):
+            doc, mine = docs[position], sketches[position]
             known = known or decided.get(doc.article_id)
             if known is not None:
-                results.append(known)
+                results[position] = known  # the same article again (a replay): same answer
+                replays.add(position)
                 continue
             keys: list[object] = list(mine.anchors) + ([doc.url_key] if doc.url_key else [])
-            local = [replace(overlay[k], same_url=k == doc.url_key) for k in keys if k in overlay]
             merged: dict[str, Indexed] = {}
+            local = [replace(overlay[k], same_url=k == doc.url_key) for k in keys if k in overlay]
             for candidate in candidates + local:
                 if candidate.article_id != doc.article_id:
                     kept = merged.get(candidate.article_id)
@@ -157,42 +170,11 @@ class NearDupEngine:
             for key in keys:
                 overlay.setdefault(key, entry)
             decided[doc.article_id] = story
-            pending.append(Pending(doc.article_id, story, mine, doc.url_key,
-                                   tuple(c.article_id for c in pool)))
-            results.append(story)
-        raced = await self.index.add_many(pending)
-        retry = {p.article_id for p, r in zip(pending, raced, strict=True) if r}
-        final = []
-        for doc, result in zip(docs, results, strict=True):
-            if doc.article_id in retry:
-                retry.discard(doc.article_id)  # once, even if the id repeats in the batch
-                result = await self.assign(doc.article_id, site=doc.site, text=doc.text,
-                                           url_key=doc.url_key)
-            assert result is not None
-            final.append(result)
-        return final
-
-    async def assign(self, article_id: str, *, site: str, text: str,
-                     url_key: str | None = None) -> StoryAssignment:
-        known = await self.index.known(article_id)
-        if known is not None:
-            return known  # the same article again (a replay): the same answer
-        mine = self._sketch(site, text)
-        candidates = await self.index.candidates(url_key, mine.anchors)
-        seen: list[str] = []
-        while True:
-            candidates = [c for c in candidates if c.article_id != article_id]
-            seen += [c.article_id for c in candidates]
-            match = best_match(mine, candidates)
-            if match is not None:
-                found, score = match
-                story = StoryAssignment(story_id=found.story_id, is_duplicate=True,
-                                        duplicate_of=found.story_id, similarity=round(score, 3))
-                await self.index.add(article_id, story, mine, url_key)
-                return story
-            story = StoryAssignment(story_id=article_id, is_duplicate=False, duplicate_of=None,
-                                    similarity=0.0)
-            # Atomic: refused if a copy not yet compared claimed one of our anchors meanwhile.
-            candidates = await self.index.add(article_id, story, mine, url_key, seen)
-            if not candidates:
-                return story
+            results[position] = story
+            pending.append((position, Pending(doc.article_id, story, mine, doc.url_key,
+                                              tuple(c.article_id for c in pool))))
+        recorded = await self.index.add_many([p for _, p in pending], force=force)
+        refused = {docs[position].article_id for (position, _), ok
+                   in zip(pending, recorded, strict=True) if not ok}
+        # Every position of a refused article (an id may repeat in a batch) is decided again.
+        return [position for position in todo if docs[position].article_id in refused]

@@ -249,3 +249,57 @@ async def test_redis_index_gives_the_same_answers_as_memory(redis_client: aiored
 
     assert stories(batched) == stories(in_memory) == stories(one_by_one)
     assert in_memory[-2].story_id == "e1"  # same URL, edited text: same story
+
+
+class RacingIndex:
+    """A Redis index where another worker records `rival` between our lookup and our write."""
+
+    def __init__(self, inner: RedisStoryIndex, rival: NearDupEngine, rival_doc: Doc) -> None:
+        self.inner, self.rival, self.rival_doc = inner, rival, rival_doc
+        self.raced = False
+
+    async def lookup_many(self, queries):  # type: ignore[no-untyped-def]
+        found = await self.inner.lookup_many(queries)
+        if not self.raced:
+            self.raced = True
+            await self.rival.assign_many([self.rival_doc])
+        return found
+
+    async def add_many(self, pending, *, force=False):  # type: ignore[no-untyped-def]
+        return await self.inner.add_many(pending, force=force)
+
+
+@pytest.mark.redis
+async def test_a_batch_racing_another_worker_leaves_no_orphan_story(
+        redis_client: aioredis.Redis, unique: str) -> None:
+    shared = dict(prefix=f"{unique}:", window_seconds=600)
+    rival = NearDupEngine(RedisStoryIndex(redis_client, **shared))
+    rival_doc = Doc("d0", "rival.example", normalise_text(COPIES["site-chrome"]))
+    racing = RacingIndex(RedisStoryIndex(redis_client, **shared), rival, rival_doc)
+    mine = NearDupEngine(racing)  # type: ignore[arg-type]
+    results = await mine.assign_many([
+        Doc("d1", "a.example", normalise_text(WIRE)),
+        Doc("d2", "b.example", normalise_text(COPIES["ticker-tag"])),
+    ])
+    assert racing.raced
+    assert [(r.story_id, r.is_duplicate) for r in results] == [("d0", True), ("d0", True)]
+    stored = await RedisStoryIndex(redis_client, **shared).lookup_many(
+        [("d1", None, ()), ("d2", None, ())])
+    assert [known.story_id for known, _ in stored if known] == ["d0", "d0"]
+
+
+@pytest.mark.redis
+async def test_concurrent_batches_make_exactly_one_story(redis_server: str, unique: str) -> None:
+    connections = [aioredis.Redis.from_url(redis_server) for _ in range(3)]
+    variants = [WIRE, *COPIES.values()]
+    try:
+        engines = [NearDupEngine(RedisStoryIndex(c, prefix=f"{unique}:")) for c in connections]
+        batches = [[Doc(f"w{w}-{i}", f"s{i}.example", normalise_text(variants[(i + w) % 8]))
+                    for i in range(6)] for w in range(3)]
+        results = await asyncio.gather(*(e.assign_many(b) for e, b in zip(engines, batches, strict=True)))
+    finally:
+        for connection in connections:
+            await connection.aclose()
+    flat = [r for batch in results for r in batch]
+    assert len({r.story_id for r in flat}) == 1
+    assert sum(not r.is_duplicate for r in flat) == 1
