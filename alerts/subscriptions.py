@@ -83,6 +83,8 @@ def _from_mapping(entry: Any, where: str) -> Subscription:
     missing = [key for key in ("name", "query") if not isinstance(entry.get(key), str)]
     if missing:
         raise SubscriptionError(f"{where}: missing or non-string {missing}")
+    if "id" in entry and not isinstance(entry["id"], str):
+        raise SubscriptionError(f"{where}: id must be a string, got {entry['id']!r}")
     channels = entry.get("channels", ["console"])
     if isinstance(channels, str):
         channels = [channels]

@@ -20,6 +20,8 @@ _ALWAYS_BLOCKED = (
     ipaddress.ip_network("100.64.0.0/10"),  # carrier-grade NAT
     ipaddress.ip_network("169.254.0.0/16"),  # link-local, cloud metadata
     ipaddress.ip_network("fd00:ec2::254/128"),  # AWS metadata over IPv6
+    ipaddress.ip_network("fec0::/10"),  # deprecated site-local
+    ipaddress.ip_network("::ffff:0:0:0/96"),  # IPv4-translated (SIIT)
 )
 
 

@@ -47,6 +47,7 @@ class ParserPool:
         self.timeout = timeout
         self.memory_mb = memory_mb
         self._executor: concurrent.futures.ProcessPoolExecutor | None = None
+        self._slots: asyncio.Semaphore | None = None
 
     def _pool(self) -> concurrent.futures.ProcessPoolExecutor:
         if self._executor is None:
@@ -58,6 +59,13 @@ class ParserPool:
         return self._executor
 
     async def parse(self, body: bytes, content_type: str = "") -> ParsedFeed:
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.workers)
+        # One parse per worker at a time: the timeout then measures parsing, not queueing.
+        async with self._slots:
+            return await self._parse(body, content_type)
+
+    async def _parse(self, body: bytes, content_type: str) -> ParsedFeed:
         loop = asyncio.get_running_loop()
         try:
             future = loop.run_in_executor(self._pool(), _parse_guarded, body, content_type)

@@ -77,10 +77,13 @@ class FeedPoller:
         """Poll whatever is due, renew WebSub leases now and then; cancelled to stop."""
         last_renewal = 0.0
         while True:
-            await self.poll_due()
-            if self.websub is not None and self.clock() - last_renewal >= renew_every:
-                last_renewal = self.clock()
-                await self.websub.renew_due(set(self._by_id))
+            try:
+                await self.poll_due()
+                if self.websub is not None and self.clock() - last_renewal >= renew_every:
+                    last_renewal = self.clock()
+                    await self.websub.renew_due(set(self._by_id))
+            except Exception:  # noqa: BLE001 - Redis or a hub down: pause, then try again
+                log.exception("connector tick failed; retrying")
             await asyncio.sleep(tick_seconds)
 
     async def ingest(self, feed_id: str, body: bytes, content_type: str) -> None:
@@ -90,7 +93,7 @@ class FeedPoller:
             log.warning("push for a feed this connector does not poll", extra={"feed_id": feed_id})
             return
         parsed = await self.parse(body, content_type)
-        await self._publish(spec, parsed)
+        await self._publish(spec, parsed)  # Kafka down: raises, and the hub retries
 
     async def poll_due(self) -> list[PollOutcome]:
         now = self.clock()
@@ -105,7 +108,11 @@ class FeedPoller:
                 return await self.poll_one(spec, state)
             except Exception as exc:  # noqa: BLE001 - one feed's bug must not stop the others
                 log.exception("feed poll crashed", extra={"feed_url": spec.url})
-                await self._record_error(spec, state, None, type(exc).__name__, str(exc), None)
+                try:
+                    await self._record_error(spec, state, None, type(exc).__name__, str(exc),
+                                             None)
+                except Exception:  # noqa: BLE001 - Redis itself may be what failed
+                    log.exception("could not record the error", extra={"feed_url": spec.url})
                 return PollOutcome(spec.feed_id, None, 0, str(exc))
 
     async def poll_one(self, spec: FeedSpec, state: FeedState) -> PollOutcome:
@@ -125,11 +132,17 @@ class FeedPoller:
 
         parsed = ParsedFeed()
         published = 0
+        refused: str | None = None
         pushed = False
         if result.status == 200:
             parsed = await self.parse(result.body, result.content_type)
+            if parsed.error and not parsed.entries:
+                # Keep the old validators: a 304 next time would hide items never parsed.
+                await self._record_error(spec, state, result.status, "ParseError",
+                                         parsed.error, None)
+                return PollOutcome(spec.feed_id, result.status, 0, parsed.error)
             try:
-                published = await self._publish(spec, parsed)
+                published, refused = await self._publish(spec, parsed)
             except KafkaError as exc:
                 # Keep the old validators and item hashes: the next poll fetches the feed
                 # again in full and publishes these items again. Nothing is lost.
@@ -152,7 +165,7 @@ class FeedPoller:
             interval = self.bounds.max_seconds  # the hub pushes; polling is only the fallback
         await self.store.save(spec.feed_id, replace(
             state, etag=result.validators.etag, last_modified=result.validators.last_modified,
-            last_status=result.status, last_error=parsed.error, error_class=None,
+            last_status=result.status, last_error=parsed.error or refused, error_class=None,
             error_streak=0, last_success=started, last_attempt=started,
             next_poll=started + with_jitter(interval, self.bounds, self._rng),
             items_published=state.items_published + published,
@@ -161,16 +174,25 @@ class FeedPoller:
                                        "published": published})
         return PollOutcome(spec.feed_id, result.status, published, parsed.error)
 
-    async def _publish(self, spec: FeedSpec, parsed: ParsedFeed) -> int:
-        """Publish the new and edited items of a parsed feed, then remember them."""
+    async def _publish(self, spec: FeedSpec, parsed: ParsedFeed) -> tuple[int, str | None]:
+        """Publish the new and edited items of a parsed feed, then remember them.
+
+        Returns how many were published and, if Kafka refused some for good, why.
+        """
         items = raw_items(parsed, feed_id=spec.feed_id, feed_url=spec.url,
                           source=_source_name(spec), fetched_at=datetime.now(UTC))
         fresh = await self._new_or_edited(spec.feed_id, items)
         # Publish before remembering: if Kafka fails, the next fetch publishes them again.
-        await self.publisher.publish(fresh)
+        refused = await self.publisher.publish(fresh)
+        # Refused items are remembered too: retrying cannot help, and they must not block.
         await self.store.record_items(spec.feed_id,
                                       {item.item_id: item.content_hash for item in fresh})
-        return len(fresh)
+        if refused:
+            log.warning("kafka refused items", extra={"feed_url": spec.url,
+                                                      "count": len(refused)})
+            return len(fresh) - len(refused), (f"{len(refused)} item(s) refused by Kafka: "
+                                               f"{refused[0][1]}")
+        return len(fresh), None
 
     async def _follow_hub(self, spec: FeedSpec, parsed: ParsedFeed, fetched_url: str) -> bool:
         """Hold a WebSub lease while the feed names a hub; True while the hub pushes."""

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 
 from connectors.records import RawItem, encode_raw_item
 
@@ -17,22 +18,33 @@ class RawItemPublisher:
         self.producer = producer
         self.topic = topic
 
-    async def publish(self, items: Sequence[RawItem]) -> None:
-        """Send every item; returns only when all are acknowledged (raises otherwise)."""
-        futures = [
-            await self.producer.send(
-                self.topic,
-                key=item.item_id.encode(),
-                value=encode_raw_item(item),
-                headers=[
-                    ("feed_id", item.feed_id.encode()),
-                    ("fetched_at", item.fetched_at.isoformat().encode()),
-                ],
-            )
-            for item in items
-        ]
-        if futures:
-            await asyncio.gather(*futures)
+    async def publish(self, items: Sequence[RawItem]) -> list[tuple[RawItem, str]]:
+        """Send every item and wait until the broker acknowledged each.
+
+        Returns the items Kafka refuses for good (too large, say) with the reason: retrying
+        them cannot help, and they must not block the rest of their feed. Anything that may
+        succeed later (the broker unreachable) is raised, and the caller retries it all.
+        """
+        futures: list[asyncio.Future[object]] = []
+        refused: list[tuple[RawItem, str]] = []
+        try:
+            for item in items:
+                try:
+                    futures.append(await self.producer.send(
+                        self.topic, key=item.item_id.encode(), value=encode_raw_item(item),
+                        headers=[("feed_id", item.feed_id.encode()),
+                                 ("fetched_at", item.fetched_at.isoformat().encode())]))
+                except KafkaError as exc:
+                    if exc.retriable:
+                        raise
+                    refused.append((item, f"{type(exc).__name__}: {exc}"))
+        finally:
+            # Whatever happens, wait for what was already handed to the producer.
+            outcomes = await asyncio.gather(*futures, return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return refused
 
 
 def new_producer(bootstrap: str, *, idempotent: bool, client_id: str) -> AIOKafkaProducer:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -9,6 +10,7 @@ from typing import Any
 
 import faust
 import redis.asyncio as aioredis
+import redis.exceptions
 from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.transport.drivers.aiokafka import Producer as FaustProducer
 
@@ -149,6 +151,25 @@ class DeliveryFailed(Exception):
     """At least one channel of an alert failed for good; the alert goes to the DLQ."""
 
 
+# Failures of the infrastructure, not of the record: the stage waits and retries the same
+# record (its partition pauses, nothing is skipped) instead of dead-lettering it.
+TRANSIENT = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+             redis.exceptions.BusyLoadingError)
+
+
+async def _until_infrastructure_recovers(
+        stage: str, handler: Callable[[bytes | None, bytes], Awaitable[Iterable[Output]]],
+        key: bytes | None, value: bytes) -> Iterable[Output]:
+    delay = 0.5
+    while True:
+        try:
+            return await handler(key, value)
+        except TRANSIENT as exc:
+            log.warning("stage waiting for Redis", extra={"stage": stage, "error": str(exc)})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+
 def _register_stage(
     app: faust.App, stage: str, source: faust.TopicT,
     handler: Callable[[bytes | None, bytes], Awaitable[Iterable[Output]]],
@@ -160,7 +181,8 @@ def _register_stage(
         async for event in stream.events():
             message = event.message
             try:
-                outputs = await handler(message.key, event.value)
+                outputs = await _until_infrastructure_recovers(
+                    stage, handler, message.key, event.value)
             except Exception as exc:  # noqa: BLE001 - the agent boundary: anything goes to DLQ
                 letter = DeadLetter(stage, f"{type(exc).__name__}: {exc}", message.topic,
                                     message.partition, message.offset, message.key, event.value)

@@ -151,3 +151,39 @@ async def test_a_failed_publish_loses_nothing(broker, redis_client, unique, topi
     assert (retried.status, retried.published) == (200, 2)
     records = await read_all(broker.bootstrap, topics.raw, expected=2)
     assert len(records) == 2
+
+
+async def test_a_page_that_is_not_a_feed_is_an_error_and_keeps_no_validators(
+        broker, redis_client, unique, topic_factory, tmp_path: Path):
+    topics = await topic_factory()
+    page = tmp_path / "feed.xml"
+    page.write_text("<!doctype html><html><body><p>Site under maintenance</p></body></html>")
+    async with local_poller(broker, redis_client, unique, topics.raw, tmp_path,
+                            "feed.xml") as (poller, spec):
+        broken = await poll(poller, spec)
+        state = await poller.store.load(spec.feed_id)
+        assert broken.published == 0 and broken.error
+        assert (state.error_class, state.error_streak) == ("ParseError", 1)
+        assert state.last_modified is None  # so the repaired feed is fetched in full
+        page.write_text(RSS.format(title="First"))
+        repaired = await poll(poller, spec)
+    assert (repaired.status, repaired.published) == (200, 2)
+
+
+async def test_an_item_kafka_refuses_does_not_block_its_feed(
+        broker, redis_client, unique, topic_factory, tmp_path: Path):
+    topics = await topic_factory()
+    huge = "x" * 1_200_000  # over the producer's 1 MiB request limit
+    (tmp_path / "feed.xml").write_text(RSS.format(title="First").replace(
+        "Second story body.", huge))
+    async with local_poller(broker, redis_client, unique, topics.raw, tmp_path,
+                            "feed.xml") as (poller, spec):
+        first = await poll(poller, spec)
+        state = await poller.store.load(spec.feed_id)
+        again = await poll(poller, spec)
+    assert (first.status, first.published) == (200, 1)
+    assert "refused by Kafka" in (state.last_error or "") and state.error_streak == 0
+    assert state.last_modified is not None  # not refetched in full forever
+    assert again.status == 304
+    records = await read_all(broker.bootstrap, topics.raw, expected=1)
+    assert [decode_raw_item(r.value).title for r in records] == ["First"]

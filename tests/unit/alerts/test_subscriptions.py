@@ -110,3 +110,10 @@ def test_load_subscriptions_rejects_bad_files(
     with pytest.raises(SubscriptionError, match=message) as caught:
         load_subscriptions(path)
     assert str(path) in str(caught.value)
+
+
+def test_numeric_ids_are_refused(tmp_path):
+    path = tmp_path / "subs.yaml"
+    path.write_text("subscriptions:\n  - {id: 42, name: n, query: 'topic:earnings'}\n")
+    with pytest.raises(SubscriptionError, match="id must be a string"):
+        load_subscriptions(path)

@@ -41,6 +41,8 @@ BLOCKED = [
     pytest.param("2002:a9fe:a9fe::", id="6to4-metadata"),
     pytest.param("::127.0.0.1", id="v4-compatible-loopback"),
     pytest.param("2001::1", id="teredo"),
+    pytest.param("fec0::1", id="site-local-v6"),
+    pytest.param("::ffff:0:7f00:1", id="ipv4-translated-loopback"),
 ]
 
 ALLOWED = [

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 
 from connectors.parse_pool import ParserPool
@@ -62,3 +65,21 @@ async def test_memory_limit_turns_a_huge_document_into_an_error():
         assert again.error is None
     finally:
         pool.close()
+
+
+async def test_the_timeout_counts_parsing_not_waiting_for_a_worker():
+    item = b"<item><title>x</title><description>" + b"word " * 20_000 + b"</description></item>"
+    big = SAMPLE.replace(b"</channel>", item * 60 + b"</channel>")
+    pool = ParserPool(workers=1, timeout=30.0)
+    try:
+        started = time.perf_counter()
+        await pool.parse(big)  # also starts the worker
+        started = time.perf_counter()
+        await pool.parse(big)
+        one = time.perf_counter() - started
+        pool.timeout = one * 3 + 0.05  # one parse fits easily; four in a row would not
+        results = await asyncio.gather(*(pool.parse(big) for _ in range(4)))
+    finally:
+        pool.close()
+    assert [r.error for r in results] == [None] * 4
+    assert all(len(r.entries) == 63 for r in results)
