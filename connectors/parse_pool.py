@@ -9,27 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import ctypes
 import logging
 import multiprocessing
 import resource
-import signal
-import sys
 from concurrent.futures.process import BrokenProcessPool
 
+from connectors.lifetime import die_with_parent
 from connectors.parse import ParsedFeed, parse_feed
 
 log = logging.getLogger(__name__)
-
-_PR_SET_PDEATHSIG = 1
 
 
 def _init_worker(memory_mb: int) -> None:  # pragma: no cover - runs in the worker
     limit = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    if sys.platform.startswith("linux"):
-        # Die with wirewatch, even when it is killed outright: no orphaned parsers.
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    die_with_parent()  # no orphaned parsers, even when wirewatch is killed outright
 
 
 def _parse_guarded(body: bytes, content_type: str) -> ParsedFeed:  # pragma: no cover - worker

@@ -76,15 +76,28 @@ class FeedPoller:
     async def run_forever(self, tick_seconds: float = 1.0, renew_every: float = 60.0) -> None:
         """Poll whatever is due, renew WebSub leases now and then; cancelled to stop."""
         last_renewal = 0.0
-        while True:
-            try:
-                await self.poll_due()
-                if self.websub is not None and self.clock() - last_renewal >= renew_every:
-                    last_renewal = self.clock()
-                    await self.websub.renew_due(set(self._by_id))
-            except Exception:  # noqa: BLE001 - Redis or a hub down: pause, then try again
-                log.exception("connector tick failed; retrying")
-            await asyncio.sleep(tick_seconds)
+        in_flight: dict[str, asyncio.Task[PollOutcome]] = {}
+        try:
+            while True:
+                try:
+                    # A slow feed (fetch deadline, then parse timeout) must not hold the
+                    # others: each due feed polls in a task of its own, never two at once.
+                    for spec, state in await self._due():
+                        if spec.feed_id not in in_flight:
+                            task = asyncio.create_task(self._guarded_poll(spec, state))
+                            in_flight[spec.feed_id] = task
+                            task.add_done_callback(
+                                lambda _t, feed=spec.feed_id: in_flight.pop(feed, None))
+                    if self.websub is not None and self.clock() - last_renewal >= renew_every:
+                        last_renewal = self.clock()
+                        await self.websub.renew_due(set(self._by_id))
+                except Exception:  # noqa: BLE001 - Redis or a hub down: pause, then retry
+                    log.exception("connector tick failed; retrying")
+                await asyncio.sleep(tick_seconds)
+        finally:
+            for task in list(in_flight.values()):
+                task.cancel()
+            await asyncio.gather(*in_flight.values(), return_exceptions=True)
 
     async def ingest(self, feed_id: str, body: bytes, content_type: str) -> None:
         """Content a WebSub hub pushed: the same path as a poll's (raises if Kafka fails)."""
@@ -95,11 +108,15 @@ class FeedPoller:
         parsed = await self.parse(body, content_type)
         await self._publish(spec, parsed)  # Kafka down: raises, and the hub retries
 
-    async def poll_due(self) -> list[PollOutcome]:
+    async def _due(self) -> list[tuple[FeedSpec, FeedState]]:
         now = self.clock()
         states = await self.store.load_many([spec.feed_id for spec in self.feeds])
-        due = [(spec, state) for spec, state in zip(self.feeds, states, strict=True)
-               if state.next_poll <= now]
+        return [(spec, state) for spec, state in zip(self.feeds, states, strict=True)
+                if state.next_poll <= now]
+
+    async def poll_due(self) -> list[PollOutcome]:
+        """Poll every due feed once and wait for all of them (one cycle)."""
+        due = await self._due()
         return list(await asyncio.gather(*(self._guarded_poll(s, st) for s, st in due)))
 
     async def _guarded_poll(self, spec: FeedSpec, state: FeedState) -> PollOutcome:

@@ -7,24 +7,20 @@ killed by the kernel (PR_SET_PDEATHSIG) if wirewatch itself is killed.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
 import logging
 import os
-import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from connectors.lifetime import die_with_parent
+
 log = logging.getLogger(__name__)
-
-_PR_SET_PDEATHSIG = 1
-
 
 class EmbeddedServiceError(RuntimeError):
     """An embedded service could not be started."""
@@ -32,9 +28,7 @@ class EmbeddedServiceError(RuntimeError):
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
     os.setpgid(0, 0)  # own process group: the terminal's Ctrl-C goes to wirewatch alone
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    die_with_parent()
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -7,6 +7,7 @@ from collections import defaultdict
 
 MAX_BOILERPLATE_CHARS = 160  # furniture is short; story paragraphs are long
 MIN_ARTICLES = 5  # seen in this many of one site's articles before it counts as furniture
+MAX_LINES_PER_SITE = 50_000  # beyond this, lines seen only once are forgotten
 
 
 def line_key(line: str) -> int:
@@ -35,6 +36,10 @@ class BoilerplateModel:
         for key in set(keys):
             if key is not None:
                 counts[key] = counts.get(key, 0) + 1
+        if len(counts) > MAX_LINES_PER_SITE:
+            # Headlines and other one-off lines would grow the model forever; furniture
+            # recurs, so it survives the pruning.
+            self._counts[site] = {key: n for key, n in counts.items() if n > 1}
 
     def strip(self, site: str, lines: list[str], keys: list[int | None]) -> list[str]:
         """The lines that carry the story, without the furniture learned for the site.

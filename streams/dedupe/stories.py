@@ -12,7 +12,10 @@ import redis.asyncio as aioredis
 # seen_at (epoch seconds), ttl. Idempotent per article id. Returns the number of copies.
 _RECORD_COPY = """
 if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 1 then
-  redis.call('HSETNX', KEYS[1], 'first_seen', ARGV[4])
+  local first = redis.call('HGET', KEYS[1], 'first_seen')
+  if not first or tonumber(ARGV[4]) < tonumber(first) then
+    redis.call('HSET', KEYS[1], 'first_seen', ARGV[4])
+  end
   local best = tonumber(redis.call('HGET', KEYS[1], 'canonical_length') or '-1')
   if tonumber(ARGV[3]) > best then
     redis.call('HSET', KEYS[1], 'canonical_id', ARGV[1], 'canonical_length', ARGV[3])

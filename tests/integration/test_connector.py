@@ -90,7 +90,7 @@ async def test_polls_publishes_and_republishes_only_edits(broker, redis_client, 
         edited = await poll(poller, spec)
 
     assert (first.status, first.published) == (200, 2)
-    assert unchanged.published == 0
+    assert (unchanged.status, unchanged.published) == (304, 0)  # conditional GET worked
     assert (edited.status, edited.published) == (200, 1)
 
     records = await read_all(broker.bootstrap, topics.raw, expected=3)
@@ -187,3 +187,46 @@ async def test_an_item_kafka_refuses_does_not_block_its_feed(
     assert again.status == 304
     records = await read_all(broker.bootstrap, topics.raw, expected=1)
     assert [decode_raw_item(r.value).title for r in records] == ["First"]
+
+
+async def test_a_hanging_feed_does_not_hold_up_the_others(broker, redis_client, unique,
+                                                         topic_factory):
+    from connectors.fetch import FetchLimits
+    from connectors.schedule import ScheduleBounds
+    from tests.support.feedserver import feed_server
+    from tests.support.hub import eventually
+
+    topics = await topic_factory()
+    policy = AddressPolicy(["127.0.0.0/8"])
+    producer = new_producer(broker.bootstrap, idempotent=broker.idempotent, client_id=unique)
+    await producer.start()
+    session = new_session(policy)
+    try:
+        async with feed_server() as port:
+            hanging = FeedSpec(url=f"http://127.0.0.1:{port}/hang")
+            healthy = FeedSpec(url=f"http://127.0.0.1:{port}/ok")
+            store = FeedStateStore(redis_client, prefix=f"{unique}:")
+            poller = FeedPoller([hanging, healthy], session=session, store=store, policy=policy,
+                                publisher=RawItemPublisher(producer, topics.raw),
+                                limits=FetchLimits(deadline_seconds=30.0),
+                                bounds=ScheduleBounds(min_seconds=0.2, max_seconds=0.5,
+                                                      default_seconds=0.2))
+            loop_task = asyncio.create_task(poller.run_forever(tick_seconds=0.05))
+            first_success: list[float] = []
+
+            async def healthy_polled_again() -> bool:
+                state = await store.load(healthy.feed_id)
+                if state.last_success is not None and not first_success:
+                    first_success.append(state.last_success)
+                return bool(first_success) and (state.last_success or 0) > first_success[0]
+
+            try:  # polled again and again while the other feed hangs for 30 s
+                await eventually(healthy_polled_again, "a second poll of the healthy feed",
+                                 timeout=10)
+                assert (await store.load(hanging.feed_id)).last_attempt is None
+            finally:
+                loop_task.cancel()
+                await asyncio.gather(loop_task, return_exceptions=True)
+    finally:
+        await session.close()
+        await producer.stop()

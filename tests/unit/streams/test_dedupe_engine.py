@@ -222,11 +222,14 @@ async def test_story_store_keeps_outlets_once_and_the_longest_copy(
                                    text_length=300) == 2  # a replay adds nothing
     assert await store.record_copy("s", "c", outlet="Full", url="https://f/c", seen_at=200.0,
                                    text_length=1200) == 3
+    assert await store.record_copy("s", "d", outlet="Early", url="https://e/d", seen_at=40.0,
+                                   text_length=10) == 4  # arrived late, published first
     story = await store.load("s")
     assert story is not None
     assert story.canonical_id == "c"
+    assert story.first_seen == 40.0
     assert [(c.outlet, c.lag_seconds) for c in story.copies] == [
-        ("Wire", 0.0), ("Blog", 60.0), ("Full", 100.0)]
+        ("Early", 0.0), ("Wire", 60.0), ("Blog", 120.0), ("Full", 160.0)]
     assert await store.load("missing") is None
 
 
