@@ -6,9 +6,11 @@ every topic back and checks what each stage wrote.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import msgspec
@@ -20,7 +22,7 @@ from streams.demo import SAMPLE_FEEDS, SAMPLES, serve_samples
 from streams.embedded import free_port
 from streams.records import Article, TaggedArticle, decode
 from tests.integration.test_connector import read_all
-from tests.support.processes import wirewatch_env
+from tests.support.processes import wait_for, wirewatch_env
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis]
 
@@ -62,13 +64,31 @@ async def test_feed_items_flow_to_exactly_one_alert_per_story(
             WIREWATCH_FETCH_ALLOW_NETWORKS='["127.0.0.0/8"]',
             WIREWATCH_KAFKA_IDEMPOTENCE=str(broker.idempotent).lower(),
         )
-        result = subprocess.run(
+        log_file = (tmp_path / "worker.log").open("w")
+        worker = subprocess.Popen(
             [sys.executable, "-m", "streams", "run", "--feeds", str(feeds),
-             "--subscriptions", str(subscriptions), "--exit-after-alerts", "2"],
-            env=env, capture_output=True, text=True, timeout=120,
-        )
-    assert result.returncode == 0, result.stderr[-3000:]
-    alert_lines = [line for line in result.stdout.splitlines() if line.startswith("ALERT ")]
+             "--subscriptions", str(subscriptions)],
+            env=env, stdout=subprocess.PIPE, stderr=log_file, text=True)
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.extend(worker.stdout or []), daemon=True)
+        reader.start()
+        try:
+            # Every stage has written all it will once the DLQ, tagged and alerts topics are
+            # complete; the console then shows both alerts. Waits end on those conditions.
+            dead = await read_all(broker.bootstrap, topics.dlq, expected=1, timeout=90)
+            tagged_records = await read_all(broker.bootstrap, topics.tagged, expected=7,
+                                            timeout=90)
+            await asyncio.to_thread(wait_for, lambda: sum(
+                line.startswith("ALERT ") for line in list(lines)) >= 2, 60, "two alerts")
+        finally:
+            worker.terminate()
+            worker.wait(timeout=60)
+            reader.join(10)  # the reader thread owns stdout: every line lands in `lines`
+            if worker.stdout is not None:
+                worker.stdout.close()
+            log_file.close()
+    assert worker.returncode == 0, (tmp_path / "worker.log").read_text()[-3000:]
+    alert_lines = [line.rstrip("\n") for line in lines if line.startswith("ALERT ")]
     # Feeds are fetched concurrently, so whichever copy of a story comes first alerts.
     assert len(alert_lines) == 2
     microsoft_line, openai_line = sorted(alert_lines)
@@ -80,11 +100,9 @@ async def test_feed_items_flow_to_exactly_one_alert_per_story(
     raw = await read_all(broker.bootstrap, topics.raw, expected=8)
     articles = [decode(r.value, Article) for r in
                 await read_all(broker.bootstrap, topics.articles, expected=7)]
-    tagged = [decode(r.value, TaggedArticle) for r in
-              await read_all(broker.bootstrap, topics.tagged, expected=7)]
+    tagged = [decode(r.value, TaggedArticle) for r in tagged_records]
     alerts = [decode_alert(r.value) for r in
               await read_all(broker.bootstrap, topics.alerts, expected=2)]
-    dead = await read_all(broker.bootstrap, topics.dlq, expected=1)
 
     assert len(raw) == 8  # 7 feed items plus the bad record
     assert len(articles) == 7 and len(tagged) == 7
