@@ -59,7 +59,7 @@ def load_feeds(path: Path) -> list[FeedSpec]:
         spec_from_mapping(entry, f"{path}: feeds[{index}]")
         for index, entry in enumerate(document["feeds"])
     ]
-    return _unique(specs)
+    return unique_feeds(specs)
 
 
 def load_opml(path: Path) -> list[FeedSpec]:
@@ -77,7 +77,7 @@ def load_opml(path: Path) -> list[FeedSpec]:
             name = outline.get("title") or outline.get("text") or ""
             name = "" if name == url else name  # our own export writes the URL as text
             specs.append(spec_from_mapping({"url": url, "name": name}, str(path)))
-    return _unique(specs)
+    return unique_feeds(specs)
 
 
 def to_opml(specs: list[FeedSpec], title: str = "wirewatch feeds") -> str:
@@ -101,7 +101,8 @@ def _escape_text(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _unique(specs: list[FeedSpec]) -> list[FeedSpec]:
+def unique_feeds(specs: list[FeedSpec]) -> list[FeedSpec]:
+    """Specs without repeats of a feed id; the first mention of a feed wins."""
     seen: set[str] = set()
     unique = []
     for spec in specs:

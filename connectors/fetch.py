@@ -8,10 +8,9 @@ from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
 import aiohttp
-from yarl import URL
 
 from connectors.errors import FetchError
-from connectors.guard import AddressPolicy, GuardedResolver
+from connectors.guard import AddressPolicy, GuardedResolver, http_target
 
 USER_AGENT = "wirewatch/0.1 (news feed fetcher; conditional GET, polite polling)"
 MAX_REDIRECTS = 5
@@ -94,8 +93,8 @@ async def _fetch(
         headers["If-Modified-Since"] = validators.last_modified
     current = url
     for _hop in range(MAX_REDIRECTS + 1):
-        target = URL(current)
-        if target.scheme not in ("http", "https") or not target.host:
+        target = http_target(current)
+        if target is None or target.host is None:
             raise FetchError(f"unsupported URL {current!r}", retryable=False)
         policy.check(target.host)
         async with session.get(target, headers=headers, allow_redirects=False) as response:

@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
+from yarl import URL
 
 from connectors.errors import BlockedAddressError
 
@@ -45,6 +46,15 @@ def _embedded_ipv4(address: IPAddress) -> IPAddress | None:
     if compatible or any(address in network for network in _NAT64):
         return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return None
+
+
+def http_target(url: str) -> URL | None:
+    """The URL parsed, if it is http(s) with a host: the only URLs wirewatch ever requests."""
+    try:
+        target = URL(url.strip())
+    except ValueError:
+        return None
+    return target if target.scheme in ("http", "https") and target.host else None
 
 
 class AddressPolicy:

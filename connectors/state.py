@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 import redis.asyncio as aioredis
@@ -73,9 +73,15 @@ class FeedStateStore:
             await self.client.hset(self._items_key(feed_id), mapping=hashes)
 
 
-def _state_from(raw: bytes | None) -> FeedState:
-    if raw is None:
-        return FeedState()
+Stored = TypeVar("Stored")
+
+
+def dataclass_from_json(cls: type[Stored], raw: bytes | str) -> Stored:
+    """A dataclass from its stored JSON, ignoring fields an older or newer version wrote."""
     data: dict[str, Any] = msgspec.json.decode(raw)
-    known = FeedState.__dataclass_fields__
-    return FeedState(**{k: v for k, v in data.items() if k in known})
+    known = cls.__dataclass_fields__  # type: ignore[attr-defined]
+    return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def _state_from(raw: bytes | None) -> FeedState:
+    return FeedState() if raw is None else dataclass_from_json(FeedState, raw)

@@ -17,11 +17,11 @@ import aiohttp
 import msgspec
 import redis.asyncio as aioredis
 from aiohttp import web
-from yarl import URL
 
 from connectors.errors import FetchError
-from connectors.guard import AddressPolicy
+from connectors.guard import AddressPolicy, http_target
 from connectors.parse import ParsedFeed
+from connectors.state import dataclass_from_json
 
 log = logging.getLogger(__name__)
 
@@ -86,14 +86,7 @@ def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
 
 
 def _http_url(url: str | None) -> str | None:
-    if not url:
-        return None
-    url = url.strip()
-    try:
-        parsed = URL(url)
-    except ValueError:
-        return None
-    return url if parsed.scheme in ("http", "https") and parsed.host else None
+    return url.strip() if url and http_target(url) is not None else None
 
 
 def discover(parsed: ParsedFeed, fetched_url: str) -> tuple[str, str] | None:
@@ -160,11 +153,7 @@ class WebSubStore:
 
 
 def _decode(raw: bytes | str | None) -> WebSubSubscription | None:
-    if raw is None:
-        return None
-    data: dict[str, Any] = msgspec.json.decode(raw)
-    known = WebSubSubscription.__dataclass_fields__
-    return WebSubSubscription(**{k: v for k, v in data.items() if k in known})
+    return None if raw is None else dataclass_from_json(WebSubSubscription, raw)
 
 
 class WebSubSubscriber:
@@ -270,8 +259,8 @@ class WebSubSubscriber:
 
     async def _post(self, hub: str, form: dict[str, str]) -> str | None:
         """POST to a hub; the error as text, or None on 2xx. Hub URLs come from feeds: guarded."""
-        target = URL(hub)
-        if target.scheme not in ("http", "https") or not target.host:
+        target = http_target(hub)
+        if target is None or target.host is None:
             return "unsupported hub URL"
         try:
             self.policy.check(target.host)

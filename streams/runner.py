@@ -15,7 +15,7 @@ from aiohttp import web
 
 from alerts.records import Alert
 from alerts.subscriptions import Subscription, load_subscriptions
-from connectors.feeds_file import FeedSpec, load_feeds
+from connectors.feeds_file import FeedSpec, load_feeds, unique_feeds
 from connectors.fetch import FetchLimits, new_session
 from connectors.guard import AddressPolicy
 from connectors.parse_pool import ParserPool
@@ -97,15 +97,6 @@ async def registered_feeds(redis_url: str, prefix: str) -> list[FeedSpec]:
         await client.aclose()
 
 
-def merge_feeds(*groups: list[FeedSpec]) -> list[FeedSpec]:
-    """Feeds from the file and the registry; the first mention of a feed id wins."""
-    merged: dict[str, FeedSpec] = {}
-    for group in groups:
-        for spec in group:
-            merged.setdefault(spec.feed_id, spec)
-    return list(merged.values())
-
-
 def stop_after(count: int) -> Callable[[Alert], None]:
     """An on_delivered hook that shuts the worker down once `count` alerts were delivered."""
     delivered = 0
@@ -135,8 +126,8 @@ def run_pipeline(settings: Settings, *, feeds: list[FeedSpec] | None = None,
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with embedded_services(settings.kafka_bootstrap, redis_url, settings.data_dir) as endpoints:
         if not demo:
-            feeds = merge_feeds(feeds, asyncio.run(registered_feeds(endpoints.redis_url,
-                                                                    settings.redis_prefix)))
+            feeds = unique_feeds(feeds + asyncio.run(
+                registered_feeds(endpoints.redis_url, settings.redis_prefix)))
         idempotent = (settings.kafka_idempotence if settings.kafka_idempotence is not None
                       else not endpoints.embedded_kafka)
         topics = TopicNames.with_prefix(settings.topic_prefix)

@@ -1,8 +1,9 @@
 """Near-duplicate story assignment: candidates by shared lead sentences, verified by sketch.
 
-An article joins the story of the best candidate whose text it (or which) it contains;
-otherwise it founds a story. Candidates are only ever compared with the new article, and
-an article joins exactly one existing story, so unrelated stories are never chained.
+An article joins the story of the best verified candidate (one text largely contained in
+the other, or the two nearly equal); otherwise it founds a story. Candidates are only ever
+compared with the new article, and an article joins exactly one existing story, so
+unrelated stories are never chained.
 """
 
 from __future__ import annotations

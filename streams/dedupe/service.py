@@ -30,8 +30,8 @@ class StoryAssigner:
 
     async def assign(self, article_id: str, *, source: str, url: str | None, title: str,
                      text: str) -> StoryAssignment:
-        return await self.engine.assign(article_id, site=source, text=dedupe_text(title, text),
-                                        url_key=url_key(url))
+        (story,) = await self.assign_many([(article_id, source, url, title, text)])
+        return story
 
     async def assign_many(self, docs: list[tuple[str, str, str | None, str, str]],
                           ) -> list[StoryAssignment]:
