@@ -12,28 +12,61 @@ import redis.asyncio as aioredis
 from streams.dedupe.engine import Indexed, Pending, StoryAssignment
 from streams.dedupe.sketch import Sketch
 
-# One call records a whole batch, in order. KEYS: per article, its key then its anchor/URL
-# keys. ARGV[1] = ttl, ARGV[2] = article key prefix, ARGV[3] = "check" or "force"; then per
-# article: id, story id, record, mode ("new"/"join"), key count, seen count, seen ids.
+# Both scripts take their batch as one msgpack argument (decoded by Redis's built-in
+# cmsgpack) instead of thousands of KEYS/ARGV entries: packing arguments one by one cost
+# more than the work itself. The keys they touch therefore come from that argument, which
+# standalone Redis (and Valkey) allow and Redis Cluster does not: the index needs one
+# primary, which is what its atomic claims need anyway.
+
+# ARGV[1] = msgpack [article key prefix, [[article id, [anchor/URL keys]], ...]].
+# Returns {known records (false where none), owners per query (false where none),
+# flat list of owner id, owner record}.
+_LOOKUP_MANY = """
+local spec = cmsgpack.unpack(ARGV[1])
+local prefix, queries = spec[1], spec[2]
+local knowns, owners, records, loaded = {}, {}, {}, {}
+for q = 1, #queries do
+  local query = queries[q]
+  knowns[q] = redis.call('GET', prefix .. query[1])
+  local keys, mine = query[2], {}
+  for i = 1, #keys do
+    local owner = redis.call('GET', keys[i])
+    mine[i] = owner
+    if owner and not loaded[owner] then
+      loaded[owner] = true
+      local record = redis.call('GET', prefix .. owner)
+      if record then
+        records[#records + 1] = owner
+        records[#records + 1] = record
+      end
+    end
+  end
+  owners[q] = mine
+end
+return {knowns, owners, records}
+"""
+
+# One call records a whole batch, in order. ARGV[1] = ttl, ARGV[2] = "check" or "force",
+# ARGV[3] = msgpack [article key prefix, [[id, story id, "new"/"join", [keys], [seen ids]],
+# ...]], then ARGV[4...] = each article's record (binary, so not inside the msgpack).
 # A new story is refused when one of its keys was claimed by an article not yet compared
 # (a concurrent copy whose record exists); a join is refused when its founder was refused
 # in this same call. Returns 1 (recorded) or 0 (refused: assign that article again).
 _ADD_MANY = """
-local ttl, article_prefix, checking = ARGV[1], ARGV[2], ARGV[3] == 'check'
-local a, k = 4, 1
+local ttl, checking = ARGV[1], ARGV[2] == 'check'
+local spec = cmsgpack.unpack(ARGV[3])
+local prefix, items = spec[1], spec[2]
 local out, refused = {}, {}
-while a <= #ARGV do
-  local id, story, record, mode = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
-  local nkeys, nseen = tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5])
+for n = 1, #items do
+  local id, story, mode, keys, seen_list = unpack(items[n])
   local seen = {}
-  for i = 1, nseen do seen[ARGV[a + 5 + i]] = true end
-  a = a + 6 + nseen
+  for i = 1, #seen_list do seen[seen_list[i]] = true end
   local ok = true
   if checking and mode == 'new' then
-    for i = 1, nkeys do
-      local owner = redis.call('GET', KEYS[k + i])
+    for i = 1, #keys do
+      local owner = redis.call('GET', keys[i])
       if owner and owner ~= id and not seen[owner]
-          and redis.call('EXISTS', article_prefix .. owner) == 1 then
+          and redis.call('EXISTS', prefix .. owner) == 1 then
         ok = false
       end
     end
@@ -41,14 +74,13 @@ while a <= #ARGV do
     ok = false
   end
   if ok then
-    for i = 1, nkeys do redis.call('SET', KEYS[k + i], id, 'NX', 'EX', ttl) end
-    redis.call('SET', KEYS[k], record, 'EX', ttl)
-    table.insert(out, 1)
+    for i = 1, #keys do redis.call('SET', keys[i], id, 'NX', 'EX', ttl) end
+    redis.call('SET', prefix .. id, ARGV[3 + n], 'EX', ttl)
+    out[n] = 1
   else
     refused[id] = true
-    table.insert(out, 0)
+    out[n] = 0
   end
-  k = k + 1 + nkeys
 end
 return out
 """
@@ -63,12 +95,15 @@ class _Record(msgspec.Struct, array_like=True):
     anchors: bytes
 
 
-def _pack(values: Sequence[int]) -> bytes:
-    return struct.pack(f"<{len(values)}i", *values)  # signed 32-bit sketch values
+def _pack(values: Sequence[int], kind: str) -> bytes:
+    return struct.pack(f"<{len(values)}{kind}", *values)
 
 
-def _unpack(data: bytes) -> tuple[int, ...]:
-    return struct.unpack(f"<{len(data) // 4}i", data)
+def _unpack(data: bytes, kind: str) -> tuple[int, ...]:
+    return struct.unpack(f"<{len(data) // 4}{kind}", data)
+
+
+_BOTTOM, _ANCHORS = "I", "i"  # sketch values are unsigned 32-bit, anchors signed
 
 
 _encoder = msgspec.msgpack.Encoder()
@@ -89,6 +124,7 @@ class RedisStoryIndex:
         self.client = client
         self.prefix = f"{prefix}dd:"
         self.ttl = max(1, int(window_seconds))
+        self._lookup_many = client.register_script(_LOOKUP_MANY)
         self._add_many = client.register_script(_ADD_MANY)
 
     def _article(self, article_id: str) -> str:
@@ -100,57 +136,48 @@ class RedisStoryIndex:
             keys.append(f"{self.prefix}u:{url_key}")
         return keys
 
-    async def _load(self, article_ids: Sequence[str]) -> list[Indexed]:
-        if not article_ids:
-            return []
-        raws = await self.client.mget([self._article(a) for a in article_ids])
-        found = []
-        for article_id, raw in zip(article_ids, raws, strict=True):
-            if raw is not None:
-                record = _decoder.decode(raw)
-                found.append(Indexed(article_id, record.story_id, Sketch(
-                    record.shingles, _unpack(record.bottom), _unpack(record.anchors))))
-        return found
-
     async def lookup_many(self, queries: Sequence[tuple[str, str | None, Sequence[int]]],
                           ) -> list[tuple[StoryAssignment | None, list[Indexed]]]:
         key_lists = [self._keys(url_key, anchors) for _, url_key, anchors in queries]
-        flat = [key for keys in key_lists for key in keys]
-        async with self.client.pipeline(transaction=False) as pipe:
-            pipe.mget([self._article(article_id) for article_id, _, _ in queries])
-            if flat:
-                pipe.mget(flat)
-            replies = await pipe.execute()
-        knowns = [_assignment(_decoder.decode(raw)) if raw is not None else None
-                  for raw in replies[0]]
-        owners_flat = iter(replies[1] if flat else [])
-        owner_replies = [[next(owners_flat) for _ in keys] for keys in key_lists]
-        wanted = sorted({o.decode() for replies_ in owner_replies for o in replies_ if o})
-        loaded = {entry.article_id: entry for entry in await self._load(wanted)}
+        spec = _encoder.encode([f"{self.prefix}a:", [
+            [article_id, keys] for (article_id, _, _), keys in zip(queries, key_lists,
+                                                                  strict=True)]])
+        knowns, owner_lists, flat_records = await self._lookup_many(args=[spec])
+        loaded: dict[str, Indexed] = {}
+        for position in range(0, len(flat_records), 2):
+            owner = flat_records[position].decode()
+            record = _decoder.decode(flat_records[position + 1])
+            loaded[owner] = Indexed(owner, record.story_id, Sketch(
+                record.shingles, _unpack(record.bottom, _BOTTOM),
+                _unpack(record.anchors, _ANCHORS)))
         results = []
-        for known, (_, url_key, _), replies_ in zip(knowns, queries, owner_replies, strict=True):
-            owners = sorted({o.decode() for o in replies_ if o is not None})
-            url_owner = replies_[-1].decode() if url_key and replies_[-1] is not None else None
-            results.append((known, [replace(loaded[o], same_url=o == url_owner)
-                                    for o in owners if o in loaded]))
+        for known, (_, url_key, _), owners_raw in zip(knowns, queries, owner_lists,
+                                                      strict=True):
+            owners = sorted({o.decode() for o in owners_raw if o is not None})
+            url_owner = (owners_raw[-1].decode()
+                         if url_key and owners_raw and owners_raw[-1] is not None else None)
+            results.append((_assignment(_decoder.decode(known)) if known is not None else None,
+                            [replace(loaded[o], same_url=o == url_owner)
+                             for o in owners if o in loaded]))
         return results
 
     async def add_many(self, pending: Sequence[Pending], *, force: bool = False) -> list[bool]:
         if not pending:
             return []
-        keys: list[str] = []
-        args: list[str | bytes | int] = [self.ttl, f"{self.prefix}a:",
-                                         "force" if force else "check"]
+        items = []
+        records: list[bytes] = []
         for item in pending:
-            item_keys = self._keys(item.url_key, item.sketch.anchors)
-            keys += [self._article(item.article_id), *item_keys]
-            record = _encoder.encode(_Record(
+            items.append([item.article_id, item.story.story_id,
+                          "join" if item.story.is_duplicate else "new",
+                          self._keys(item.url_key, item.sketch.anchors), list(item.seen)])
+            records.append(_encoder.encode(_Record(
                 item.story.story_id, item.story.is_duplicate, item.story.similarity,
-                item.sketch.shingles, _pack(item.sketch.bottom), _pack(item.sketch.anchors)))
-            args += [item.article_id, item.story.story_id, record,
-                     "join" if item.story.is_duplicate else "new", len(item_keys),
-                     len(item.seen), *item.seen]
-        return [bool(flag) for flag in await self._add_many(keys=keys, args=args)]
+                item.sketch.shingles, _pack(item.sketch.bottom, _BOTTOM),
+                _pack(item.sketch.anchors, _ANCHORS))))
+        spec = _encoder.encode([f"{self.prefix}a:", items])
+        flags = await self._add_many(args=[self.ttl, "force" if force else "check", spec,
+                                           *records])
+        return [bool(flag) for flag in flags]
 
 
 class MemoryStoryIndex:

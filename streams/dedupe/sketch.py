@@ -10,13 +10,16 @@ import string
 import zlib
 from dataclasses import dataclass
 
+import numpy as np
+
 SHINGLE_WORDS = 4
 SKETCH_SIZE = 128
 ANCHOR_SENTENCES = 6
 MIN_ANCHOR_WORDS = 6
 
 _PUNCTUATION_TO_SPACE = str.maketrans({c: " " for c in string.punctuation})
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\n+")
+# Applied line by line; the stop itself is dropped (punctuation is not a word anyway).
+_SENTENCE_END = re.compile(r"[.!?][ \t]+(?=[A-Z0-9\"'(])")
 # Ticker tags a republisher adds, e.g. "(NASDAQ:MSFT)" or "(NYSE: IBM)": not the story's words.
 _TICKER_TAG = re.compile(
     r"\(\s*(?:NASDAQ|NYSE|AMEX|OTC|LSE|TSX|NYSEARCA|BATS)\s*:\s*[A-Z.]{1,6}\s*\)")
@@ -57,45 +60,83 @@ def word_ids(words: list[str]) -> list[int]:
     return ids  # type: ignore[return-value]  # every None was filled in
 
 
-def shingle_hashes(ids: list[int]) -> set[int]:
-    """Hashes of every run of SHINGLE_WORDS words, given the words' ids.
+_SHINGLE_WEIGHTS = tuple(np.uint64(w) for w in (
+    0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93))
+_MIX_1, _MIX_2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_SHIFTS = tuple(np.uint64(s) for s in (30, 27, 31, 32))
 
-    A shingle's hash is the hash of the tuple of its word ids: tuples of ints hash the same
-    in every process (no PYTHONHASHSEED), so sketches agree across workers, and it is several
-    times faster than hashing joined strings. Values are 64-bit; sketches keep the top 32.
+
+def shingle_hashes(words: np.ndarray) -> np.ndarray:
+    """Sorted distinct 64-bit hashes of every run of SHINGLE_WORDS words, given word ids.
+
+    A shingle's hash is a weighted sum of its word ids put through the splitmix64 finaliser,
+    computed for all shingles at once with numpy: the same in every process (no
+    PYTHONHASHSEED) and several times faster than hashing tuples one by one.
     """
-    if len(ids) < SHINGLE_WORDS:
-        return {hash(tuple(ids))} if ids else set()
-    return set(map(hash, zip(*(ids[i:] for i in range(SHINGLE_WORDS)), strict=False)))
+    count = len(words) - SHINGLE_WORDS + 1
+    if count < 1:  # shorter than one shingle: the whole text is its only shingle
+        words = np.concatenate([words, np.zeros(SHINGLE_WORDS - len(words), np.uint64)])
+        count = 1
+    hashes = words[:count] * _SHINGLE_WEIGHTS[0]
+    for offset in range(1, SHINGLE_WORDS):
+        hashes += words[offset:offset + count] * _SHINGLE_WEIGHTS[offset]
+    shift_a, shift_b, shift_c, _ = _SHIFTS
+    hashes ^= hashes >> shift_a
+    hashes *= _MIX_1
+    hashes ^= hashes >> shift_b
+    hashes *= _MIX_2
+    hashes ^= hashes >> shift_c
+    hashes.sort()
+    if count > 1:
+        keep = np.empty(count, dtype=bool)
+        keep[0] = True
+        np.not_equal(hashes[1:], hashes[:-1], out=keep[1:])
+        hashes = hashes[keep]
+    return hashes
 
 
 ANCHOR_CHARS = 3000  # the lead: anchors come from its first sentences
 
 
+_SENTENCE_MARK = "\x00"  # a token of its own between lead sentences; never in clean text
+_SENTENCE_MARK_ID = zlib.crc32(_SENTENCE_MARK.encode())
+
+
 def sketch(text: str) -> Sketch:
     """Sketch a (normalised) text: its size, bottom-k shingle hashes and lead anchors.
 
-    The lead is tokenised sentence by sentence (for the anchors) and the rest in one go;
-    together they are the text's words, so every word is tokenised once.
+    The whole text is tokenised in one call, with a marker token between the lead's
+    sentences: the anchors are hashes of the runs between markers, the shingles come from
+    everything but the markers.
     """
-    cleaned = clean_for_sketch(text)
-    sentences = _SENTENCE_END.split(cleaned[:ANCHOR_CHARS])
+    cleaned = clean_for_sketch(text).replace(_SENTENCE_MARK, " ")
+    lead = cleaned[:ANCHOR_CHARS]
+    sentences = [piece for line in lead.split("\n") for piece in _SENTENCE_END.split(line)]
     rest = ""
     if len(cleaned) > ANCHOR_CHARS:
         # The last piece was cut mid-sentence: no anchor from it, its words go with the rest.
         rest = sentences.pop() + cleaned[ANCHOR_CHARS:]
-    ids: list[int] = []
+    marked = f" {_SENTENCE_MARK} ".join(sentences)
+    ids = word_ids(tokens(f"{marked} {_SENTENCE_MARK} {rest}" if rest else marked))
     anchors: list[int] = []
-    for sentence in sentences:
-        sentence_ids = word_ids(tokens(sentence))
-        if len(anchors) < ANCHOR_SENTENCES and len(sentence_ids) >= MIN_ANCHOR_WORDS:
-            anchors.append(hash(tuple(sentence_ids)) >> 32)
-        ids += sentence_ids
-    if rest:
-        ids += word_ids(tokens(rest))
-    hashes = shingle_hashes(ids)
-    # Floor division keeps the order, so the bottom-k of the top 32 bits is still bottom-k.
-    bottom = tuple(value >> 32 for value in sorted(hashes)[:SKETCH_SIZE])
+    start, lead_sentences = 0, len(sentences)
+    for _ in range(lead_sentences):
+        try:
+            end = ids.index(_SENTENCE_MARK_ID, start)
+        except ValueError:
+            end = len(ids)
+        if end - start >= MIN_ANCHOR_WORDS:
+            anchors.append(hash(tuple(ids[start:end])) >> 32)
+            if len(anchors) == ANCHOR_SENTENCES:
+                break
+        start = end + 1
+    words = np.array(ids, dtype=np.uint64)
+    words = words[words != _SENTENCE_MARK_ID]
+    if not len(words):
+        return Sketch(shingles=0, bottom=(), anchors=())
+    hashes = shingle_hashes(words)
+    # The top 32 bits keep the order, so the bottom-k of them is still a bottom-k sample.
+    bottom = tuple((hashes[:SKETCH_SIZE] >> _SHIFTS[3]).tolist())
     return Sketch(shingles=len(hashes), bottom=bottom, anchors=tuple(anchors))
 
 
@@ -107,11 +148,15 @@ def similarity(a: Sketch, b: Sketch) -> tuple[float, float]:
     """
     if not a.bottom or not b.bottom:
         return 0.0, 0.0
-    in_a, in_b = set(a.bottom), set(b.bottom)
-    union_bottom = sorted(in_a | in_b)[:SKETCH_SIZE]
-    both = sum(1 for value in union_bottom if value in in_a and value in in_b)
-    jaccard = both / len(union_bottom)
-    if jaccard == 0.0:
+    in_a = set(a.bottom)
+    in_both = in_a.intersection(b.bottom)
+    if not in_both:
         return 0.0, 0.0
+    union = in_a.union(b.bottom)
+    if len(union) > SKETCH_SIZE:
+        cutoff = sorted(union)[SKETCH_SIZE - 1]  # the union's bottom-k ends here
+        jaccard = sum(1 for value in in_both if value <= cutoff) / SKETCH_SIZE
+    else:
+        jaccard = len(in_both) / len(union)
     intersection = jaccard * (a.shingles + b.shingles) / (1.0 + jaccard)
     return jaccard, min(1.0, intersection / max(1, min(a.shingles, b.shingles)))
