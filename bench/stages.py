@@ -16,7 +16,6 @@ from alerts.matching import match_story
 from connectors.records import RawItem, decode_raw_item, encode_raw_item
 from streams.dedupe import StoryAssignment
 from streams.demo import demo_subscriptions
-from streams.settings import Settings
 from streams.stages import build_article, clean_raw, story_view, tag_article
 from streams.tagging import Tagger
 
@@ -42,8 +41,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=5000)
     n = parser.parse_args().n
-    settings = Settings()
-    tagger = Tagger.from_files(settings.taxonomy_file, settings.watchlist_file)
+    tagger = Tagger.from_files()
     subscriptions = demo_subscriptions()
     payloads = make_items(n)
 

@@ -27,7 +27,7 @@ from streams.dedupe.stories import StoryStore
 from streams.dlq import DeadLetter
 from streams.records import Article, TaggedArticle, decode, encode
 from streams.stages import build_article, clean_raw, now_utc, story_view, tag_article
-from streams.tagging import Tagger
+from streams.tagging.reload import TaggerSource
 from streams.topics import TopicNames
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ class PipelineConfig:
     partitions: int
     redis_prefix: str
     dedupe_window_seconds: float
-    tagger: Tagger
+    tagger: TaggerSource
     subscriptions: list[Subscription]
     web_host: str
     web_port: int
@@ -118,7 +118,7 @@ def create_app(config: PipelineConfig) -> faust.App:
 
     async def tag(key: bytes | None, value: bytes) -> Iterable[Output]:
         article = decode(value, Article)
-        result = tag_article(article, config.tagger)
+        result = tag_article(article, config.tagger.current())
         return [(names.tagged, article.story_id.encode(), encode(result))]
 
     async def match(key: bytes | None, value: bytes) -> Iterable[Output]:

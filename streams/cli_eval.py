@@ -14,12 +14,14 @@ from typing import IO, Any
 from urllib.parse import urlsplit
 
 import click
+import msgspec
 import redis.asyncio as aioredis
 
 from streams.dedupe.evaluate import Labelled, summarise
 from streams.dedupe.service import StoryAssigner
 from streams.embedded import embedded_services
 from streams.normalise import normalise_text, normalise_title
+from streams.tagging import Tagger, TaxonomyError
 
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -107,3 +109,72 @@ async def _run_dedupe(path: Path, redis_url: str, labels: bool,
     print(f"eval dedupe: {done} documents in {time.monotonic() - started:.1f}s",
           file=sys.stderr)
     return results
+
+
+@eval_group.command("tag")
+@click.argument("path", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--taxonomy", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              multiple=True, help="Topic rules extending (or replacing) the shipped ones.")
+@click.option("--watchlist", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              multiple=True, help="Watched entities extending (or replacing) the shipped ones.")
+@click.option("--labels", is_flag=True,
+              help="Input has 'topics' lists: print precision/recall/F1 per topic.")
+@click.option("--label-map", multiple=True, metavar="LABEL=TOPIC",
+              help="Read a label as a topic id, e.g. earn=earnings (repeatable).")
+@click.option("-o", "--output", type=click.File("w"), default="-",
+              help="Where the JSON lines go (default: standard output).")
+def eval_tag(path: Path, taxonomy: tuple[Path, ...], watchlist: tuple[Path, ...], labels: bool,
+             label_map: tuple[str, ...], output: IO[str]) -> None:
+    """Tag each document (id, title, body or text) as the stream's tag stage does."""
+    try:
+        tagger = Tagger.from_files(taxonomy, watchlist)
+    except TaxonomyError as exc:
+        raise click.ClickException(str(exc)) from exc
+    mapping = {}
+    for pair in label_map:
+        label, _, topic = pair.partition("=")
+        if not label or not topic:
+            raise click.BadParameter(f"{pair!r}: write LABEL=TOPIC", param_hint="--label-map")
+        mapping[label] = topic
+    scored: list[tuple[set[str], set[str]]] = []
+    started = time.monotonic()
+    for number, record in read_jsonl(path):
+        text = record.get("body", record.get("text"))
+        if not isinstance(text, str):
+            raise click.ClickException(f"{path}:{number}: needs a 'body' or 'text' string")
+        tags = tagger.tag(normalise_title(str(record.get("title") or "")), normalise_text(text))
+        output.write(json.dumps({
+            "id": record["id"], "topics": tags.topics,
+            "entities": [{"id": e.id, "name": e.name, "type": e.type, "salience": e.salience}
+                         for e in tags.entities],
+            "evidence": {tag: [msgspec.to_builtins(e) for e in found]
+                         for tag, found in tags.evidence.items()}}) + "\n")
+        if labels:
+            truth = record.get("topics")
+            if not isinstance(truth, list):
+                raise click.ClickException(f"{path}:{number}: --labels needs a 'topics' list")
+            scored.append(({mapping.get(str(t), str(t)) for t in truth}, set(tags.topics)))
+        if number % 2048 == 0:
+            rate = number / max(1e-9, time.monotonic() - started)
+            print(f"eval tag: {number} documents, {rate:,.0f}/s", file=sys.stderr, flush=True)
+    if labels:
+        click.echo(json.dumps(topic_quality(scored, [t.id for t in tagger.topics]), indent=2),
+                   err=True)
+
+
+def topic_quality(scored: list[tuple[set[str], set[str]]],
+                  topics: list[str]) -> dict[str, dict[str, float | int]]:
+    """Precision, recall and F1 of each topic that occurs in the labels."""
+    summary: dict[str, dict[str, float | int]] = {}
+    for topic in topics:
+        tp = sum(1 for truth, found in scored if topic in truth and topic in found)
+        fp = sum(1 for truth, found in scored if topic not in truth and topic in found)
+        fn = sum(1 for truth, found in scored if topic in truth and topic not in found)
+        if tp + fn == 0:
+            continue  # not among the labels: nothing to score against
+        precision = tp / (tp + fp) if tp + fp else 0.0
+        recall = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        summary[topic] = {"labelled": tp + fn, "precision": round(precision, 4),
+                          "recall": round(recall, 4), "f1": round(f1, 4)}
+    return summary

@@ -36,7 +36,17 @@ class EntityTag(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     name: str
     type: str
-    salience: float
+    salience: float  # 1.0 in the title, 0.7 in the lead, 0.3-0.6 further down
+    where: str = ""  # "title", "lead" or "body": the most prominent mention
+    mentions: int = 0
+
+
+class Evidence(msgspec.Struct, frozen=True, kw_only=True):
+    """Why a tag fired: the matched term, where, and the words around it."""
+
+    term: str
+    field: str  # "title" or "body"
+    snippet: str
 
 
 class TaggedArticle(msgspec.Struct, frozen=True, kw_only=True):
@@ -45,7 +55,7 @@ class TaggedArticle(msgspec.Struct, frozen=True, kw_only=True):
     article: Article
     topics: list[str]
     entities: list[EntityTag]
-    evidence: dict[str, list[str]] = {}
+    evidence: dict[str, list[Evidence]] = {}  # tag (topic id or entity:id) -> why
 
 
 Record = TypeVar("Record", RawItem, Article, TaggedArticle, Alert)

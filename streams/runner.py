@@ -28,7 +28,6 @@ from connectors.websub import WebSubStore, WebSubSubscriber
 from streams.app import PipelineConfig, create_app
 from streams.embedded import Endpoints, embedded_services
 from streams.settings import Settings
-from streams.tagging import Tagger
 from streams.topics import TopicNames, ensure_topics
 
 log = logging.getLogger(__name__)
@@ -121,7 +120,7 @@ def run_pipeline(settings: Settings, *, feeds: list[FeedSpec] | None = None,
         load_feeds(settings.feeds_file) if settings.feeds_file else [])
     subscriptions = subscriptions if subscriptions is not None else (
         load_subscriptions(settings.subscriptions_file) if settings.subscriptions_file else [])
-    tagger = Tagger.from_files(settings.taxonomy_file, settings.watchlist_file)
+    tagger = settings.tagger_source()
     redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with embedded_services(settings.kafka_bootstrap, redis_url, settings.data_dir) as endpoints:

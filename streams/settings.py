@@ -9,7 +9,7 @@ import platformdirs
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-_DEFAULTS_DIR = Path(__file__).parent / "defaults"
+from streams.tagging.reload import TaggerSource
 
 
 class Settings(BaseSettings):
@@ -42,10 +42,15 @@ class Settings(BaseSettings):
         None, description="Feeds to poll: YAML (`feeds:` list) or OPML. Unset: poll nothing.")
     subscriptions_file: Path | None = Field(
         None, description="Subscriptions (YAML `subscriptions:` list). Unset: no alerts.")
-    taxonomy_file: Path = Field(
-        _DEFAULTS_DIR / "taxonomy.yaml", description="Topic rules (YAML); defaults shipped.")
-    watchlist_file: Path = Field(
-        _DEFAULTS_DIR / "watchlist.yaml", description="Watched entities (YAML); defaults shipped.")
+    taxonomy_file: Path | None = Field(
+        None, description="Your topic rules (YAML), extending the shipped taxonomy. Unset: "
+        "<data_dir>/taxonomy.yaml (used when it exists).")
+    watchlist_file: Path | None = Field(
+        None, description="Your watched entities (YAML), extending the shipped watchlist; "
+        "`wirewatch watchlist add` writes here. Unset: <data_dir>/watchlist.yaml.")
+    tagging_reload_seconds: float = Field(
+        5.0, gt=0, description="How often workers check the taxonomy and watchlist files for "
+        "changes (a stat each); edits apply without a restart.")
     fetch_allow_networks: list[str] = Field(
         default_factory=list, description="Networks feeds may be fetched from although private "
         "(SSRF allow-list), as a JSON list, e.g. [\"127.0.0.0/8\"].")
@@ -75,6 +80,19 @@ class Settings(BaseSettings):
     web_host: str = Field("127.0.0.1", description="Address of the web views and /metrics.")
     web_port: int = Field(6066, ge=0, le=65535, description="Port of the web views and /metrics.")
     log_level: str = Field("WARNING", description="Log level: DEBUG, INFO, WARNING or ERROR.")
+
+    @property
+    def user_taxonomy(self) -> Path:
+        return self.taxonomy_file or self.data_dir / "taxonomy.yaml"
+
+    @property
+    def user_watchlist(self) -> Path:
+        return self.watchlist_file or self.data_dir / "watchlist.yaml"
+
+    def tagger_source(self) -> TaggerSource:
+        """The tagger for workers and commands: shipped defaults plus the user's files."""
+        return TaggerSource([self.user_taxonomy], [self.user_watchlist],
+                            check_seconds=self.tagging_reload_seconds)
 
     def effective(self) -> dict[str, Any]:
         """The settings as printable values, secrets masked."""

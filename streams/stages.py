@@ -35,7 +35,8 @@ def tag_article(article: Article, tagger: Tagger) -> TaggedArticle:
 
 def story_view(tagged: TaggedArticle) -> StoryView:
     article = tagged.article
-    evidence = tuple(line for lines in tagged.evidence.values() for line in lines[:1])
+    evidence = tuple(f"{tag}: {found[0].term} ({found[0].field}): {found[0].snippet}"
+                     for tag, found in tagged.evidence.items() if found)
     return StoryView(
         story_id=article.story_id, article_id=article.article_id, title=article.title,
         url=article.url, source=article.source, topics=tuple(tagged.topics),

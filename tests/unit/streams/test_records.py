@@ -10,7 +10,15 @@ import pytest
 
 from alerts.records import Alert
 from connectors.records import RawItem
-from streams.records import Article, EntityTag, TaggedArticle, decode, encode, json_schemas
+from streams.records import (
+    Article,
+    EntityTag,
+    Evidence,
+    TaggedArticle,
+    decode,
+    encode,
+    json_schemas,
+)
 
 ARTICLE = Article(
     article_id="a1", story_id="a1", is_duplicate=False, duplicate_of=None, similarity=0.0,
@@ -19,8 +27,9 @@ ARTICLE = Article(
 )
 TAGGED = TaggedArticle(
     article=ARTICLE, topics=["earnings"],
-    entities=[EntityTag(id="microsoft", name="Microsoft", type="organization", salience=0.7)],
-    evidence={"earnings": ["title: net income"]},
+    entities=[EntityTag(id="microsoft", name="Microsoft", type="organization", salience=0.7,
+                        where="lead", mentions=2)],
+    evidence={"earnings": [Evidence(term="net income", field="title", snippet="Net income up")]},
 )
 
 

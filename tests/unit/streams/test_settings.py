@@ -72,8 +72,15 @@ def test_effective_lists_every_field_as_plain_values() -> None:
     assert set(shown) == set(Settings.model_fields)
     assert shown["redis_url"] is None
     assert isinstance(shown["data_dir"], str)
-    assert shown["taxonomy_file"].endswith("taxonomy.yaml")
-    assert Path(shown["watchlist_file"]).is_file()
+    assert shown["taxonomy_file"] is None  # unset: <data_dir>/taxonomy.yaml when it exists
+
+
+def test_user_rule_files_default_to_the_data_dir(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    assert settings.user_taxonomy == tmp_path / "taxonomy.yaml"
+    assert settings.user_watchlist == tmp_path / "watchlist.yaml"
+    mine = Settings(data_dir=tmp_path, watchlist_file=tmp_path / "w.yaml")
+    assert mine.user_watchlist == tmp_path / "w.yaml"
 
 
 @pytest.mark.parametrize("name", sorted(Settings.model_fields))

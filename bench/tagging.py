@@ -1,0 +1,133 @@
+"""Benchmark the tagger: quality on labelled sets and speed with 100 vs 10,000 aliases.
+
+Prints JSON:
+- quality: precision/recall/F1 of `earnings` and `mergers-acquisitions` with the shipped
+  rules on the Reuters-21578 ModApte training split (../shared/data, research licence; the
+  section is skipped when it is absent), and of `ai-safety` and `leadership-change` on the
+  labelled fixtures in tests/fixtures/tagging/labelled.jsonl;
+- speed: articles/s over ~3 KB articles with the shipped taxonomy and 100, then 10,000,
+  watched aliases, one process; the baseline in the same run is tokenising alone (the
+  least any tagger must do), so the ratio says how much the matching costs on top.
+Usage: python bench/tagging.py [--articles 3000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+from streams.tagging import Tagger, load_entities, load_topics
+from streams.tagging.files import Entity
+from streams.tagging.text import Field
+
+ROOT = Path(__file__).resolve().parents[1]
+REUTERS = ROOT.parent / "shared" / "data" / "reuters-modapte-train.jsonl.gz"
+FIXTURES = ROOT / "tests" / "fixtures" / "tagging" / "labelled.jsonl"
+LABELS = {"earn": "earnings", "acq": "mergers-acquisitions"}
+
+
+def quality(rows: list[dict[str, object]], tagger: Tagger,
+            topics: list[str]) -> dict[str, dict[str, float | int]]:
+    found = [set(tagger.tag(str(r["title"]), str(r.get("body") or "")).topics) for r in rows]
+    result: dict[str, dict[str, float | int]] = {}
+    for topic in topics:
+        truth = [topic in {LABELS.get(str(t), str(t)) for t in r["topics"]}  # type: ignore[attr-defined]
+                 for r in rows]
+        tp = sum(1 for t, f in zip(truth, found, strict=True) if t and topic in f)
+        fp = sum(1 for t, f in zip(truth, found, strict=True) if not t and topic in f)
+        fn = sum(1 for t, f in zip(truth, found, strict=True) if t and topic not in f)
+        precision, recall = tp / max(1, tp + fp), tp / max(1, tp + fn)
+        result[topic] = {"labelled": tp + fn, "precision": round(precision, 4),
+                         "recall": round(recall, 4),
+                         "f1": round(2 * precision * recall / max(1e-9, precision + recall), 4)}
+    return result
+
+
+def synthetic_entities(count: int, seed: int = 7) -> list[Entity]:
+    """`count` aliases over count/2 companies, names drawn from a syllable vocabulary."""
+    draw = random.Random(seed)
+    syllables = ["ka", "lo", "mi", "ra", "te", "zu", "vo", "ne", "si", "ba", "qu", "do"]
+
+    def word() -> str:
+        return "".join(draw.choice(syllables) for _ in range(3)).capitalize()
+
+    return [Entity(f"synthetic-{i}", f"{word()} {word()}", "organization",
+                   (f"{word()} {word()} Holdings", word()))
+            for i in range(count // 2)]
+
+
+def articles(count: int, seed: int = 3) -> list[tuple[str, str]]:
+    """~3 KB articles: Reuters bodies joined when the data is there, else generated prose."""
+    draw = random.Random(seed)
+    if REUTERS.exists():
+        with gzip.open(REUTERS, "rt", encoding="utf-8") as handle:
+            rows = [json.loads(line) for line in handle]
+        pick = lambda: draw.choice(rows)  # noqa: E731
+        made = []
+        for _ in range(count):
+            body = ""
+            while len(body) < 3000:
+                body += str(pick()["body"]) + "\n"
+            made.append((str(pick()["title"]), body[:3000]))
+        return made
+    words = ("the company said on monday that its quarterly profit rose as chief executive "
+             "jane roe announced plans to acquire a rival for two billion dollars").split()
+    return [(" ".join(draw.choices(words, k=10)).title(),
+             " ".join(draw.choices(words, k=520))[:3000]) for _ in range(count)]
+
+
+def speed(sample: list[tuple[str, str]], aliases: int) -> dict[str, float | int]:
+    tagger = Tagger(load_topics(), load_entities() + synthetic_entities(aliases))
+    for title, body in sample[:200]:  # warm the memo of prefixes
+        tagger.tag(title, body)
+    started = time.perf_counter()
+    for title, body in sample:
+        tagger.tag(title, body)
+    elapsed = time.perf_counter() - started
+    return {"aliases": tagger.alias_count, "articles_per_s": round(len(sample) / elapsed, 1)}
+
+
+def tokenise_only(sample: list[tuple[str, str]]) -> float:
+    started = time.perf_counter()
+    for title, body in sample:
+        Field.of("title", title), Field.of("body", body)
+    return round(len(sample) / (time.perf_counter() - started), 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--articles", type=int, default=3000)
+    args = parser.parse_args()
+    shipped = Tagger.from_files()
+    result: dict[str, object] = {}
+    if REUTERS.exists():
+        with gzip.open(REUTERS, "rt", encoding="utf-8") as handle:
+            rows = [json.loads(line) for line in handle]
+        result["reuters_modapte_train"] = {"documents": len(rows), **quality(
+            rows, shipped, ["earnings", "mergers-acquisitions"])}
+    else:
+        result["reuters_modapte_train"] = {"skipped": f"{REUTERS} not found"}
+    if FIXTURES.exists():
+        rows = [json.loads(line) for line in FIXTURES.read_text(encoding="utf-8").splitlines()]
+        result["fixtures"] = {"documents": len(rows), **quality(
+            rows, shipped, ["ai-safety", "leadership-change"])}
+    sample = articles(args.articles)
+    small, large = speed(sample, 100), speed(sample, 10_000)
+    baseline = tokenise_only(sample)
+    result["speed"] = {
+        "article_chars": round(sum(len(t) + len(b) for t, b in sample) / len(sample)),
+        "aliases_100": small, "aliases_10000": large,
+        "ratio_10000_to_100": round(large["articles_per_s"] / small["articles_per_s"], 2),
+        "baseline_tokenise_only_per_s": baseline,
+        "ratio_to_tokenise_only": round(large["articles_per_s"] / baseline, 2)}
+    json.dump(result, sys.stdout, indent=2)
+    print()
+
+
+if __name__ == "__main__":
+    main()
