@@ -203,7 +203,8 @@ class Tagger:
         found: list[tuple[float, Hit]] = []
         for scope, field_index, ids in self._present_by_scope(view):
             weights = self._weights[scope][ids, topic_index]
-            for position in np.flatnonzero(weights > 0).tolist():
+            strongest = np.argsort(-weights)[:MAX_EVIDENCE]  # evidence shows at most these
+            for position in strongest[weights[strongest] > 0].tolist():
                 pattern_id = int(ids[position])
                 in_title = scope == "any" and pattern_id in view.present[0]
                 found.append((float(weights[position]),
@@ -305,17 +306,34 @@ class Tagger:
                 continue
             seen.add(pattern_id)
             field = fields[field_index]
-            match = self._snippet_pattern(pattern_id).search(field.text)
-            snippet = ""
-            if match is not None:
-                start = max(0, match.start() - SNIPPET_CHARS)
-                snippet = " ".join(field.text[start:match.end() + SNIPPET_CHARS].split())
             pattern = self._patterns[pattern_id]
+            span = self._find(field, pattern, pattern_id)
+            snippet = ""
+            if span is not None:
+                start = max(0, span[0] - SNIPPET_CHARS)
+                snippet = " ".join(field.text[start:span[1] + SNIPPET_CHARS].split())
             chosen.append(Evidence(term=" ".join(pattern.words) + ("*" if pattern.prefix else ""),
                                    field=field.name, snippet=snippet))
             if len(chosen) == MAX_EVIDENCE:
                 break
         return chosen
+
+    def _find(self, field: Field, pattern: Pattern, pattern_id: int) -> tuple[int, int] | None:
+        """Where a term first occurs in the field's text, for its snippet."""
+        if len(pattern.words) == 1 and not pattern.prefix:
+            # One word: str.find on the lower-cased text, checking the word's boundaries,
+            # is several times faster than a regular expression.
+            word, text = pattern.words[0], field.lowered()
+            position = text.find(word)
+            while position != -1:
+                end = position + len(word)
+                if ((position == 0 or not _is_word_char(text[position - 1]))
+                        and (end == len(text) or not _is_word_char(text[end]))):
+                    return position, end
+                position = text.find(word, position + 1)
+            return None
+        match = self._snippet_pattern(pattern_id).search(field.text)
+        return (match.start(), match.end()) if match else None
 
     def _snippet_pattern(self, pattern_id: int) -> re.Pattern[str]:
         compiled = self._snippet_patterns.get(pattern_id)
@@ -401,6 +419,10 @@ class _View:
                 self.scans[field_index].occurrences(pattern_id,
                                                     self.matcher.patterns[pattern_id])]
         return found
+
+
+def _is_word_char(character: str) -> bool:
+    return character.isalnum() or character == "$"
 
 
 def _proper_noun(fields: tuple[Field, Field], hit: Hit) -> bool:

@@ -47,11 +47,18 @@ class Field:
     text: str
     tokens: list[str]
     _original: list[str] | None = field(default=None, repr=False)
+    _lowered: str | None = field(default=None, repr=False)
 
     @classmethod
     def of(cls, name: str, raw: str) -> Field:
         folded = fold(raw)
         return cls(name, folded, tokenise(folded))
+
+    def lowered(self) -> str:
+        """The folded text in lower case (computed when first asked)."""
+        if self._lowered is None:
+            self._lowered = self.text.lower()
+        return self._lowered
 
     def original(self) -> list[str]:
         """The tokens with their case, for proper-noun checks (computed when first asked)."""
