@@ -14,9 +14,16 @@ class SubscriptionError(AlertsError):
 
 
 class NotifierError(AlertsError):
-    """Delivery failed. `retryable` tells the retry loop whether to try again."""
+    """Delivery failed. `retryable` tells the retry loop whether to try again; `reason` is a
+    short code for metrics and the dead-letter record (e.g. "rate_limited", "http_404")."""
 
-    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None,
+                 reason: str = "error") -> None:
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
+        self.reason = reason
+
+
+class ChannelError(AlertsError):
+    """A channels file or channel definition is invalid."""

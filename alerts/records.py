@@ -25,6 +25,8 @@ class Alert(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     evidence: list[str] = []
     outlets: int = 1
+    is_update: bool = False  # a material change of a story already alerted
+    thread_of: str | None = None  # the alert this one updates (replies in its thread)
 
 
 _encoder = msgspec.json.Encoder()

@@ -12,8 +12,8 @@ import yaml
 from alerts.errors import QueryError, SubscriptionError
 from alerts.query import Node, parse_query
 
-CHANNEL_KINDS = frozenset({"console"})
 _SLUG = re.compile(r"[^a-z0-9]+")
+_CHANNEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -39,14 +39,24 @@ class Subscription:
             parsed = parse_query(query)
         except QueryError as exc:
             raise SubscriptionError(f"subscription {name!r}: {exc}") from exc
-        unknown = [channel for channel in channels if channel.split(":")[0] not in CHANNEL_KINDS]
-        if unknown:
-            raise SubscriptionError(f"subscription {name!r}: unknown channel(s) {unknown}; "
-                                    f"known: {sorted(CHANNEL_KINDS)}")
+        malformed = [channel for channel in channels if not _CHANNEL_ID.fullmatch(channel)]
+        if malformed:
+            raise SubscriptionError(f"subscription {name!r}: channel id(s) {malformed} are not "
+                                    "ids of the channels file (letters, digits, . _ -)")
         if not channels:
             raise SubscriptionError(f"subscription {name!r}: needs at least one channel")
         return cls(id=id or slugify(name), name=name, owner=owner, query=query, parsed=parsed,
                    channels=tuple(channels))
+
+
+def check_channels(subscriptions: list[Subscription], known: frozenset[str]) -> None:
+    """Every channel a subscription names must be defined (console always is)."""
+    for subscription in subscriptions:
+        unknown = sorted(set(subscription.channels) - known)
+        if unknown:
+            raise SubscriptionError(
+                f"subscription {subscription.name!r}: unknown channel(s) {unknown}; defined: "
+                f"{sorted(known)} (add them to WIREWATCH_CHANNELS_FILE)")
 
 
 def slugify(name: str) -> str:

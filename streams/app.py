@@ -8,17 +8,17 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import faust
 import redis.asyncio as aioredis
 import redis.exceptions
 from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.transport.drivers.aiokafka import Producer as FaustProducer
 
-from alerts.delivery import deliver
-from alerts.ledger import DeliveryLedger
+from alerts.channels import SLACK_API_URL, Channels, load_channels
+from alerts.dispatch import Dispatcher, RetryPolicy
 from alerts.matching import match_story
-from alerts.notifiers import Notifier
-from alerts.notifiers.console import ConsoleNotifier
+from alerts.outbox import Outbox
 from alerts.records import Alert, encode_alert
 from alerts.subscriptions import Subscription
 from connectors.records import RawItem
@@ -59,7 +59,11 @@ class PipelineConfig:
     web_host: str
     web_port: int
     datadir: str
-    notifiers: dict[str, Notifier] = field(default_factory=lambda: {"console": ConsoleNotifier()})
+    channels: Channels = field(default_factory=lambda: load_channels(None))
+    dashboard_url: str | None = None
+    slack_api_url: str = SLACK_API_URL
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    ledger_days: float = 30.0
     on_delivered: Callable[[Alert], None] | None = None
     background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -96,7 +100,7 @@ def create_app(config: PipelineConfig) -> faust.App:
                              window_seconds=config.dedupe_window_seconds)
     stories = StoryStore(redis_client, prefix=config.redis_prefix,
                          window_seconds=config.dedupe_window_seconds)
-    ledger = DeliveryLedger(redis_client, prefix=config.redis_prefix)
+    outbox = Outbox(redis_client, prefix=config.redis_prefix, ledger_days=config.ledger_days)
     names = config.topics
 
     def topic(name: str) -> faust.TopicT:
@@ -127,14 +131,29 @@ def create_app(config: PipelineConfig) -> faust.App:
                 for alert in match_story(view, config.subscriptions, now=now_utc())]
 
     async def notify(key: bytes | None, value: bytes) -> Iterable[Output]:
-        alert = decode(value, Alert)
-        outcomes = await deliver(alert, config.notifiers, ledger)
-        failed = [o for o in outcomes if o.status == "failed"]
-        if failed:
-            raise DeliveryFailed("; ".join(f"{o.channel}: {o.error}" for o in failed))
-        if config.on_delivered and any(o.status == "sent" for o in outcomes):
-            config.on_delivered(alert)
+        # Queued in Redis before the offset is committed; each channel's worker delivers
+        # from there, so one slow or rate-limited channel never holds up the stream.
+        await outbox.enqueue(decode(value, Alert))
         return []
+
+    async def dead_letter(alert: Alert, channel: str, reason: str, detail: str) -> None:
+        await dlq.send(key=alert.subscription_id.encode(), value=encode_alert(alert), headers=[
+            ("stage", b"deliver"), ("channel", channel.encode()), ("reason", reason.encode()),
+            ("error", detail[:1000].encode("utf-8", "replace")),
+            ("source_topic", names.alerts.encode())])
+
+    def on_sent(alert: Alert, channel: str) -> None:
+        if config.on_delivered is not None:
+            config.on_delivered(alert)
+
+    async def run_dispatcher() -> None:
+        async with aiohttp.ClientSession() as session:
+            dispatcher = Dispatcher(
+                outbox, config.channels.notifiers(session, dashboard_url=config.dashboard_url,
+                                                  slack_api_url=config.slack_api_url),
+                dead_letter=dead_letter, policy=config.retry,
+                pace_seconds=config.channels.pace(), on_sent=on_sent)
+            await dispatcher.run()
 
     targets = {n: t for n, t in zip(names.all(), (raw, articles, tagged, alerts, dlq),
                                     strict=True)}
@@ -142,13 +161,10 @@ def create_app(config: PipelineConfig) -> faust.App:
                                    ("match", tagged, match), ("deliver", alerts, notify)):
         _register_stage(app, stage, source, handler, targets, dlq)
 
+    app.task(run_dispatcher)
     for job in config.background:
         app.task(job)
     return app
-
-
-class DeliveryFailed(Exception):
-    """At least one channel of an alert failed for good; the alert goes to the DLQ."""
 
 
 # Failures of the infrastructure, not of the record: the stage waits and retries the same

@@ -13,8 +13,10 @@ import faust
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from alerts.channels import load_channels
+from alerts.dispatch import RetryPolicy
 from alerts.records import Alert
-from alerts.subscriptions import Subscription, load_subscriptions
+from alerts.subscriptions import Subscription, check_channels, load_subscriptions
 from connectors.feeds_file import FeedSpec, load_feeds, unique_feeds
 from connectors.fetch import FetchLimits, new_session
 from connectors.guard import AddressPolicy
@@ -121,6 +123,8 @@ def run_pipeline(settings: Settings, *, feeds: list[FeedSpec] | None = None,
     subscriptions = subscriptions if subscriptions is not None else (
         load_subscriptions(settings.subscriptions_file) if settings.subscriptions_file else [])
     tagger = settings.tagger_source()
+    channels = load_channels(settings.channels_file)
+    check_channels(subscriptions, channels.ids)
     redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with embedded_services(settings.kafka_bootstrap, redis_url, settings.data_dir) as endpoints:
@@ -140,6 +144,11 @@ def run_pipeline(settings: Settings, *, feeds: list[FeedSpec] | None = None,
             dedupe_window_seconds=settings.dedupe_window_days * 86400, tagger=tagger,
             subscriptions=subscriptions, web_host=settings.web_host, web_port=settings.web_port,
             datadir=str(settings.data_dir / "faust"), on_delivered=on_delivered,
+            channels=channels, slack_api_url=settings.slack_api_url,
+            dashboard_url=settings.dashboard_url or f"http://{settings.web_host}:"
+                                                    f"{settings.web_port}",
+            retry=RetryPolicy(deadline=settings.alert_retry_deadline_seconds),
+            ledger_days=settings.ledger_days,
         )
         if feeds:
             config.background.append(

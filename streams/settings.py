@@ -42,6 +42,21 @@ class Settings(BaseSettings):
         None, description="Feeds to poll: YAML (`feeds:` list) or OPML. Unset: poll nothing.")
     subscriptions_file: Path | None = Field(
         None, description="Subscriptions (YAML `subscriptions:` list). Unset: no alerts.")
+    channels_file: Path | None = Field(
+        None, description="Alert channels (YAML: Slack webhook/API, email, JSON webhook) that "
+        "subscriptions name by id. Unset: only `console`.")
+    dashboard_url: str | None = Field(
+        None, description="Public base URL of the web views, for story links in alerts. "
+        "Unset: http://<web_host>:<web_port>.")
+    slack_api_url: str = Field(
+        "https://slack.com/api/", description="Base URL of the Slack Web API (tests point it "
+        "at a local server).")
+    alert_retry_deadline_seconds: float = Field(
+        300.0, gt=0, description="How long a failing delivery is retried (429, 5xx, timeouts, "
+        "SMTP 4xx) before it is dead-lettered.")
+    ledger_days: float = Field(
+        30.0, gt=0, description="How long the delivery ledger remembers a sent alert; a replay "
+        "older than this could send it again.")
     taxonomy_file: Path | None = Field(
         None, description="Your topic rules (YAML), extending the shipped taxonomy. Unset: "
         "<data_dir>/taxonomy.yaml (used when it exists).")

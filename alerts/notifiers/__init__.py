@@ -1,11 +1,6 @@
-"""Notifiers, one module per channel; each has `async notify(alert)` and raises NotifierError."""
+"""Notifiers, one module per channel: `async notify(alert, thread)` returns a message
+reference (Slack ts, Message-ID) or None, and raises NotifierError on failure."""
 
-from typing import Protocol
+from alerts.dispatch import Notifier
 
-from alerts.records import Alert
-
-
-class Notifier(Protocol):
-    """A delivery channel."""
-
-    async def notify(self, alert: Alert) -> None: ...
+__all__ = ["Notifier"]

@@ -30,5 +30,6 @@ class ConsoleNotifier:
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stdout
 
-    async def notify(self, alert: Alert) -> None:
+    async def notify(self, alert: Alert, thread: str | None = None) -> str | None:
         print(format_alert(alert), file=self.stream, flush=True)
+        return None

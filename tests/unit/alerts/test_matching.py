@@ -49,12 +49,12 @@ def test_duplicates_never_alert() -> None:
 def test_alert_carries_story_subscription_and_evidence() -> None:
     subscription = sub("entity:openai AND (topic:earnings OR topic:leadership-change) "
                        "AND NOT source:other", name="OpenAI leadership",
-                       channels=("console", "console:stderr"))
+                       channels=("console", "team-slack"))
     (alert,) = match_story(STORY, [subscription], now=NOW)
     assert alert.alert_id == alert_id("openai-leadership", "story-1")
     assert (alert.subscription_id, alert.subscription_name, alert.owner) == (
         "openai-leadership", "OpenAI leadership", "ana")
-    assert alert.channels == ["console", "console:stderr"]
+    assert alert.channels == ["console", "team-slack"]
     assert (alert.story_id, alert.article_id, alert.title, alert.url, alert.source) == (
         "story-1", "article-1", STORY.title, STORY.url, STORY.source)
     assert alert.topics == ["leadership-change", "ai-safety"]

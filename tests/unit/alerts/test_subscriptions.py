@@ -8,7 +8,7 @@ import pytest
 
 from alerts.errors import SubscriptionError
 from alerts.query import Term
-from alerts.subscriptions import Subscription, load_subscriptions
+from alerts.subscriptions import Subscription, check_channels, load_subscriptions
 
 
 @pytest.mark.parametrize(("name", "slug"), [
@@ -32,8 +32,7 @@ def test_create_keeps_an_explicit_id() -> None:
     ({"query": "topic:a AND"}, "subscription 'S': query ends where a term was expected"),
     ({"query": "author:x"}, "subscription 'S': unknown field 'author'"),
     ({"query": ""}, "subscription 'S': empty query"),
-    ({"channels": ("email",)}, r"unknown channel\(s\) \['email'\]"),
-    ({"channels": ("console", "slack:#news")}, r"unknown channel\(s\) \['slack:#news'\]"),
+    ({"channels": ("console", "slack:#news")}, r"channel id\(s\) \['slack:#news'\]"),
     ({"channels": ()}, "needs at least one channel"),
     ({"name": "!!!"}, "has no letters or digits"),
 ])
@@ -43,10 +42,12 @@ def test_create_rejects_bad_subscriptions(kwargs: dict[str, object], message: st
         Subscription.create(**arguments)  # type: ignore[arg-type]
 
 
-def test_console_channel_may_carry_a_target() -> None:
+def test_channels_must_be_defined() -> None:
     subscription = Subscription.create(name="S", owner="", query="topic:a",
-                                       channels=("console:stderr",))
-    assert subscription.channels == ("console:stderr",)
+                                       channels=("console", "team-slack"))
+    check_channels([subscription], frozenset({"console", "team-slack"}))
+    with pytest.raises(SubscriptionError, match=r"unknown channel\(s\) \['team-slack'\]"):
+        check_channels([subscription], frozenset({"console"}))
 
 
 GOOD = """
@@ -60,7 +61,7 @@ subscriptions:
     channels: console
   - name: Layoffs
     query: topic:layoffs
-    channels: [console, "console:stderr"]
+    channels: [console, team-slack]
 """
 
 
@@ -71,7 +72,7 @@ def test_load_subscriptions_reads_a_good_file(tmp_path: Path) -> None:
     assert [(s.id, s.owner, s.channels) for s in subscriptions] == [
         ("openai-safety", "ana", ("console",)),
         ("msft", "", ("console",)),  # a single channel may be given as a string
-        ("layoffs", "", ("console", "console:stderr")),
+        ("layoffs", "", ("console", "team-slack")),
     ]
 
 
@@ -93,8 +94,8 @@ def test_load_subscriptions_accepts_an_empty_list(tmp_path: Path) -> None:
     ("subscriptions:\n  - {name: x, query: 3}\n", r"missing or non-string \['query'\]"),
     ("subscriptions:\n  - {name: x, query: 'topic:a', channels: [1]}\n",
      "channels must be a list of strings"),
-    ("subscriptions:\n  - {name: x, query: 'topic:a', channels: [email]}\n",
-     r"subscriptions\[0\]: subscription 'x': unknown channel"),
+    ("subscriptions:\n  - {name: x, query: 'topic:a', channels: ['#news']}\n",
+     r"subscriptions\[0\]: subscription 'x': channel id"),
     ("subscriptions:\n  - {name: ok, query: 'topic:a'}\n  - {name: bad, query: 'topic:'}\n",
      r"subscriptions\[1\]: subscription 'bad': unexpected 'topic:'"),
     ("subscriptions:\n  - {name: A b, query: 'topic:a'}\n  - {name: a-B, query: 'topic:b'}\n",

@@ -1,0 +1,166 @@
+"""Deliver queued alerts: one worker per channel, so a channel that is rate limited or down
+never holds up the others. Each worker paces its channel, retries what a retry can fix
+(429 after Retry-After, 5xx and timeouts with backoff and jitter, up to a deadline) and
+dead-letters the rest with the reason."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from alerts import metrics
+from alerts.errors import NotifierError
+from alerts.outbox import Outbox, Pending
+from alerts.records import Alert
+
+log = logging.getLogger(__name__)
+
+
+class Notifier(Protocol):
+    """A delivery channel: sends one alert, returns a message reference (or None)."""
+
+    async def notify(self, alert: Alert, thread: str | None = None) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter, stopped by a total deadline per alert."""
+
+    first_delay: float = 0.5
+    max_delay: float = 30.0
+    deadline: float = 300.0
+
+    def delay(self, attempt: int, error: NotifierError) -> float:
+        if error.retry_after is not None:
+            return error.retry_after
+        return random.uniform(0, min(self.max_delay, self.first_delay * 2 ** (attempt - 1)))  # noqa: S311
+
+
+DeadLetter = Callable[[Alert, str, str, str], Awaitable[None]]  # alert, channel, reason, detail
+
+
+class _Stopped(Exception):
+    """The dispatcher is stopping: leave the delivery pending for the next run."""
+
+
+class Pace:
+    """At most one send per `interval` seconds on a channel (Slack: about one a second)."""
+
+    def __init__(self, interval: float, clock: Callable[[], float]) -> None:
+        self.interval, self.clock = interval, clock
+        self._next = 0.0
+
+    async def wait(self) -> None:
+        delay = self._next - self.clock()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        self._next = max(self.clock(), self._next) + self.interval
+
+
+class Dispatcher:
+    """Runs the channel workers of one process; any number of processes may run them."""
+
+    def __init__(self, outbox: Outbox, notifiers: Mapping[str, Notifier], *,
+                 dead_letter: DeadLetter, policy: RetryPolicy = RetryPolicy(),
+                 pace_seconds: Mapping[str, float] | None = None,
+                 reclaim_idle_seconds: float = 60.0,
+                 on_sent: Callable[[Alert, str], None] | None = None) -> None:
+        self.outbox, self.notifiers, self.dead_letter = outbox, notifiers, dead_letter
+        self.policy, self.on_sent = policy, on_sent
+        self.reclaim_idle_ms = int(reclaim_idle_seconds * 1000)
+        self.consumer = f"worker-{uuid.uuid4().hex[:12]}"
+        self._paces = {channel: Pace(seconds, time.monotonic)
+                       for channel, seconds in (pace_seconds or {}).items()}
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """Ask the workers to finish: a delivery waiting to retry is left for the next run."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Run every channel's worker until `stop()` (or cancellation)."""
+        async with asyncio.TaskGroup() as group:
+            for channel in self.notifiers:
+                group.create_task(self.run_channel(channel), name=f"deliver-{channel}")
+
+    async def run_channel(self, channel: str) -> None:
+        await self.outbox.ensure_group(channel)
+        while not self._stopping.is_set():
+            for pending in await self.outbox.take(channel, self.consumer,
+                                                  reclaim_idle_ms=self.reclaim_idle_ms):
+                if self._stopping.is_set():
+                    return  # unacknowledged: another worker (or the next run) claims it
+                try:
+                    await self.deliver(pending)
+                except _Stopped:
+                    return
+
+    async def deliver(self, pending: Pending) -> str:
+        """Deliver one queued alert and record the outcome: "sent", "skipped" or "dead"."""
+        channel, alert = pending.channel, pending.alert
+        state = await self.outbox.state(alert.alert_id, channel)
+        if state is not None and state.startswith("sent "):
+            metrics.SKIPPED.labels(channel).inc()
+            await self.outbox.acknowledge(pending)
+            return "skipped"
+        notifier = self.notifiers.get(channel)
+        if notifier is None:
+            await self._dead(pending, "no_channel", f"no channel named {channel!r} configured")
+            return "dead"
+        thread = (await self.outbox.reference(alert.thread_of, channel)
+                  if alert.thread_of else None)
+        try:
+            reference = await self._send(channel, notifier, alert, thread)
+        except NotifierError as exc:
+            await self._dead(pending, exc.reason, str(exc))
+            return "dead"
+        await self.outbox.record_sent(pending, reference)
+        metrics.SENT.labels(channel).inc()
+        metrics.LATENCY.labels(channel).observe(
+            max(0.0, (datetime.now(UTC) - alert.created_at).total_seconds()))
+        if self.on_sent is not None:
+            self.on_sent(alert, channel)
+        return "sent"
+
+    async def _send(self, channel: str, notifier: Notifier, alert: Alert,
+                    thread: str | None) -> str | None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.policy.deadline
+        pace = self._paces.get(channel)
+        attempt = 0
+        while True:
+            attempt += 1
+            if pace is not None:
+                await pace.wait()
+            try:
+                return await notifier.notify(alert, thread)
+            except NotifierError as exc:
+                delay = self.policy.delay(attempt, exc)
+                if not exc.retryable or loop.time() + delay > deadline:
+                    raise
+                metrics.RETRIED.labels(channel, exc.reason).inc()
+                log.warning("%s: attempt %d failed, retrying in %.1fs: %s", channel, attempt,
+                            delay, exc)
+                await self._pause(delay)
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep before a retry, cut short by stop()."""
+        try:
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        except TimeoutError:
+            return
+        raise _Stopped
+
+    async def _dead(self, pending: Pending, reason: str, detail: str) -> None:
+        log.error("%s: alert %s dead-lettered: %s", pending.channel, pending.alert.alert_id,
+                  detail)
+        await self.dead_letter(pending.alert, pending.channel, reason, detail)
+        await self.outbox.record_failed(pending, reason)
+        metrics.DEAD_LETTERED.labels(pending.channel, reason).inc()

@@ -1,0 +1,135 @@
+"""The delivery outbox and ledger in Redis: one stream per channel, one ledger key per
+(alert, channel). Queueing is idempotent, so a replayed alert is never queued twice.
+
+Ledger values: `queued`, then `sent <unix time> <message ref>` or `failed <reason>`.
+A `failed` alert may be queued again (after a fix, by a replay); a `sent` one never.
+Stream entries stay pending until the worker has recorded the outcome, so an alert whose
+worker died is claimed by another worker and tried again: at most one duplicate (sent,
+then the crash before the ledger write), never a lost alert.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+
+from alerts.records import Alert, decode_alert, encode_alert
+
+GROUP = "delivery"
+
+# KEYS[1] ledger key, KEYS[2] stream; ARGV[1] ttl seconds, ARGV[2] encoded alert.
+_ENQUEUE = """
+local state = redis.call('GET', KEYS[1])
+if state and string.sub(state, 1, 6) ~= 'failed' then return 0 end
+redis.call('SET', KEYS[1], 'queued', 'EX', ARGV[1])
+redis.call('XADD', KEYS[2], '*', 'alert', ARGV[2])
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class Pending:
+    """One queued delivery as a worker reads it from its channel's stream."""
+
+    entry_id: str
+    channel: str
+    alert: Alert
+
+
+class Outbox:
+    """Per-channel queues of alerts to deliver, and the ledger of what happened to each."""
+
+    def __init__(self, client: aioredis.Redis, *, prefix: str = "ww:",
+                 ledger_days: float = 30.0) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.ttl = max(1, int(ledger_days * 86400))
+        self._enqueue = client.register_script(_ENQUEUE)
+
+    def _stream(self, channel: str) -> str:
+        return f"{self.prefix}outbox:{channel}"
+
+    def _ledger(self, alert_id: str, channel: str) -> str:
+        return f"{self.prefix}ledger:{alert_id}:{channel}"
+
+    async def enqueue(self, alert: Alert) -> list[str]:
+        """Queue the alert on each of its channels the ledger has not seen; returns those."""
+        queued = []
+        for channel in alert.channels:
+            if await self._enqueue(keys=[self._ledger(alert.alert_id, channel),
+                                         self._stream(channel)],
+                                   args=[self.ttl, encode_alert(alert)]):
+                queued.append(channel)
+        return queued
+
+    async def ensure_group(self, channel: str) -> None:
+        try:
+            await self.client.xgroup_create(self._stream(channel), GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def take(self, channel: str, consumer: str, *, count: int = 16,
+                   block_ms: int = 1000, reclaim_idle_ms: int = 60_000) -> list[Pending]:
+        """Deliveries for this consumer: ones abandoned by a dead worker first, then new."""
+        stream = self._stream(channel)
+        reply = await self.client.xautoclaim(stream, GROUP, consumer,
+                                             min_idle_time=reclaim_idle_ms, start_id="0-0",
+                                             count=count)
+        entries = list(reply[1])  # Redis 7 adds a third element (deleted ids); 6.2 does not
+        if not entries:
+            replies = await self.client.xreadgroup(GROUP, consumer, {stream: ">"},
+                                                   count=count, block=block_ms)
+            entries = [entry for _, stream_entries in replies for entry in stream_entries]
+        return [Pending(_text(entry_id), channel, decode_alert(fields[b"alert"]))
+                for entry_id, fields in entries if fields]
+
+    async def state(self, alert_id: str, channel: str) -> str | None:
+        value = await self.client.get(self._ledger(alert_id, channel))
+        return value.decode() if value is not None else None
+
+    async def record_sent(self, pending: Pending, reference: str | None) -> None:
+        """Write the ledger, then acknowledge the entry (this order: see module docstring)."""
+        value = f"sent {time.time():.3f} {reference or '-'}"
+        await self.client.set(self._ledger(pending.alert.alert_id, pending.channel), value,
+                              ex=self.ttl)
+        await self.acknowledge(pending)
+
+    async def record_failed(self, pending: Pending, reason: str) -> None:
+        await self.client.set(self._ledger(pending.alert.alert_id, pending.channel),
+                              f"failed {reason}", ex=self.ttl)
+        await self.acknowledge(pending)
+
+    async def acknowledge(self, pending: Pending) -> None:
+        """Done with an entry: acknowledged and deleted, so streams do not grow forever."""
+        stream = self._stream(pending.channel)
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.xack(stream, GROUP, pending.entry_id)
+            pipe.xdel(stream, pending.entry_id)
+            await pipe.execute()
+
+    async def reference(self, alert_id: str, channel: str) -> str | None:
+        """The message reference of a sent alert (a Slack ts), for threading updates."""
+        state = await self.state(alert_id, channel)
+        if state and state.startswith("sent "):
+            reference = state.split(" ", 2)[2]
+            return None if reference == "-" else reference
+        return None
+
+    async def backlog(self, channel: str) -> int:
+        """Entries queued or in flight on a channel (the stream's pending plus unread)."""
+        try:
+            groups = await self.client.xinfo_groups(self._stream(channel))
+        except ResponseError:
+            return 0
+        for group in groups:
+            if _text(group["name"]) == GROUP:
+                return int(group.get("pending", 0)) + int(group.get("lag") or 0)
+        return 0
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

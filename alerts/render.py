@@ -1,0 +1,103 @@
+"""What an alert says, rendered once per channel: Slack blocks, email text and HTML, JSON."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+from urllib.parse import quote
+
+from alerts.escape import (
+    header_value,
+    html_link,
+    html_text,
+    plain,
+    safe_url,
+    slack_link,
+    slack_text,
+)
+from alerts.records import Alert
+
+TEMPLATES = Path(__file__).parent / "templates"
+MAX_TITLE = 300
+MAX_EVIDENCE = 3
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """An alert as plain values, before any channel's escaping."""
+
+    title: str
+    url: str | None
+    source: str
+    outlets: int
+    topics: tuple[str, ...]
+    entities: tuple[str, ...]
+    evidence: tuple[str, ...]
+    subscription: str
+    story_link: str | None
+    is_update: bool
+
+
+def rendered(alert: Alert, dashboard_url: str | None = None) -> Rendered:
+    title = plain(alert.title)[:MAX_TITLE] or "(untitled story)"
+    story_link = (f"{dashboard_url.rstrip('/')}/stories/{quote(alert.story_id, safe='')}"
+                  if dashboard_url else None)
+    return Rendered(
+        title=title, url=safe_url(alert.url), source=plain(alert.source), outlets=alert.outlets,
+        topics=tuple(alert.topics), entities=tuple(alert.entities),
+        evidence=tuple(plain(e)[:300] for e in alert.evidence[:MAX_EVIDENCE]),
+        subscription=plain(alert.subscription_name),
+        story_link=safe_url(story_link) if story_link else None,
+        is_update=alert.is_update)
+
+
+def _carried_by(r: Rendered) -> str:
+    others = r.outlets - 1
+    return f"{r.source}" + (f" and {others} more outlet{'s' if others > 1 else ''}"
+                           if others > 0 else "")
+
+
+def slack_message(alert: Alert, dashboard_url: str | None = None) -> dict[str, object]:
+    """A Slack payload (text fallback plus blocks); every feed value escaped."""
+    r = rendered(alert, dashboard_url)
+    headline = slack_link(r.url, r.title) if r.url else slack_text(r.title)
+    prefix = "Update: " if r.is_update else ""
+    lines = [f"*{prefix}{headline}*",
+             f"{slack_text(_carried_by(r))} · subscription _{slack_text(r.subscription)}_"]
+    tags = [f"`{slack_text(t)}`" for t in (*r.entities, *r.topics)]
+    if tags:
+        lines.append(" ".join(tags))
+    lines += [f"> {slack_text(e)}" for e in r.evidence]
+    if r.story_link:
+        lines.append(slack_link(r.story_link, "story on the dashboard"))
+    text = "\n".join(lines)
+    return {"text": f"{prefix}{slack_text(r.title)}", "unfurl_links": False,
+            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}}]}
+
+
+def email_subject(alert: Alert) -> str:
+    r = rendered(alert)
+    return header_value(f"[wirewatch] {'Update: ' if r.is_update else ''}{r.title}")
+
+
+def _template(name: str) -> Template:
+    return Template((TEMPLATES / name).read_text(encoding="utf-8"))
+
+
+def email_bodies(alert: Alert, dashboard_url: str | None = None) -> tuple[str, str]:
+    """(text, HTML) bodies from the templates in alerts/templates/."""
+    r = rendered(alert, dashboard_url)
+    tags = ", ".join((*r.entities, *r.topics)) or "-"
+    text = _template("alert.txt").safe_substitute(
+        title=r.title, url=r.url or "(no link)", carried_by=_carried_by(r), tags=tags,
+        evidence="\n".join(f"  > {e}" for e in r.evidence) or "  -",
+        story_link=r.story_link or "-", subscription=r.subscription,
+        update="Update: " if r.is_update else "")
+    html_body = _template("alert.html").safe_substitute(
+        title=html_link(r.url, r.title) if r.url else html_text(r.title),
+        carried_by=html_text(_carried_by(r)), tags=html_text(tags),
+        evidence="".join(f"<blockquote>{html_text(e)}</blockquote>" for e in r.evidence),
+        story_link=html_link(r.story_link, "Story on the dashboard") if r.story_link else "",
+        subscription=html_text(r.subscription), update="Update: " if r.is_update else "")
+    return text, html_body

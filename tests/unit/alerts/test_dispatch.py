@@ -1,0 +1,176 @@
+"""Outbox and dispatcher on a real Redis: queued once, sent once, retried, dead-lettered,
+channels independent, and a crash between send and ledger write repeats at most one alert."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+import redis.asyncio as aioredis
+
+from alerts.dispatch import Dispatcher, RetryPolicy
+from alerts.errors import NotifierError
+from alerts.outbox import Outbox, Pending
+from alerts.records import Alert, encode_alert
+from tests.support.alerts import make_alert
+
+FAST = RetryPolicy(first_delay=0.01, max_delay=0.05, deadline=2.0)
+
+
+class Recorder:
+    """A notifier that runs a script of outcomes (an exception or a reference), then succeeds."""
+
+    def __init__(self, *script: NotifierError | str) -> None:
+        self.script = list(script)
+        self.calls: list[tuple[Alert, str | None, float]] = []
+        self.sent = asyncio.Condition()
+
+    async def notify(self, alert: Alert, thread: str | None = None) -> str | None:
+        self.calls.append((alert, thread, time.monotonic()))
+        outcome = self.script.pop(0) if self.script else f"ref-{alert.alert_id}"
+        if isinstance(outcome, NotifierError):
+            raise outcome
+        async with self.sent:
+            self.sent.notify_all()
+        return outcome
+
+    async def wait_for_calls(self, count: int, timeout: float = 5.0) -> None:
+        async with asyncio.timeout(timeout):
+            async with self.sent:
+                await self.sent.wait_for(lambda: len(self.calls) >= count)
+
+
+class DeadLetters(list[tuple[str, str, str]]):
+    async def __call__(self, alert: Alert, channel: str, reason: str, detail: str) -> None:
+        self.append((alert.alert_id, channel, reason))
+
+
+@pytest.fixture
+def outbox(redis_client: aioredis.Redis, unique: str) -> Outbox:
+    return Outbox(redis_client, prefix=f"{unique}:")
+
+
+async def take_one(outbox: Outbox, channel: str, consumer: str = "c1",
+                   reclaim_idle_ms: int = 60_000) -> Pending:
+    await outbox.ensure_group(channel)
+    (pending,) = await outbox.take(channel, consumer, block_ms=100,
+                                   reclaim_idle_ms=reclaim_idle_ms)
+    return pending
+
+
+async def test_enqueue_is_idempotent_and_follows_the_ledger(outbox: Outbox) -> None:
+    alert = make_alert(channels=["slack", "mail"])
+    assert await outbox.enqueue(alert) == ["slack", "mail"]
+    assert await outbox.enqueue(alert) == []  # a replay of the same alert
+    pending = await take_one(outbox, "slack")
+    await outbox.record_sent(pending, "ts-1")
+    failed = await take_one(outbox, "mail")
+    await outbox.record_failed(failed, "http_404")
+    assert await outbox.enqueue(alert) == ["mail"]  # failed may be tried again, sent never
+    assert await outbox.reference(alert.alert_id, "slack") == "ts-1"
+
+
+async def test_sent_once_then_skipped(outbox: Outbox) -> None:
+    notifier, dead = Recorder(), DeadLetters()
+    dispatcher = Dispatcher(outbox, {"console": notifier}, dead_letter=dead, policy=FAST)
+    await outbox.enqueue(make_alert())
+    assert await dispatcher.deliver(await take_one(outbox, "console")) == "sent"
+    assert (await outbox.state("a1", "console") or "").startswith("sent ")
+    # The same alert handed out again (say, reclaimed after a slow ack) is not re-sent.
+    await outbox.client.xadd(f"{outbox.prefix}outbox:console",
+                             {"alert": encode_alert(make_alert())})
+    assert await dispatcher.deliver(await take_one(outbox, "console")) == "skipped"
+    assert len(notifier.calls) == 1 and dead == []
+
+
+async def test_rate_limit_honours_retry_after_then_sends(outbox: Outbox) -> None:
+    notifier = Recorder(NotifierError("429", retryable=True, retry_after=0.2,
+                                      reason="rate_limited"))
+    dispatcher = Dispatcher(outbox, {"console": notifier}, dead_letter=DeadLetters(),
+                            policy=FAST)
+    await outbox.enqueue(make_alert())
+    assert await dispatcher.deliver(await take_one(outbox, "console")) == "sent"
+    (_, _, first), (_, _, second) = notifier.calls
+    assert second - first >= 0.2
+
+
+async def test_permanent_failure_is_dead_lettered_with_its_reason(outbox: Outbox) -> None:
+    dead = DeadLetters()
+    notifier = Recorder(NotifierError("404 channel_not_found", retryable=False,
+                                      reason="channel_not_found"))
+    dispatcher = Dispatcher(outbox, {"console": notifier}, dead_letter=dead, policy=FAST)
+    await outbox.enqueue(make_alert())
+    assert await dispatcher.deliver(await take_one(outbox, "console")) == "dead"
+    assert dead == [("a1", "console", "channel_not_found")] and len(notifier.calls) == 1
+    assert await outbox.state("a1", "console") == "failed channel_not_found"
+
+
+async def test_retryable_failures_stop_at_the_deadline(outbox: Outbox) -> None:
+    dead = DeadLetters()
+    always = [NotifierError("500", retryable=True, reason="http_500") for _ in range(1000)]
+    dispatcher = Dispatcher(outbox, {"console": Recorder(*always)}, dead_letter=dead,
+                            policy=RetryPolicy(first_delay=0.01, max_delay=0.02, deadline=0.3))
+    await outbox.enqueue(make_alert())
+    started = time.monotonic()
+    assert await dispatcher.deliver(await take_one(outbox, "console")) == "dead"
+    assert 0.2 < time.monotonic() - started < 2.0 and dead[0][2] == "http_500"
+
+
+async def test_a_rate_limited_channel_does_not_hold_up_the_others(outbox: Outbox) -> None:
+    slow = Recorder(NotifierError("429", retryable=True, retry_after=30, reason="rate_limited"))
+    fast = Recorder()
+    dispatcher = Dispatcher(outbox, {"slack": slow, "mail": fast}, dead_letter=DeadLetters(),
+                            policy=RetryPolicy(deadline=60))
+    for number in range(3):
+        await outbox.enqueue(make_alert(alert_id=f"a{number}", channels=["slack", "mail"]))
+    runner = asyncio.create_task(dispatcher.run())
+    try:
+        await fast.wait_for_calls(3)  # all three mails went out while Slack waits 30 s
+        assert len(slow.calls) == 1
+    finally:
+        dispatcher.stop()
+        await asyncio.wait_for(runner, 5)  # the waiting Slack retry is cut short
+    assert await outbox.state("a0", "slack") == "queued"  # left pending for the next run
+
+
+async def test_crash_between_send_and_ledger_repeats_at_most_once(outbox: Outbox) -> None:
+    await outbox.enqueue(make_alert())
+    notifier = Recorder()
+    # Worker 1 takes the alert and sends it, then dies before writing the ledger.
+    crashed = await take_one(outbox, "console", consumer="worker-1")
+    await notifier.notify(crashed.alert)
+    # Worker 2 reclaims what worker 1 left pending, finds it not recorded, sends it again.
+    survivor = Dispatcher(outbox, {"console": notifier}, dead_letter=DeadLetters(),
+                          policy=FAST, reclaim_idle_seconds=0.0)
+    reclaimed = await take_one(outbox, "console", consumer="worker-2", reclaim_idle_ms=0)
+    assert reclaimed.alert.alert_id == "a1"
+    assert await survivor.deliver(reclaimed) == "sent"
+    assert len(notifier.calls) == 2  # one duplicate, nothing lost
+    assert await outbox.enqueue(make_alert()) == []  # and a replay sends nothing more
+    await outbox.ensure_group("console")
+    assert await outbox.take("console", "worker-3", block_ms=50, reclaim_idle_ms=0) == []
+
+
+async def test_updates_reply_in_the_first_alerts_thread(outbox: Outbox) -> None:
+    notifier = Recorder("1700000000.000100")
+    dispatcher = Dispatcher(outbox, {"console": notifier}, dead_letter=DeadLetters(),
+                            policy=FAST)
+    await outbox.enqueue(make_alert())
+    await dispatcher.deliver(await take_one(outbox, "console"))
+    await outbox.enqueue(make_alert(alert_id="a1-u1", is_update=True, thread_of="a1"))
+    await dispatcher.deliver(await take_one(outbox, "console"))
+    assert [thread for _, thread, _ in notifier.calls] == [None, "1700000000.000100"]
+
+
+async def test_pace_spaces_sends_on_a_channel(outbox: Outbox) -> None:
+    notifier = Recorder()
+    dispatcher = Dispatcher(outbox, {"console": notifier}, dead_letter=DeadLetters(),
+                            policy=FAST, pace_seconds={"console": 0.2})
+    for number in range(3):
+        await outbox.enqueue(make_alert(alert_id=f"p{number}"))
+    await outbox.ensure_group("console")
+    for pending in await outbox.take("console", "c", block_ms=100):
+        await dispatcher.deliver(pending)
+    times = [at for _, _, at in notifier.calls]
+    assert len(times) == 3 and all(b - a >= 0.19 for a, b in zip(times, times[1:], strict=False))
