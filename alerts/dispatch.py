@@ -6,6 +6,7 @@ dead-letters the rest with the reason."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import random
 import time
@@ -17,8 +18,10 @@ from typing import Protocol
 
 from alerts import metrics
 from alerts.errors import NotifierError
-from alerts.outbox import Outbox, Pending
-from alerts.records import Alert
+from alerts.outbox import Outbox, Pending, sent_value
+from alerts.records import Alert, DigestItem
+from alerts.subscriptions import Schedule
+from alerts.timing import release_time
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +49,25 @@ class RetryPolicy:
 DeadLetter = Callable[[Alert, str, str, str], Awaitable[None]]  # alert, channel, reason, detail
 
 
+def digest_of(alerts: list[Alert], channel: str) -> Alert:
+    """One message standing for several alerts of a subscription (a digest or a group)."""
+    first = min(alerts, key=lambda a: a.created_at)
+    items = [DigestItem(alert_id=a.alert_id, story_id=a.story_id, title=a.title, url=a.url,
+                        source=a.source, outlets=a.outlets, is_update=a.is_update)
+             for a in sorted(alerts, key=lambda a: a.created_at)]
+    digest_id = hashlib.blake2b("\x1f".join(sorted(a.alert_id for a in alerts)).encode(),
+                                digest_size=12).hexdigest()
+    return Alert(
+        alert_id=f"digest-{digest_id}", subscription_id=first.subscription_id,
+        subscription_name=first.subscription_name, owner=first.owner, channels=[channel],
+        story_id=first.story_id, article_id=first.article_id,
+        title=f"{len(alerts)} stories for {first.subscription_name}", url=first.url,
+        source=first.source,
+        topics=sorted({t for a in alerts for t in a.topics}),
+        entities=sorted({e for a in alerts for e in a.entities}),
+        created_at=first.created_at, outlets=max(a.outlets for a in alerts), digest=items)
+
+
 class _Stopped(Exception):
     """The dispatcher is stopping: leave the delivery pending for the next run."""
 
@@ -71,9 +93,12 @@ class Dispatcher:
                  dead_letter: DeadLetter, policy: RetryPolicy = RetryPolicy(),
                  pace_seconds: Mapping[str, float] | None = None,
                  reclaim_idle_seconds: float = 60.0,
-                 on_sent: Callable[[Alert, str], None] | None = None) -> None:
+                 on_sent: Callable[[Alert, str], None] | None = None,
+                 schedule_of: Callable[[str], Awaitable[Schedule | None]] | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.outbox, self.notifiers, self.dead_letter = outbox, notifiers, dead_letter
         self.policy, self.on_sent = policy, on_sent
+        self.schedule_of, self.clock = schedule_of, clock
         self.reclaim_idle_ms = int(reclaim_idle_seconds * 1000)
         self.consumer = f"worker-{uuid.uuid4().hex[:12]}"
         self._paces = {channel: Pace(seconds, time.monotonic)
@@ -93,6 +118,10 @@ class Dispatcher:
     async def run_channel(self, channel: str) -> None:
         await self.outbox.ensure_group(channel)
         while not self._stopping.is_set():
+            try:
+                await self.release_due(channel)
+            except _Stopped:
+                return
             for pending in await self.outbox.take(channel, self.consumer,
                                                   reclaim_idle_ms=self.reclaim_idle_ms):
                 if self._stopping.is_set():
@@ -103,7 +132,8 @@ class Dispatcher:
                     return
 
     async def deliver(self, pending: Pending) -> str:
-        """Deliver one queued alert and record the outcome: "sent", "skipped" or "dead"."""
+        """Deliver one queued alert and record the outcome: "sent", "skipped", "held" (for a
+        digest, quiet hours or a rate cap) or "dead"."""
         channel, alert = pending.channel, pending.alert
         state = await self.outbox.state(alert.alert_id, channel)
         if state is not None and state.startswith("sent "):
@@ -114,6 +144,10 @@ class Dispatcher:
         if notifier is None:
             await self._dead(pending, "no_channel", f"no channel named {channel!r} configured")
             return "dead"
+        due = await self._due(alert)
+        if due is not None:
+            await self.outbox.hold(pending, due)
+            return "held"
         thread = (await self.outbox.reference(alert.thread_of, channel)
                   if alert.thread_of else None)
         try:
@@ -122,12 +156,61 @@ class Dispatcher:
             await self._dead(pending, exc.reason, str(exc))
             return "dead"
         await self.outbox.record_sent(pending, reference)
+        await self.outbox.count_sent(alert.subscription_id, self.clock().timestamp())
         metrics.SENT.labels(channel).inc()
         metrics.LATENCY.labels(channel).observe(
             max(0.0, (datetime.now(UTC) - alert.created_at).total_seconds()))
         if self.on_sent is not None:
             self.on_sent(alert, channel)
         return "sent"
+
+    async def _due(self, alert: Alert) -> float | None:
+        """When a held alert is due (Unix time), or None to send it now."""
+        if self.schedule_of is None:
+            return None
+        schedule = await self.schedule_of(alert.subscription_id)
+        if schedule is None or (schedule.mode == "immediate" and not schedule.quiet_hours
+                                and not schedule.rate_cap_per_hour):
+            return None
+        now = self.clock()
+        count = (await self.outbox.sent_this_hour(alert.subscription_id, now.timestamp())
+                 if schedule.rate_cap_per_hour else 0)
+        due = release_time(schedule, now, sent_this_hour=count)
+        return due.timestamp() if due > now else None
+
+    async def release_due(self, channel: str) -> int:
+        """Send the held alerts that are due, one message per subscription; returns how many
+        messages went out (or were dead-lettered)."""
+        due = await self.outbox.due(channel, self.clock().timestamp())
+        if not due:
+            return 0
+        groups: dict[str, list[Alert]] = {}
+        for alert in due:
+            groups.setdefault(alert.subscription_id, []).append(alert)
+        notifier = self.notifiers.get(channel)
+        for subscription_id, alerts in groups.items():
+            fresh = [a for a in alerts
+                     if not (await self.outbox.state(a.alert_id, channel) or "").startswith(
+                         "sent ")]
+            if fresh and notifier is not None:
+                message = fresh[0] if len(fresh) == 1 else digest_of(fresh, channel)
+                try:
+                    reference = await self._send(channel, notifier, message, None)
+                except NotifierError as exc:
+                    for alert in fresh:
+                        await self.dead_letter(alert, channel, exc.reason, str(exc))
+                        await self.outbox.mark(alert.alert_id, channel, f"failed {exc.reason}")
+                    metrics.DEAD_LETTERED.labels(channel, exc.reason).inc(len(fresh))
+                else:
+                    for alert in fresh:
+                        await self.outbox.mark(alert.alert_id, channel, sent_value(reference))
+                    await self.outbox.count_sent(subscription_id, self.clock().timestamp())
+                    metrics.SENT.labels(channel).inc(len(fresh))
+                    if self.on_sent is not None:
+                        for alert in fresh:
+                            self.on_sent(alert, channel)
+            await self.outbox.release(channel, alerts)
+        return len(groups)
 
     async def _send(self, channel: str, notifier: Notifier, alert: Alert,
                     thread: str | None) -> str | None:

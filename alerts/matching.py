@@ -1,12 +1,15 @@
-"""Match a tagged story against subscriptions: pure, one Alert per matching subscription."""
+"""Match a tagged story against subscriptions: one alert per (subscription, story), then an
+update when the story changes materially. Pure: the caller supplies what was sent before."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
-from dataclasses import dataclass
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from alerts.escape import plain
 from alerts.query import evaluate, positive_terms
 from alerts.records import Alert
 from alerts.subscriptions import Subscription
@@ -26,48 +29,115 @@ class StoryView:
     is_duplicate: bool
     evidence: tuple[str, ...] = ()
     outlets: int = 1
+    salience: Mapping[str, float] = field(default_factory=dict)  # entity id -> 0..1
+    is_update: bool = False  # the article was re-published with changes
 
-    def facts(self) -> dict[str, frozenset[str]]:
+    def facts(self, min_salience: float = 0.0) -> dict[str, frozenset[str]]:
         return {
             "topic": frozenset(t.lower() for t in self.topics),
-            "entity": frozenset(e.lower() for e in self.entities),
+            "entity": frozenset(e.lower() for e in self.entities
+                                if self.salience.get(e, 1.0) >= min_salience),
             "source": frozenset({self.source.lower()}),
         }
 
 
-def alert_id(subscription_id: str, story_id: str) -> str:
-    """The ledger key of an alert: one per (subscription, story), stable across replays."""
-    return hashlib.blake2b(f"{subscription_id}\x1f{story_id}".encode(), digest_size=12).hexdigest()
+@dataclass(frozen=True)
+class Sent:
+    """What a subscription was last told about a story (kept in Redis by the caller)."""
+
+    title: str
+    outlets: int
+    updates: int = 0
 
 
-def match_story(
-    story: StoryView, subscriptions: Iterable[Subscription], *, now: datetime,
-) -> list[Alert]:
-    """Alerts for every subscription the story satisfies; syndicated copies never alert."""
-    if story.is_duplicate:
-        return []
-    facts = story.facts()
-    alerts = []
+@dataclass(frozen=True)
+class Silences:
+    """What is muted now: subscriptions, entities and stories by id."""
+
+    subscriptions: frozenset[str] = frozenset()
+    entities: frozenset[str] = frozenset()
+    stories: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Decision:
+    """An alert to queue and the state to remember for its (subscription, story)."""
+
+    alert: Alert
+    sent: Sent
+
+
+def alert_id(subscription_id: str, story_id: str, update: int = 0) -> str:
+    """The ledger key of an alert: one per (subscription, story[, update]), stable on replay."""
+    key = f"{subscription_id}\x1f{story_id}" + (f"\x1fupdate-{update}" if update else "")
+    return hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
+
+
+_HEADLINE_NOISE = re.compile(r"^(?:update\s*\d*\s*[-:]|exclusive\s*:|breaking\s*:)\s*", re.I)
+
+
+def headline_key(title: str) -> str:
+    """A headline without case, spacing and wire prefixes ("UPDATE 2-", "EXCLUSIVE:")."""
+    return _HEADLINE_NOISE.sub("", plain(title).lower()).strip()
+
+
+def matches(story: StoryView, subscription: Subscription,
+            silences: Silences = Silences()) -> list[str] | None:
+    """The query terms that held, or None when the story does not match (or is muted)."""
+    if subscription.id in silences.subscriptions or story.story_id in silences.stories:
+        return None
+    facts = story.facts(subscription.min_salience)
+    if not evaluate(subscription.parsed, facts):
+        return None
+    held = [t for t in positive_terms(subscription.parsed)
+            if t.value in facts.get(t.field, frozenset())]
+    if any(t.field == "entity" and t.value in silences.entities for t in held):
+        return None
+    return [f"{t.field}:{t.value}" for t in held]
+
+
+def decide(story: StoryView, subscription: Subscription, held: list[str], sent: Sent | None,
+           *, now: datetime) -> Decision | None:
+    """The alert this copy of the story calls for, given what was sent before, if any."""
+    if sent is None:
+        return Decision(_alert(story, subscription, held, now, update=0), Sent(
+            story.title, story.outlets))
+    new_headline = (subscription.update_on_new_headline and story.is_update
+                    and headline_key(story.title) != headline_key(sent.title))
+    more_outlets = (subscription.update_after_outlets is not None
+                    and story.outlets >= sent.outlets + subscription.update_after_outlets)
+    if not (new_headline or more_outlets):
+        return None
+    update = sent.updates + 1
+    return Decision(_alert(story, subscription, held, now, update=update),
+                    Sent(story.title if new_headline else sent.title, story.outlets, update))
+
+
+def _alert(story: StoryView, subscription: Subscription, held: list[str], now: datetime, *,
+           update: int) -> Alert:
+    return Alert(
+        alert_id=alert_id(subscription.id, story.story_id, update),
+        subscription_id=subscription.id, subscription_name=subscription.name,
+        owner=subscription.owner, channels=list(subscription.channels),
+        story_id=story.story_id, article_id=story.article_id, title=story.title, url=story.url,
+        source=story.source, topics=list(story.topics), entities=list(story.entities),
+        evidence=held + list(story.evidence), created_at=now, outlets=story.outlets,
+        is_update=update > 0,
+        thread_of=alert_id(subscription.id, story.story_id) if update else None)
+
+
+def match_story(story: StoryView, subscriptions: Iterable[Subscription], *, now: datetime,
+                silences: Silences = Silences(),
+                sent: Mapping[str, Sent] | None = None) -> list[Decision]:
+    """Decisions for every subscription the story satisfies. `sent` maps subscription ids to
+    what they were told about this story before; without it every match is a first alert."""
+    decisions = []
     for subscription in subscriptions:
-        if not evaluate(subscription.parsed, facts):
+        held = matches(story, subscription, silences)
+        if held is None:
             continue
-        matched = [f"{t.field}:{t.value}" for t in positive_terms(subscription.parsed)
-                   if t.value in facts.get(t.field, frozenset())]
-        alerts.append(Alert(
-            alert_id=alert_id(subscription.id, story.story_id),
-            subscription_id=subscription.id,
-            subscription_name=subscription.name,
-            owner=subscription.owner,
-            channels=list(subscription.channels),
-            story_id=story.story_id,
-            article_id=story.article_id,
-            title=story.title,
-            url=story.url,
-            source=story.source,
-            topics=list(story.topics),
-            entities=list(story.entities),
-            evidence=matched + list(story.evidence),
-            created_at=now,
-            outlets=story.outlets,
-        ))
-    return alerts
+        decision = decide(story, subscription, held, (sent or {}).get(subscription.id),
+                          now=now)
+        if decision is not None:
+            decisions.append(decision)
+    return decisions

@@ -93,9 +93,7 @@ class Outbox:
 
     async def record_sent(self, pending: Pending, reference: str | None) -> None:
         """Write the ledger, then acknowledge the entry (this order: see module docstring)."""
-        value = f"sent {time.time():.3f} {reference or '-'}"
-        await self.client.set(self._ledger(pending.alert.alert_id, pending.channel), value,
-                              ex=self.ttl)
+        await self.mark(pending.alert.alert_id, pending.channel, sent_value(reference))
         await self.acknowledge(pending)
 
     async def record_failed(self, pending: Pending, reason: str) -> None:
@@ -119,6 +117,42 @@ class Outbox:
             return None if reference == "-" else reference
         return None
 
+    def _held(self, channel: str) -> str:
+        return f"{self.prefix}held:{channel}"
+
+    async def hold(self, pending: Pending, due: float) -> None:
+        """Keep an alert until `due` (Unix time): a digest, quiet hours or a rate cap."""
+        await self.client.zadd(self._held(pending.channel), {encode_alert(pending.alert): due})
+        await self.acknowledge(pending)
+
+    async def due(self, channel: str, now: float, *, limit: int = 500) -> list[Alert]:
+        raw = await self.client.zrangebyscore(self._held(channel), "-inf", now, start=0,
+                                              num=limit)
+        return [decode_alert(member) for member in raw]
+
+    async def release(self, channel: str, alerts: list[Alert]) -> None:
+        if alerts:
+            await self.client.zrem(self._held(channel), *(encode_alert(a) for a in alerts))
+
+    async def held(self, channel: str) -> int:
+        return int(await self.client.zcard(self._held(channel)))
+
+    async def mark(self, alert_id: str, channel: str, value: str) -> None:
+        await self.client.set(self._ledger(alert_id, channel), value, ex=self.ttl)
+
+    def _hour(self, subscription_id: str, now: float) -> str:
+        return f"{self.prefix}sent-hour:{subscription_id}:{int(now // 3600)}"
+
+    async def sent_this_hour(self, subscription_id: str, now: float) -> int:
+        return int(await self.client.get(self._hour(subscription_id, now)) or 0)
+
+    async def count_sent(self, subscription_id: str, now: float) -> None:
+        key = self._hour(subscription_id, now)
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, 7200)
+            await pipe.execute()
+
     async def backlog(self, channel: str) -> int:
         """Entries queued or in flight on a channel (the stream's pending plus unread)."""
         try:
@@ -129,6 +163,10 @@ class Outbox:
             if _text(group["name"]) == GROUP:
                 return int(group.get("pending", 0)) + int(group.get("lag") or 0)
         return 0
+
+
+def sent_value(reference: str | None) -> str:
+    return f"sent {time.time():.3f} {reference or '-'}"
 
 
 def _text(value: bytes | str) -> str:

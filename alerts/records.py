@@ -7,6 +7,18 @@ from datetime import datetime
 import msgspec
 
 
+class DigestItem(msgspec.Struct, frozen=True, kw_only=True):
+    """One story in a digest (or in a group of alerts sent as one message)."""
+
+    alert_id: str
+    story_id: str
+    title: str
+    url: str
+    source: str
+    outlets: int = 1
+    is_update: bool = False
+
+
 class Alert(msgspec.Struct, frozen=True, kw_only=True):
     """An alert to deliver: which subscription, which story, and why it matched."""
 
@@ -27,6 +39,7 @@ class Alert(msgspec.Struct, frozen=True, kw_only=True):
     outlets: int = 1
     is_update: bool = False  # a material change of a story already alerted
     thread_of: str | None = None  # the alert this one updates (replies in its thread)
+    digest: list[DigestItem] = []  # set when this message stands for several alerts
 
 
 _encoder = msgspec.json.Encoder()

@@ -58,8 +58,23 @@ def _carried_by(r: Rendered) -> str:
                            if others > 0 else "")
 
 
+def _digest_lines(alert: Alert) -> list[tuple[str, str | None, str, int, bool]]:
+    """(title, checked url, source, outlets, is update) per story of a digest."""
+    return [(plain(item.title)[:MAX_TITLE] or "(untitled story)", safe_url(item.url),
+             plain(item.source), item.outlets, item.is_update) for item in alert.digest]
+
+
 def slack_message(alert: Alert, dashboard_url: str | None = None) -> dict[str, object]:
     """A Slack payload (text fallback plus blocks); every feed value escaped."""
+    if alert.digest:
+        lines = [f"*{slack_text(alert.title)}*"]
+        for title, url, source, outlets, update in _digest_lines(alert)[:40]:
+            shown = slack_link(url, title) if url else slack_text(title)
+            lines.append(f"• {'Update: ' if update else ''}{shown} — {slack_text(source)}"
+                         f"{f' (+{outlets - 1})' if outlets > 1 else ''}")
+        return {"text": slack_text(alert.title), "unfurl_links": False,
+                "blocks": [{"type": "section",
+                            "text": {"type": "mrkdwn", "text": "\n".join(lines)[:2900]}}]}
     r = rendered(alert, dashboard_url)
     headline = slack_link(r.url, r.title) if r.url else slack_text(r.title)
     prefix = "Update: " if r.is_update else ""
@@ -87,6 +102,17 @@ def _template(name: str) -> Template:
 
 def email_bodies(alert: Alert, dashboard_url: str | None = None) -> tuple[str, str]:
     """(text, HTML) bodies from the templates in alerts/templates/."""
+    if alert.digest:
+        items = _digest_lines(alert)
+        text = "\n".join([plain(alert.title), ""] + [
+            f"- {'Update: ' if update else ''}{title}\n  {url or '(no link)'} ({source})"
+            for title, url, source, _, update in items])
+        html_body = "<!doctype html><html><body><h2>{}</h2><ul>{}</ul></body></html>".format(
+            html_text(alert.title), "".join(
+                f"<li>{'Update: ' if update else ''}"
+                f"{html_link(url, title) if url else html_text(title)} ({html_text(source)})"
+                "</li>" for title, url, source, _, update in items))
+        return text, html_body
     r = rendered(alert, dashboard_url)
     tags = ", ".join((*r.entities, *r.topics)) or "-"
     text = _template("alert.txt").safe_substitute(

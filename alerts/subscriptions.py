@@ -1,4 +1,4 @@
-"""Subscriptions: who wants which stories, on which channels; loaded from YAML."""
+"""Subscriptions: who wants which stories, on which channels, when; read from YAML or JSON."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
@@ -16,9 +17,70 @@ _SLUG = re.compile(r"[^a-z0-9]+")
 _CHANNEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
+_CLOCK = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
+MODES = ("immediate", "hourly", "daily")
+
+
+def clock_text(value: object) -> str:
+    """A time of day as written; YAML 1.1 reads an unquoted 22:00 as the number 1320."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
+        return f"{value // 60:02d}:{value % 60:02d}"
+    return str(value)
+
+
+def _clock(value: str, where: str) -> str:
+    if not isinstance(value, str) or not _CLOCK.fullmatch(value):
+        raise SubscriptionError(f"{where}: {value!r} is not a time of day like 08:00")
+    return value
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When a subscription's alerts go out: at once or as a digest, never in quiet hours."""
+
+    mode: str = "immediate"  # immediate, hourly (digest) or daily (digest at `at`)
+    at: str = "08:00"  # daily digests: local time
+    timezone: str = "UTC"
+    quiet_hours: tuple[str, str] | None = None  # local (start, end), e.g. ("22:00", "07:00")
+    rate_cap_per_hour: int | None = None  # beyond this, alerts wait for the next hour
+
+    def __post_init__(self) -> None:
+        where = "schedule"
+        if self.mode not in MODES:
+            raise SubscriptionError(f"{where}: mode must be one of {list(MODES)}")
+        _clock(self.at, where)
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise SubscriptionError(f"{where}: unknown time zone {self.timezone!r} "
+                                    "(use an IANA name such as Europe/Paris)") from exc
+        if self.quiet_hours is not None:
+            if len(self.quiet_hours) != 2:
+                raise SubscriptionError(f"{where}: quiet_hours is [start, end], e.g. "
+                                        "['22:00', '07:00']")
+            for value in self.quiet_hours:
+                _clock(value, where)
+        if self.rate_cap_per_hour is not None and self.rate_cap_per_hour < 1:
+            raise SubscriptionError(f"{where}: rate_cap_per_hour must be at least 1")
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"mode": self.mode, "timezone": self.timezone}
+        if self.mode == "daily":
+            out["at"] = self.at
+        if self.quiet_hours:
+            out["quiet_hours"] = list(self.quiet_hours)
+        if self.rate_cap_per_hour:
+            out["rate_cap_per_hour"] = self.rate_cap_per_hour
+        return out
+
+
 @dataclass(frozen=True)
 class Subscription:
-    """A named query plus the channels its alerts go to.
+    """A named query plus the channels its alerts go to, and when.
 
     Example:
         >>> Subscription.create(name="OpenAI leadership", owner="ana",
@@ -31,10 +93,17 @@ class Subscription:
     query: str
     parsed: Node = field(compare=False, repr=False)
     channels: tuple[str, ...] = ("console",)
+    schedule: Schedule = field(default_factory=Schedule)
+    min_salience: float = 0.0  # entities below this salience do not count for `entity:`
+    update_after_outlets: int | None = 5  # an update when this many more outlets carry it
+    update_on_new_headline: bool = True  # an update when the story's headline changes
 
     @classmethod
     def create(cls, *, name: str, owner: str, query: str,
-               channels: tuple[str, ...] = ("console",), id: str | None = None) -> Subscription:
+               channels: tuple[str, ...] = ("console",), id: str | None = None,
+               schedule: Schedule | None = None, min_salience: float = 0.0,
+               update_after_outlets: int | None = 5,
+               update_on_new_headline: bool = True) -> Subscription:
         try:
             parsed = parse_query(query)
         except QueryError as exc:
@@ -45,8 +114,23 @@ class Subscription:
                                     "ids of the channels file (letters, digits, . _ -)")
         if not channels:
             raise SubscriptionError(f"subscription {name!r}: needs at least one channel")
+        if not 0.0 <= min_salience <= 1.0:
+            raise SubscriptionError(f"subscription {name!r}: min_salience is between 0 and 1")
+        if update_after_outlets is not None and update_after_outlets < 1:
+            raise SubscriptionError(f"subscription {name!r}: update_after_outlets must be at "
+                                    "least 1 (or null for no outlet updates)")
         return cls(id=id or slugify(name), name=name, owner=owner, query=query, parsed=parsed,
-                   channels=tuple(channels))
+                   channels=tuple(channels), schedule=schedule or Schedule(),
+                   min_salience=float(min_salience), update_after_outlets=update_after_outlets,
+                   update_on_new_headline=update_on_new_headline)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The subscription as YAML/JSON would hold it (what `from_mapping` reads back)."""
+        return {"id": self.id, "name": self.name, "owner": self.owner, "query": self.query,
+                "channels": list(self.channels), "schedule": self.schedule.to_dict(),
+                "min_salience": self.min_salience,
+                "update_after_outlets": self.update_after_outlets,
+                "update_on_new_headline": self.update_on_new_headline}
 
 
 def check_channels(subscriptions: list[Subscription], known: frozenset[str]) -> None:
@@ -78,7 +162,7 @@ def load_subscriptions(path: Path) -> list[Subscription]:
     if not isinstance(entries, list):
         raise SubscriptionError(f"subscriptions file {path} needs a top-level "
                                 "'subscriptions:' list")
-    subscriptions = [_from_mapping(entry, f"{path}: subscriptions[{i}]")
+    subscriptions = [from_mapping(entry, f"{path}: subscriptions[{i}]")
                      for i, entry in enumerate(entries)]
     ids = [s.id for s in subscriptions]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
@@ -87,7 +171,8 @@ def load_subscriptions(path: Path) -> list[Subscription]:
     return subscriptions
 
 
-def _from_mapping(entry: Any, where: str) -> Subscription:
+def from_mapping(entry: Any, where: str = "subscription") -> Subscription:
+    """A subscription from a YAML/JSON mapping; every mistake says where and what."""
     if not isinstance(entry, dict):
         raise SubscriptionError(f"{where}: expected a mapping, got {entry!r}")
     missing = [key for key in ("name", "query") if not isinstance(entry.get(key), str)]
@@ -100,9 +185,27 @@ def _from_mapping(entry: Any, where: str) -> Subscription:
         channels = [channels]
     if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
         raise SubscriptionError(f"{where}: channels must be a list of strings")
+    schedule = entry.get("schedule") or {}
+    if not isinstance(schedule, dict):
+        raise SubscriptionError(f"{where}: schedule must be a mapping")
+    unknown = set(schedule) - {"mode", "at", "timezone", "quiet_hours", "rate_cap_per_hour"}
+    if unknown:
+        raise SubscriptionError(f"{where}: unknown schedule key(s) {sorted(unknown)}")
     try:
-        return Subscription.create(name=entry["name"], owner=str(entry.get("owner", "")),
-                                   query=entry["query"], channels=tuple(channels),
-                                   id=entry.get("id"))
+        quiet = schedule.get("quiet_hours")
+        return Subscription.create(
+            name=entry["name"], owner=str(entry.get("owner", "")), query=entry["query"],
+            channels=tuple(channels), id=entry.get("id"),
+            schedule=Schedule(mode=str(schedule.get("mode", "immediate")),
+                              at=clock_text(schedule.get("at", "08:00")),
+                              timezone=str(schedule.get("timezone", "UTC")),
+                              quiet_hours=tuple(clock_text(q) for q in quiet)  # type: ignore[arg-type]
+                              if isinstance(quiet, list) else quiet,
+                              rate_cap_per_hour=schedule.get("rate_cap_per_hour")),
+            min_salience=float(entry.get("min_salience", 0.0)),
+            update_after_outlets=entry.get("update_after_outlets", 5),
+            update_on_new_headline=bool(entry.get("update_on_new_headline", True)))
     except SubscriptionError as exc:
+        raise SubscriptionError(f"{where}: {exc}") from exc
+    except (TypeError, ValueError) as exc:
         raise SubscriptionError(f"{where}: {exc}") from exc

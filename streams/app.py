@@ -17,9 +17,11 @@ from faust.transport.drivers.aiokafka import Producer as FaustProducer
 
 from alerts.channels import SLACK_API_URL, Channels, load_channels
 from alerts.dispatch import Dispatcher, RetryPolicy
-from alerts.matching import match_story
+from alerts.matching import decide, matches
 from alerts.outbox import Outbox
 from alerts.records import Alert, encode_alert
+from alerts.state import SentStore
+from alerts.store import LiveSubscriptions, SubscriptionStore
 from alerts.subscriptions import Subscription
 from connectors.records import RawItem
 from streams.dedupe.service import StoryAssigner
@@ -33,6 +35,17 @@ from streams.topics import TopicNames
 log = logging.getLogger(__name__)
 
 Output = tuple[str, bytes, bytes]  # topic, key, value
+
+
+@dataclass
+class Produced:
+    """A stage's outputs, and what to do once the broker has acknowledged them."""
+
+    outputs: list[Output]
+    after: Callable[[], Awaitable[None]] | None = None
+
+
+Handled = Iterable[Output] | Produced
 
 
 class IdempotentProducer(FaustProducer):
@@ -55,7 +68,7 @@ class PipelineConfig:
     redis_prefix: str
     dedupe_window_seconds: float
     tagger: TaggerSource
-    subscriptions: list[Subscription]
+    subscriptions: list[Subscription]  # written to the shared store at start-up
     web_host: str
     web_port: int
     datadir: str
@@ -64,6 +77,7 @@ class PipelineConfig:
     slack_api_url: str = SLACK_API_URL
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     ledger_days: float = 30.0
+    subscriptions_refresh_seconds: float = 5.0
     on_delivered: Callable[[Alert], None] | None = None
     background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -101,6 +115,10 @@ def create_app(config: PipelineConfig) -> faust.App:
     stories = StoryStore(redis_client, prefix=config.redis_prefix,
                          window_seconds=config.dedupe_window_seconds)
     outbox = Outbox(redis_client, prefix=config.redis_prefix, ledger_days=config.ledger_days)
+    live = LiveSubscriptions(SubscriptionStore(redis_client, prefix=config.redis_prefix),
+                             refresh_seconds=config.subscriptions_refresh_seconds)
+    sent_store = SentStore(redis_client, prefix=config.redis_prefix,
+                           ttl_days=config.ledger_days)
     names = config.topics
 
     def topic(name: str) -> faust.TopicT:
@@ -125,10 +143,25 @@ def create_app(config: PipelineConfig) -> faust.App:
         result = tag_article(article, config.tagger.current())
         return [(names.tagged, article.story_id.encode(), encode(result))]
 
-    async def match(key: bytes | None, value: bytes) -> Iterable[Output]:
+    async def match(key: bytes | None, value: bytes) -> Produced:
         view = story_view(decode(value, TaggedArticle))
-        return [(names.alerts, alert.subscription_id.encode(), encode_alert(alert))
-                for alert in match_story(view, config.subscriptions, now=now_utc())]
+        subscriptions, silences = await live.current()
+        candidates = [(s, held) for s in subscriptions
+                      if (held := matches(view, s, silences)) is not None]
+        if not candidates:
+            return Produced([])
+        sent = await sent_store.load([s.id for s, _ in candidates], view.story_id)
+        now = now_utc()
+        decisions = [d for s, held in candidates
+                     if (d := decide(view, s, held, sent.get(s.id), now=now)) is not None]
+
+        async def remember() -> None:
+            # Only once the alerts are in Kafka: a crash before this re-decides the same
+            # alerts (same ids, so the ledger drops the repeats) instead of losing them.
+            await sent_store.record(decisions)
+
+        return Produced([(names.alerts, d.alert.subscription_id.encode(),
+                          encode_alert(d.alert)) for d in decisions], remember)
 
     async def notify(key: bytes | None, value: bytes) -> Iterable[Output]:
         # Queued in Redis before the offset is committed; each channel's worker delivers
@@ -152,7 +185,8 @@ def create_app(config: PipelineConfig) -> faust.App:
                 outbox, config.channels.notifiers(session, dashboard_url=config.dashboard_url,
                                                   slack_api_url=config.slack_api_url),
                 dead_letter=dead_letter, policy=config.retry,
-                pace_seconds=config.channels.pace(), on_sent=on_sent)
+                pace_seconds=config.channels.pace(), on_sent=on_sent,
+                schedule_of=live.schedule_of)
             await dispatcher.run()
 
     targets = {n: t for n, t in zip(names.all(), (raw, articles, tagged, alerts, dlq),
@@ -174,8 +208,8 @@ TRANSIENT = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
 
 
 async def _until_infrastructure_recovers(
-        stage: str, handler: Callable[[bytes | None, bytes], Awaitable[Iterable[Output]]],
-        key: bytes | None, value: bytes) -> Iterable[Output]:
+        stage: str, handler: Callable[[bytes | None, bytes], Awaitable[Handled]],
+        key: bytes | None, value: bytes) -> Handled:
     delay = 0.5
     while True:
         try:
@@ -186,9 +220,17 @@ async def _until_infrastructure_recovers(
             delay = min(delay * 2, 30.0)
 
 
+async def _after_outputs(stage: str, after: Callable[[], Awaitable[None]]) -> None:
+    async def call(_key: bytes | None, _value: bytes) -> Handled:
+        await after()
+        return []
+
+    await _until_infrastructure_recovers(stage, call, None, b"")
+
+
 def _register_stage(
     app: faust.App, stage: str, source: faust.TopicT,
-    handler: Callable[[bytes | None, bytes], Awaitable[Iterable[Output]]],
+    handler: Callable[[bytes | None, bytes], Awaitable[Handled]],
     targets: dict[str, faust.TopicT], dlq: faust.TopicT,
 ) -> None:
     """One agent: read the source topic, run the handler, write its outputs or dead-letter."""
@@ -208,8 +250,12 @@ def _register_stage(
                                                     "error": letter.error})
                 await dlq.send(key=message.key, value=event.value, headers=letter.headers())
                 continue
-            for topic_name, key, value in outputs:
-                await targets[topic_name].send(key=key, value=value)
+            produced = outputs if isinstance(outputs, Produced) else Produced(list(outputs))
+            sent = [await targets[topic_name].send(key=key, value=value)
+                    for topic_name, key, value in produced.outputs]
+            if produced.after is not None:
+                await asyncio.gather(*sent)  # acknowledged by the broker first
+                await _after_outputs(stage, produced.after)
 
     agent.__name__ = stage
     app.agent(source, name=stage)(agent)

@@ -17,6 +17,7 @@ from alerts.errors import AlertsError
 from connectors.errors import ConnectorError
 from streams.cli_eval import eval_group
 from streams.cli_feeds import feeds
+from streams.cli_subscriptions import subscriptions
 from streams.cli_tagging import taxonomy, watchlist
 from streams.embedded import EmbeddedServiceError, Endpoints, free_port
 from streams.settings import Settings
@@ -142,6 +143,7 @@ def config(as_json: bool) -> None:
 main.add_command(feeds)
 main.add_command(eval_group)
 main.add_command(watchlist)
+main.add_command(subscriptions)
 main.add_command(taxonomy)
 
 

@@ -11,7 +11,6 @@ from typing import TypeVar
 
 import click
 import msgspec
-import redis.asyncio as aioredis
 
 from connectors.check import check_feed
 from connectors.errors import ConnectorError
@@ -19,7 +18,7 @@ from connectors.feeds_file import FeedSpec, load_feeds, spec_from_mapping, to_op
 from connectors.fetch import FetchLimits
 from connectors.guard import AddressPolicy
 from connectors.registry import FeedRegistry
-from streams.embedded import EmbeddedServiceError, embedded_services
+from streams.cli_redis import with_redis
 from streams.settings import Settings
 
 T = TypeVar("T")
@@ -27,20 +26,7 @@ T = TypeVar("T")
 
 def with_registry(action: Callable[[FeedRegistry], Awaitable[T]]) -> T:
     """Run `action` against the configured (or embedded) Redis's feed registry."""
-    settings = Settings()
-    redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
-    try:
-        with embedded_services(None, redis_url, settings.data_dir, need_kafka=False) as ends:
-            async def run() -> T:
-                client = aioredis.Redis.from_url(ends.redis_url)
-                try:
-                    return await action(FeedRegistry(client, settings.redis_prefix))
-                finally:
-                    await client.aclose()
-
-            return asyncio.run(run())
-    except (EmbeddedServiceError, ConnectorError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    return with_redis(lambda client, settings: action(FeedRegistry(client, settings.redis_prefix)))
 
 
 @click.group()

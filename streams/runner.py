@@ -13,9 +13,11 @@ import faust
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from alerts.api import subscriptions_api
 from alerts.channels import load_channels
 from alerts.dispatch import RetryPolicy
 from alerts.records import Alert
+from alerts.store import SubscriptionStore
 from alerts.subscriptions import Subscription, check_channels, load_subscriptions
 from connectors.feeds_file import FeedSpec, load_feeds, unique_feeds
 from connectors.fetch import FetchLimits, new_session
@@ -112,6 +114,53 @@ def stop_after(count: int) -> Callable[[Alert], None]:
     return on_delivered
 
 
+async def store_subscriptions(redis_url: str, prefix: str,
+                              subscriptions: list[Subscription]) -> None:
+    """Write the file's (or demo's) subscriptions to the shared store; the file wins."""
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        store = SubscriptionStore(client, prefix=prefix)
+        for subscription in subscriptions:
+            await store.save(subscription)
+    finally:
+        await client.aclose()
+
+
+async def check_stored_channels(redis_url: str, prefix: str, known: frozenset[str]) -> None:
+    """Warn about stored subscriptions naming channels this process does not define."""
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        for subscription in await SubscriptionStore(client, prefix=prefix).list():
+            unknown = sorted(set(subscription.channels) - known)
+            if unknown:
+                log.warning("subscription %r names undefined channel(s) %s: its alerts to "
+                            "them will be dead-lettered", subscription.id, unknown)
+    finally:
+        await client.aclose()
+
+
+def api_job(settings: Settings, redis_url: str,
+            known_channels: frozenset[str]) -> Callable[[], Awaitable[None]]:
+    """Serve the subscriptions API until the worker stops."""
+    token = settings.api_token.get_secret_value() if settings.api_token else ""
+
+    async def serve() -> None:
+        client = aioredis.Redis.from_url(redis_url)
+        store = SubscriptionStore(client, prefix=settings.redis_prefix)
+        runner = web.AppRunner(subscriptions_api(store, token, known_channels))
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, settings.web_host, settings.api_port).start()
+            log.warning("subscriptions API on http://%s:%d/api/v1/", settings.web_host,
+                        settings.api_port)
+            await asyncio.Event().wait()  # until the worker cancels its tasks
+        finally:
+            await runner.cleanup()
+            await client.aclose()
+
+    return serve
+
+
 def run_pipeline(settings: Settings, *, feeds: list[FeedSpec] | None = None,
                  subscriptions: list[Subscription] | None = None,
                  on_delivered: Callable[[Alert], None] | None = None,
@@ -131,6 +180,10 @@ def run_pipeline(settings: Settings, *, feeds: list[FeedSpec] | None = None,
         if not demo:
             feeds = unique_feeds(feeds + asyncio.run(
                 registered_feeds(endpoints.redis_url, settings.redis_prefix)))
+        asyncio.run(store_subscriptions(endpoints.redis_url, settings.redis_prefix,
+                                        subscriptions))
+        asyncio.run(check_stored_channels(endpoints.redis_url, settings.redis_prefix,
+                                          channels.ids))
         idempotent = (settings.kafka_idempotence if settings.kafka_idempotence is not None
                       else not endpoints.embedded_kafka)
         topics = TopicNames.with_prefix(settings.topic_prefix)
@@ -149,7 +202,10 @@ def run_pipeline(settings: Settings, *, feeds: list[FeedSpec] | None = None,
                                                     f"{settings.web_port}",
             retry=RetryPolicy(deadline=settings.alert_retry_deadline_seconds),
             ledger_days=settings.ledger_days,
+            subscriptions_refresh_seconds=settings.subscriptions_refresh_seconds,
         )
+        if settings.api_token and settings.api_token.get_secret_value():
+            config.background.append(api_job(settings, endpoints.redis_url, channels.ids))
         if feeds:
             config.background.append(
                 connector_job(settings, endpoints, feeds, topics, idempotent))

@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     alert_retry_deadline_seconds: float = Field(
         300.0, gt=0, description="How long a failing delivery is retried (429, 5xx, timeouts, "
         "SMTP 4xx) before it is dead-lettered.")
+    api_token: SecretStr | None = Field(
+        None, description="Bearer token of the subscriptions HTTP API. Unset: the API is off.")
+    api_port: int = Field(6068, ge=0, le=65535,
+                          description="Port of the subscriptions HTTP API (on web_host).")
+    subscriptions_refresh_seconds: float = Field(
+        5.0, gt=0, description="How often workers re-read subscriptions and silences from "
+        "Redis; CLI and API changes apply within this time.")
     ledger_days: float = Field(
         30.0, gt=0, description="How long the delivery ledger remembers a sent alert; a replay "
         "older than this could send it again.")

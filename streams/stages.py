@@ -35,14 +35,20 @@ def tag_article(article: Article, tagger: Tagger) -> TaggedArticle:
 
 def story_view(tagged: TaggedArticle) -> StoryView:
     article = tagged.article
-    evidence = tuple(f"{tag}: {found[0].term} ({found[0].field}): {found[0].snippet}"
+    evidence = tuple(f"{tag}: {found[0].term} ({found[0].field}): {_clip(found[0].snippet)}"
                      for tag, found in tagged.evidence.items() if found)
     return StoryView(
         story_id=article.story_id, article_id=article.article_id, title=article.title,
         url=article.url, source=article.source, topics=tuple(tagged.topics),
         entities=tuple(entity.id for entity in tagged.entities),
         is_duplicate=article.is_duplicate, evidence=evidence[:4], outlets=article.outlets,
+        salience={entity.id: entity.salience for entity in tagged.entities},
+        is_update=article.is_update,
     )
+
+
+def _clip(snippet: str, limit: int = 120) -> str:
+    return snippet if len(snippet) <= limit else snippet[:limit - 1].rstrip() + "…"
 
 
 def now_utc() -> datetime:

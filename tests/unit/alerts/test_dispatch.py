@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 import redis.asyncio as aioredis
@@ -13,6 +16,7 @@ from alerts.dispatch import Dispatcher, RetryPolicy
 from alerts.errors import NotifierError
 from alerts.outbox import Outbox, Pending
 from alerts.records import Alert, encode_alert
+from alerts.subscriptions import Schedule
 from tests.support.alerts import make_alert
 
 FAST = RetryPolicy(first_delay=0.01, max_delay=0.05, deadline=2.0)
@@ -174,3 +178,78 @@ async def test_pace_spaces_sends_on_a_channel(outbox: Outbox) -> None:
         await dispatcher.deliver(pending)
     times = [at for _, _, at in notifier.calls]
     assert len(times) == 3 and all(b - a >= 0.19 for a, b in zip(times, times[1:], strict=False))
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def scheduled(schedule: Schedule) -> Callable[[str], Awaitable[Schedule | None]]:
+    async def schedule_of(subscription_id: str) -> Schedule | None:
+        return schedule
+
+    return schedule_of
+
+
+async def deliver_all(outbox: Outbox, dispatcher: Dispatcher) -> list[str]:
+    await outbox.ensure_group("console")
+    return [await dispatcher.deliver(p) for p in await outbox.take("console", "c", block_ms=50)]
+
+
+async def test_a_daily_digest_collects_alerts_into_one_message(outbox: Outbox) -> None:
+    clock = Clock(datetime(2026, 3, 2, 10, 0, tzinfo=PARIS))
+    notifier = Recorder()
+    dispatcher = Dispatcher(outbox, {"console": notifier}, dead_letter=DeadLetters(),
+                            policy=FAST, clock=clock, schedule_of=scheduled(
+                                Schedule(mode="daily", at="08:00", timezone="Europe/Paris")))
+    for number in range(3):
+        await outbox.enqueue(make_alert(alert_id=f"d{number}", story_id=f"story-{number}",
+                                        title=f"Story {number}"))
+    assert await deliver_all(outbox, dispatcher) == ["held"] * 3
+    clock.now = datetime(2026, 3, 3, 7, 59, tzinfo=PARIS)
+    assert await dispatcher.release_due("console") == 0 and notifier.calls == []
+    clock.now = datetime(2026, 3, 3, 8, 0, tzinfo=PARIS)
+    assert await dispatcher.release_due("console") == 1
+    (digest, _, _), = notifier.calls
+    assert [item.title for item in digest.digest] == ["Story 0", "Story 1", "Story 2"]
+    assert digest.title == "3 stories for OpenAI"
+    for number in range(3):
+        assert (await outbox.state(f"d{number}", "console") or "").startswith("sent ")
+    assert await outbox.held("console") == 0
+    assert await dispatcher.release_due("console") == 0  # nothing twice
+
+
+async def test_quiet_hours_hold_an_alert_until_they_end(outbox: Outbox) -> None:
+    clock = Clock(datetime(2026, 3, 2, 23, 30, tzinfo=PARIS))
+    notifier = Recorder()
+    dispatcher = Dispatcher(outbox, {"console": notifier}, dead_letter=DeadLetters(),
+                            policy=FAST, clock=clock, schedule_of=scheduled(
+                                Schedule(timezone="Europe/Paris",
+                                         quiet_hours=("22:00", "07:00"))))
+    await outbox.enqueue(make_alert())
+    assert await deliver_all(outbox, dispatcher) == ["held"]
+    clock.now = datetime(2026, 3, 3, 7, 0, tzinfo=PARIS)
+    assert await dispatcher.release_due("console") == 1
+    (alert, _, _), = notifier.calls
+    assert alert.alert_id == "a1" and alert.digest == []  # one alert: sent as itself
+
+
+async def test_rate_cap_holds_the_excess_for_the_next_hour(outbox: Outbox) -> None:
+    clock = Clock(datetime(2026, 3, 2, 10, 15, tzinfo=PARIS))
+    notifier = Recorder()
+    dispatcher = Dispatcher(outbox, {"console": notifier}, dead_letter=DeadLetters(),
+                            policy=FAST, clock=clock, schedule_of=scheduled(
+                                Schedule(timezone="Europe/Paris", rate_cap_per_hour=2)))
+    for number in range(4):
+        await outbox.enqueue(make_alert(alert_id=f"r{number}", story_id=f"s{number}"))
+    assert await deliver_all(outbox, dispatcher) == ["sent", "sent", "held", "held"]
+    clock.now = datetime(2026, 3, 2, 11, 0, tzinfo=PARIS)
+    assert await dispatcher.release_due("console") == 1
+    assert len(notifier.calls) == 3 and len(notifier.calls[2][0].digest) == 2

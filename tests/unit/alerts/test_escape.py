@@ -78,3 +78,15 @@ def test_email_bodies_show_title_outlets_tags_and_evidence() -> None:
     assert "OpenAI names new CEO" in text and "Example and 2 more outlets" in text
     assert "openai, leadership-change" in text and "> entity:openai" in text
     assert '<a href="https://example.com/a">OpenAI names new CEO</a>' in html_body
+
+
+def test_digests_list_every_story_escaped() -> None:
+    from alerts.dispatch import digest_of
+
+    digest = digest_of([make_alert(alert_id="x", title="<!channel> one", url="javascript:x"),
+                        make_alert(alert_id="y", title="two", outlets=4)], "team-slack")
+    payload = json.dumps(slack_message(digest))
+    assert "<!channel>" not in payload and "javascript:" not in payload
+    assert "<https://example.com/a|two>" in payload and "(+3)" in payload
+    text, html_body = email_bodies(digest)
+    assert "&lt;!channel&gt; one" in html_body and "- two" in text

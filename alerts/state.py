@@ -1,0 +1,63 @@
+"""What each subscription was told about each story, in Redis, so copies and replays of a
+story send no new alert and a material change sends exactly one update."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import redis.asyncio as aioredis
+
+from alerts.matching import Decision, Sent
+
+# KEYS[1] the (subscription, story) hash; ARGV: expected updates (-1: must not exist),
+# title, outlets, updates, ttl. Returns 1 when written, 0 when another worker got there first.
+_RECORD = """
+local current = redis.call('HGET', KEYS[1], 'updates')
+local expected = tonumber(ARGV[1])
+if expected < 0 then
+  if current then return 0 end
+elseif not current or tonumber(current) ~= expected then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'title', ARGV[2], 'outlets', ARGV[3], 'updates', ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return 1
+"""
+
+
+class SentStore:
+    def __init__(self, client: aioredis.Redis, *, prefix: str = "ww:",
+                 ttl_days: float = 30.0) -> None:
+        self.client, self.prefix = client, prefix
+        self.ttl = max(1, int(ttl_days * 86400))
+        self._record = client.register_script(_RECORD)
+
+    def _key(self, subscription_id: str, story_id: str) -> str:
+        return f"{self.prefix}sent:{subscription_id}:{story_id}"
+
+    async def load(self, subscription_ids: Sequence[str], story_id: str) -> dict[str, Sent]:
+        if not subscription_ids:
+            return {}
+        async with self.client.pipeline(transaction=False) as pipe:
+            for subscription_id in subscription_ids:
+                pipe.hgetall(self._key(subscription_id, story_id))
+            replies = await pipe.execute()
+        found = {}
+        for subscription_id, fields in zip(subscription_ids, replies, strict=True):
+            if fields:
+                found[subscription_id] = Sent(fields[b"title"].decode(),
+                                              int(fields[b"outlets"]), int(fields[b"updates"]))
+        return found
+
+    async def record(self, decisions: Sequence[Decision]) -> list[Decision]:
+        """Remember each decision atomically; returns those that won (others are dropped:
+        a concurrent worker already decided the same thing)."""
+        won = []
+        for decision in decisions:
+            alert, sent = decision.alert, decision.sent
+            expected = sent.updates - 1 if alert.is_update else -1
+            if await self._record(keys=[self._key(alert.subscription_id, alert.story_id)],
+                                  args=[expected, sent.title, sent.outlets, sent.updates,
+                                        self.ttl]):
+                won.append(decision)
+        return won

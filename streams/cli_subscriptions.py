@@ -1,0 +1,249 @@
+"""`wirewatch subscriptions ...`: manage who gets which alerts (kept in Redis, live)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import click
+import redis.asyncio as aioredis
+import yaml
+
+from alerts.channels import load_channels
+from alerts.errors import AlertsError, NotifierError
+from alerts.matching import StoryView, alert_id, matches
+from alerts.records import Alert
+from alerts.store import MUTE_KINDS, SubscriptionStore
+from alerts.subscriptions import (
+    MODES,
+    Schedule,
+    Subscription,
+    check_channels,
+    from_mapping,
+    load_subscriptions,
+)
+from streams.cli_redis import with_redis
+from streams.settings import Settings
+
+_DURATION = re.compile(r"(\d+)([smhdw])")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_until(duration: str | None, until: str | None, now: datetime) -> datetime:
+    """The end of a silence from `--for 2h30m` or `--until 2026-12-01T09:00+01:00`."""
+    if until:
+        try:
+            moment = datetime.fromisoformat(until)
+        except ValueError as exc:
+            raise click.BadParameter(f"{until!r} is not an ISO time", param_hint="--until") from exc
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if duration:
+        parts = _DURATION.findall(duration)
+        if not parts or "".join(a + b for a, b in parts) != duration:
+            raise click.BadParameter(f"{duration!r}: write e.g. 30m, 2h, 1d12h",
+                                     param_hint="--for")
+        return now + timedelta(seconds=sum(int(n) * _SECONDS[u] for n, u in parts))
+    raise click.UsageError("say how long: --for 2h or --until 2026-12-01T09:00+01:00")
+
+
+def _store(client: aioredis.Redis, settings: Settings) -> SubscriptionStore:
+    return SubscriptionStore(client, prefix=settings.redis_prefix)
+
+
+def _known_channels(settings: Settings) -> frozenset[str]:
+    return load_channels(settings.channels_file).ids
+
+
+@click.group()
+def subscriptions() -> None:
+    """Subscriptions: a query, channels and a schedule (shared by every worker, live)."""
+
+
+@subscriptions.command("add")
+@click.argument("name")
+@click.option("--query", "-q", required=True,
+              help='e.g. "entity:openai AND topic:leadership-change AND NOT source:x.com"')
+@click.option("--owner", default="", help="Who it belongs to.")
+@click.option("--channel", "channels", multiple=True,
+              help="Channel id from the channels file (repeatable; default console).")
+@click.option("--id", "subscription_id", help="Id (default: from the name).")
+@click.option("--mode", type=click.Choice(MODES), default="immediate", show_default=True)
+@click.option("--at", default="08:00", show_default=True, help="Daily digest time (local).")
+@click.option("--timezone", default="UTC", show_default=True, help="IANA zone, e.g. Europe/Paris")
+@click.option("--quiet", help="Quiet hours, local: 22:00-07:00.")
+@click.option("--rate-cap", type=int, help="At most this many alerts an hour.")
+@click.option("--min-salience", type=float, default=0.0, show_default=True,
+              help="Ignore entities mentioned below this salience (0.7: title or lead).")
+def add(name: str, query: str, owner: str, channels: tuple[str, ...],
+        subscription_id: str | None, mode: str, at: str, timezone: str, quiet: str | None,
+        rate_cap: int | None, min_salience: float) -> None:
+    """Add or replace a subscription."""
+    quiet_hours = None
+    if quiet:
+        start, _, end = quiet.partition("-")
+        quiet_hours = (start.strip(), end.strip())
+    try:
+        subscription = Subscription.create(
+            name=name, owner=owner, query=query, channels=channels or ("console",),
+            id=subscription_id, min_salience=min_salience,
+            schedule=Schedule(mode=mode, at=at, timezone=timezone, quiet_hours=quiet_hours,
+                              rate_cap_per_hour=rate_cap))
+        check_channels([subscription], _known_channels(Settings()))
+    except AlertsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    created = with_redis(lambda c, s: _store(c, s).save(subscription))
+    click.echo(f"{'added' if created else 'replaced'} subscription {subscription.id}")
+
+
+@subscriptions.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def list_subscriptions(as_json: bool) -> None:
+    """Every subscription."""
+    for subscription in with_redis(lambda c, s: _store(c, s).list()):
+        if as_json:
+            click.echo(json.dumps(subscription.to_dict()))
+        else:
+            click.echo(f"{subscription.id:28} {','.join(subscription.channels):20} "
+                       f"{subscription.schedule.mode:9} {subscription.query}")
+
+
+@subscriptions.command("show")
+@click.argument("subscription_id")
+def show(subscription_id: str) -> None:
+    """One subscription as YAML."""
+    found = with_redis(lambda c, s: _store(c, s).get(subscription_id))
+    if found is None:
+        raise click.ClickException(f"no subscription {subscription_id!r}")
+    click.echo(yaml.safe_dump(found.to_dict(), sort_keys=False, allow_unicode=True), nl=False)
+
+
+@subscriptions.command("remove")
+@click.argument("subscription_id")
+def remove(subscription_id: str) -> None:
+    """Remove a subscription (its alerts already sent stay in the ledger)."""
+    if not with_redis(lambda c, s: _store(c, s).remove(subscription_id)):
+        raise click.ClickException(f"no subscription {subscription_id!r}")
+    click.echo(f"removed subscription {subscription_id}")
+
+
+@subscriptions.command("mute")
+@click.argument("kind", type=click.Choice(MUTE_KINDS))
+@click.argument("value")
+@click.option("--for", "duration", help="How long: 30m, 2h, 1d12h.")
+@click.option("--until", help="Until an ISO time, e.g. 2026-12-01T09:00+01:00.")
+def mute(kind: str, value: str, duration: str | None, until: str | None) -> None:
+    """Silence a subscription, an entity or a story until a time."""
+    end = parse_until(duration, until, datetime.now(UTC))
+    with_redis(lambda c, s: _store(c, s).mute(kind, value, end))
+    click.echo(f"muted {kind} {value} until {end.isoformat(timespec='minutes')}")
+
+
+@subscriptions.command("unmute")
+@click.argument("kind", type=click.Choice(MUTE_KINDS))
+@click.argument("value")
+def unmute(kind: str, value: str) -> None:
+    """Lift a silence."""
+    if not with_redis(lambda c, s: _store(c, s).unmute(kind, value)):
+        raise click.ClickException(f"{kind} {value} is not muted")
+    click.echo(f"unmuted {kind} {value}")
+
+
+@subscriptions.command("silences")
+def silences() -> None:
+    """Active silences and when they end."""
+    for member, end in with_redis(lambda c, s: _store(c, s).silences()).items():
+        kind, _, value = member.partition(":")
+        click.echo(f"{kind:13} {value:30} until "
+                   f"{datetime.fromtimestamp(end, UTC).isoformat(timespec='minutes')}")
+
+
+@subscriptions.command("import")
+@click.argument("path", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+def import_subscriptions(path: Path) -> None:
+    """Add or replace the subscriptions of a YAML file (`subscriptions:` list)."""
+    try:
+        loaded = load_subscriptions(path)
+        check_channels(loaded, _known_channels(Settings()))
+    except AlertsError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+    async def save_all(client: aioredis.Redis, settings: Settings) -> int:
+        store = _store(client, settings)
+        return sum([await store.save(subscription) for subscription in loaded])
+
+    created = with_redis(save_all)
+    click.echo(f"imported {len(loaded)} subscriptions ({created} new)")
+
+
+@subscriptions.command("export")
+@click.option("-o", "--output", type=click.File("w"), default="-")
+def export(output: Any) -> None:
+    """All subscriptions as YAML (what `import` reads)."""
+    found = with_redis(lambda c, s: _store(c, s).list())
+    yaml.safe_dump({"subscriptions": [s.to_dict() for s in found]}, output, sort_keys=False,
+                   allow_unicode=True)
+
+
+@subscriptions.command("test")
+@click.argument("subscription_id")
+@click.option("--title", default="wirewatch test alert", show_default=True)
+@click.option("--body", default="", help="Article text to tag and match.")
+@click.option("--send", is_flag=True, help="Also send a test alert to each of its channels.")
+def test(subscription_id: str, title: str, body: str, send: bool) -> None:
+    """Would this article match? With --send, check every channel delivers."""
+    settings = Settings()
+    found = with_redis(lambda c, s: _store(c, s).get(subscription_id))
+    if found is None:
+        raise click.ClickException(f"no subscription {subscription_id!r}")
+    tags = settings.tagger_source().current().tag(title, body)
+    view = StoryView(story_id="test", article_id="test", title=title,
+                     url="https://wirewatch.invalid/test", source="wirewatch test",
+                     topics=tuple(tags.topics), entities=tuple(e.id for e in tags.entities),
+                     is_duplicate=False,
+                     salience={e.id: e.salience for e in tags.entities})
+    held = matches(view, found)
+    click.echo(json.dumps({"matches": held is not None, "because": held or [],
+                           "topics": tags.topics,
+                           "entities": [e.id for e in tags.entities]}))
+    if send:
+        outcomes = asyncio.run(_send_test(found, title, settings))
+        for channel, outcome in outcomes.items():
+            click.echo(f"{channel}: {outcome}")
+        if any(outcome != "sent" for outcome in outcomes.values()):
+            sys.exit(1)
+
+
+async def _send_test(subscription: Subscription, title: str,
+                     settings: Settings) -> dict[str, str]:
+    channels = load_channels(settings.channels_file)
+    alert = Alert(alert_id=alert_id(subscription.id, f"test-{datetime.now(UTC).isoformat()}"),
+                  subscription_id=subscription.id, subscription_name=subscription.name,
+                  owner=subscription.owner, channels=list(subscription.channels),
+                  story_id="test", article_id="test", title=f"[test] {title}",
+                  url="https://wirewatch.invalid/test", source="wirewatch",
+                  topics=[], entities=[], created_at=datetime.now(UTC))
+    outcomes: dict[str, str] = {}
+    async with aiohttp.ClientSession() as session:
+        notifiers = channels.notifiers(session, dashboard_url=settings.dashboard_url,
+                                       slack_api_url=settings.slack_api_url)
+        for channel in subscription.channels:
+            notifier = notifiers.get(channel)
+            if notifier is None:
+                outcomes[channel] = "not defined in the channels file"
+                continue
+            try:
+                await notifier.notify(alert)
+                outcomes[channel] = "sent"
+            except NotifierError as exc:
+                outcomes[channel] = f"failed ({exc.reason}): {exc}"
+    return outcomes
+
+
+def subscription_from_json(document: Any) -> Subscription:
+    return from_mapping(document, "request body")

@@ -1,0 +1,86 @@
+"""`wirewatch subscriptions ...` against the embedded Redis, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from streams.cli import main
+from streams.cli_subscriptions import parse_until
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("WIREWATCH_DATA_DIR", str(tmp_path / "data"))
+    channels = tmp_path / "channels.yaml"
+    channels.write_text("channels:\n  - {id: hook, kind: webhook, url: 'https://h.example/x',"
+                        " secret: s}\n", encoding="utf-8")
+    monkeypatch.setenv("WIREWATCH_CHANNELS_FILE", str(channels))
+    runner = CliRunner()
+
+    def invoke(*args: str) -> tuple[int, str, str]:
+        result = runner.invoke(main, list(args))
+        return result.exit_code, result.stdout, result.stderr
+
+    return invoke
+
+
+def test_add_show_list_export_import_remove(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = run("subscriptions", "add", "OpenAI leadership", "--query",
+                         "entity:openai AND topic:leadership-change", "--channel", "hook",
+                         "--mode", "daily", "--at", "07:30", "--timezone", "Europe/Paris",
+                         "--quiet", "22:00-06:00", "--min-salience", "0.7")
+    assert code == 0, err
+    assert "added subscription openai-leadership" in out
+    shown = yaml.safe_load(run("subscriptions", "show", "openai-leadership")[1])
+    assert shown["schedule"] == {"mode": "daily", "timezone": "Europe/Paris", "at": "07:30",
+                                 "quiet_hours": ["22:00", "06:00"]}
+    assert shown["channels"] == ["hook"] and shown["min_salience"] == 0.7
+    exported = tmp_path / "subs.yaml"
+    exported.write_text(run("subscriptions", "export")[1], encoding="utf-8")
+    assert run("subscriptions", "remove", "openai-leadership")[0] == 0
+    assert run("subscriptions", "list", "--json")[1] == ""
+    code, out, _ = run("subscriptions", "import", str(exported))
+    assert code == 0 and "imported 1 subscriptions (1 new)" in out
+    (line,) = run("subscriptions", "list", "--json")[1].splitlines()
+    assert json.loads(line) == shown
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--query", "entity:"), "unexpected 'entity:'"),
+    (("--query", "topic:a", "--channel", "pager"), "unknown channel(s) ['pager']"),
+    (("--query", "topic:a", "--timezone", "Mars/Olympus"), "unknown time zone"),
+    (("--query", "topic:a", "--quiet", "25:00-07:00"), "not a time of day"),
+])
+def test_bad_subscriptions_are_refused(run, args: tuple[str, ...], message: str) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = run("subscriptions", "add", "Bad", *args)
+    assert code == 1 and message in err
+
+
+def test_mute_and_test(run) -> None:  # type: ignore[no-untyped-def]
+    run("subscriptions", "add", "OpenAI", "--query", "entity:openai")
+    code, out, _ = run("subscriptions", "mute", "entity", "openai", "--for", "2h")
+    assert code == 0 and "muted entity openai until" in out
+    assert "entity        openai" in run("subscriptions", "silences")[1]
+    assert run("subscriptions", "unmute", "entity", "openai")[0] == 0
+    code, _, err = run("subscriptions", "unmute", "entity", "openai")
+    assert code == 1 and "is not muted" in err
+    code, out, _ = run("subscriptions", "test", "openai", "--title", "OpenAI names a new CEO",
+                       "--send")
+    assert code == 0
+    assert json.loads(out.splitlines()[0])["matches"] is True
+    assert "console: sent" in out
+
+
+def test_parse_until() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    assert parse_until("1d2h30m", None, now) == datetime(2026, 1, 2, 2, 30, tzinfo=UTC)
+    assert parse_until(None, "2026-02-01T09:00+01:00", now).isoformat() == (
+        "2026-02-01T09:00:00+01:00")
+    with pytest.raises(Exception, match="write e.g. 30m"):
+        parse_until("2 hours", None, now)

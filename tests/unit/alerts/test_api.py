@@ -1,0 +1,95 @@
+"""The subscriptions HTTP API over real HTTP on loopback, with a real Redis behind it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+import redis.asyncio as aioredis
+from aiohttp.test_utils import TestServer
+
+from alerts.api import subscriptions_api
+from alerts.store import SubscriptionStore
+
+TOKEN = "t0ken-for-tests"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+async def api(redis_client: aioredis.Redis, unique: str) -> AsyncIterator[str]:
+    store = SubscriptionStore(redis_client, prefix=f"{unique}:")
+    server = TestServer(subscriptions_api(store, TOKEN, frozenset({"console", "team-slack"})),
+                        host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield str(server.make_url("/api/v1"))
+    finally:
+        await server.close()
+
+
+SUB = {"name": "OpenAI leadership", "query": "entity:openai AND topic:leadership-change",
+       "channels": ["team-slack"], "schedule": {"mode": "hourly", "timezone": "Europe/Paris"}}
+
+
+async def test_crud(api: str) -> None:
+    async with aiohttp.ClientSession(headers=AUTH) as http:
+        async with http.post(f"{api}/subscriptions", json=SUB) as response:
+            assert response.status == 201
+            created = await response.json()
+        assert created["id"] == "openai-leadership"
+        assert created["schedule"] == {"mode": "hourly", "timezone": "Europe/Paris"}
+        async with http.post(f"{api}/subscriptions", json=SUB) as response:
+            assert response.status == 409
+        async with http.put(f"{api}/subscriptions/openai-leadership",
+                            json={**SUB, "owner": "ana"}) as response:
+            assert response.status == 200 and (await response.json())["owner"] == "ana"
+        async with http.get(f"{api}/subscriptions") as response:
+            assert [s["id"] for s in await response.json()] == ["openai-leadership"]
+        async with http.delete(f"{api}/subscriptions/openai-leadership") as response:
+            assert response.status == 204
+        async with http.get(f"{api}/subscriptions/openai-leadership") as response:
+            assert response.status == 404
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ({**SUB, "query": "entity:"}, "unexpected 'entity:'"),
+    ({**SUB, "channels": ["pager"]}, "unknown channel(s) ['pager']"),
+    ({**SUB, "schedule": {"mode": "weekly"}}, "mode must be one of"),
+    ([1, 2], "body must be a JSON object"),
+])
+async def test_bad_requests_say_why(api: str, body: object, message: str) -> None:
+    async with aiohttp.ClientSession(headers=AUTH) as http:
+        async with http.post(f"{api}/subscriptions", json=body) as response:
+            assert response.status == 400
+            assert message in (await response.json())["error"]
+
+
+async def test_not_json(api: str) -> None:
+    async with aiohttp.ClientSession(headers=AUTH) as http:
+        async with http.post(f"{api}/subscriptions", data=b"{nope") as response:
+            assert response.status == 400 and "not JSON" in (await response.json())["error"]
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"},
+                                     {"Authorization": TOKEN}])
+async def test_token_required(api: str, headers: dict[str, str]) -> None:
+    async with aiohttp.ClientSession(headers=headers) as http:
+        async with http.get(f"{api}/subscriptions") as response:
+            assert response.status == 401
+
+
+async def test_silences(api: str) -> None:
+    async with aiohttp.ClientSession(headers=AUTH) as http:
+        async with http.post(f"{api}/silences",
+                             json={"kind": "entity", "value": "openai", "seconds": 3600}) as r:
+            assert r.status == 201
+        async with http.post(f"{api}/silences",
+                             json={"kind": "planet", "value": "mars", "seconds": 5}) as r:
+            assert r.status == 400 and "cannot mute" in (await r.json())["error"]
+        async with http.get(f"{api}/silences") as r:
+            assert [(s["kind"], s["value"]) for s in await r.json()] == [("entity", "openai")]
+        async with http.delete(f"{api}/silences/entity/openai") as r:
+            assert r.status == 204
+        async with http.delete(f"{api}/silences/entity/openai") as r:
+            assert r.status == 404
