@@ -49,6 +49,19 @@ class RetryPolicy:
 DeadLetter = Callable[[Alert, str, str, str], Awaitable[None]]  # alert, channel, reason, detail
 
 
+async def _attempt(channel: str, notifier: Notifier, alert: Alert,
+                   thread: str | None) -> str | None:
+    """One call of a notifier; anything but a NotifierError is a bug, dead-lettered."""
+    try:
+        return await notifier.notify(alert, thread)
+    except NotifierError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a notifier bug must not stop the channel
+        log.exception("%s: notifier failed unexpectedly", channel)
+        raise NotifierError(f"{channel}: unexpected {type(exc).__name__}: {exc}",
+                            retryable=False, reason="internal_error") from exc
+
+
 def digest_of(alerts: list[Alert], channel: str) -> Alert:
     """One message standing for several alerts of a subscription (a digest or a group)."""
     first = min(alerts, key=lambda a: a.created_at)
@@ -95,7 +108,8 @@ class Dispatcher:
                  reclaim_idle_seconds: float = 60.0,
                  on_sent: Callable[[Alert, str], None] | None = None,
                  schedule_of: Callable[[str], Awaitable[Schedule | None]] | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 concurrency: int = 8) -> None:
         self.outbox, self.notifiers, self.dead_letter = outbox, notifiers, dead_letter
         self.policy, self.on_sent = policy, on_sent
         self.schedule_of, self.clock = schedule_of, clock
@@ -104,6 +118,7 @@ class Dispatcher:
         self._paces = {channel: Pace(seconds, time.monotonic)
                        for channel, seconds in (pace_seconds or {}).items()}
         self._stopping = asyncio.Event()
+        self._in_flight = asyncio.Semaphore(concurrency)
 
     def stop(self) -> None:
         """Ask the workers to finish: a delivery waiting to retry is left for the next run."""
@@ -120,16 +135,34 @@ class Dispatcher:
         while not self._stopping.is_set():
             try:
                 await self.release_due(channel)
+                taken = await self.outbox.take(channel, self.consumer,
+                                               reclaim_idle_ms=self.reclaim_idle_ms)
+                if channel in self._paces:  # paced (Slack): in order, one at a time
+                    for pending in taken:
+                        if self._stopping.is_set():
+                            return  # unacknowledged: the next run claims it
+                        await self.deliver(pending)
+                else:  # webhooks and mail: several in flight, a slow one blocks no other
+                    results = await asyncio.gather(*(self._deliver_limited(p) for p in taken),
+                                                   return_exceptions=True)
+                    for result in results:
+                        if isinstance(result, BaseException):
+                            raise result
             except _Stopped:
                 return
-            for pending in await self.outbox.take(channel, self.consumer,
-                                                  reclaim_idle_ms=self.reclaim_idle_ms):
-                if self._stopping.is_set():
-                    return  # unacknowledged: another worker (or the next run) claims it
+            except Exception:  # noqa: BLE001 - Redis down, a bug: log, wait, keep the worker
+                # Whatever was taken stays pending in the stream and is claimed again.
+                log.exception("%s: delivery worker error; retrying in 5 s", channel)
                 try:
-                    await self.deliver(pending)
+                    await self._pause(5.0)
                 except _Stopped:
                     return
+
+    async def _deliver_limited(self, pending: Pending) -> str:
+        async with self._in_flight:
+            if self._stopping.is_set():
+                raise _Stopped
+            return await self.deliver(pending)
 
     async def deliver(self, pending: Pending) -> str:
         """Deliver one queued alert and record the outcome: "sent", "skipped", "held" (for a
@@ -223,7 +256,7 @@ class Dispatcher:
             if pace is not None:
                 await pace.wait()
             try:
-                return await notifier.notify(alert, thread)
+                return await _attempt(channel, notifier, alert, thread)
             except NotifierError as exc:
                 delay = self.policy.delay(attempt, exc)
                 if not exc.retryable or loop.time() + delay > deadline:

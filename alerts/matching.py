@@ -67,6 +67,11 @@ class Decision:
     sent: Sent
 
 
+def sent_after(alert: Alert) -> Sent:
+    """What a subscription has been told once this alert is queued."""
+    return Sent(alert.title, alert.outlets, alert.update)
+
+
 def alert_id(subscription_id: str, story_id: str, update: int = 0) -> str:
     """The ledger key of an alert: one per (subscription, story[, update]), stable on replay."""
     key = f"{subscription_id}\x1f{story_id}" + (f"\x1fupdate-{update}" if update else "")
@@ -122,7 +127,7 @@ def _alert(story: StoryView, subscription: Subscription, held: list[str], now: d
         story_id=story.story_id, article_id=story.article_id, title=story.title, url=story.url,
         source=story.source, topics=list(story.topics), entities=list(story.entities),
         evidence=held + list(story.evidence), created_at=now, outlets=story.outlets,
-        is_update=update > 0,
+        is_update=update > 0, update=update,
         thread_of=alert_id(subscription.id, story.story_id) if update else None)
 
 

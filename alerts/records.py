@@ -38,6 +38,7 @@ class Alert(msgspec.Struct, frozen=True, kw_only=True):
     evidence: list[str] = []
     outlets: int = 1
     is_update: bool = False  # a material change of a story already alerted
+    update: int = 0  # which update of the story this is (0: the first alert)
     thread_of: str | None = None  # the alert this one updates (replies in its thread)
     digest: list[DigestItem] = []  # set when this message stands for several alerts
 

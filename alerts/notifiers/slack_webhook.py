@@ -19,7 +19,7 @@ class SlackWebhookNotifier:
         self.name, self.url, self.session = name, url, session
         self.dashboard_url, self.timeout = dashboard_url, timeout
 
-    async def notify(self, alert: Alert) -> str | None:
+    async def notify(self, alert: Alert, thread: str | None = None) -> str | None:
         payload = json.dumps(slack_message(alert, self.dashboard_url)).encode()
         await post(self.session, self.name, self.url, data=payload,
                    headers={"Content-Type": "application/json"}, timeout=self.timeout)

@@ -30,7 +30,7 @@ class WebhookNotifier:
         self.name, self.url, self.secret, self.session = name, url, secret, session
         self.timeout = timeout
 
-    async def notify(self, alert: Alert) -> str | None:
+    async def notify(self, alert: Alert, thread: str | None = None) -> str | None:
         body = encode_alert(alert)
         timestamp = str(int(time.time()))
         await post(self.session, self.name, self.url, data=body, timeout=self.timeout, headers={

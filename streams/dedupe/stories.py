@@ -65,6 +65,19 @@ class StoryStore:
             args=[article_id, copy, text_length, seen_at, self.ttl])
         return int(count)
 
+    async def record_copies(self, copies: list[tuple[str, str, str, str, float, int]],
+                            ) -> list[int]:
+        """`record_copy` for many (story, article, outlet, url, seen_at, length) in one
+        round trip; returns each story's outlet count after its copy."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            for story_id, article_id, outlet, url, seen_at, text_length in copies:
+                copy = msgspec.json.encode({"outlet": outlet, "url": url, "seen_at": seen_at})
+                await self._record(keys=[f"{self.prefix}{story_id}",
+                                         f"{self.prefix}{story_id}:copies"],
+                                   args=[article_id, copy, text_length, seen_at, self.ttl],
+                                   client=pipe)
+            return [int(count) for count in await pipe.execute()]
+
     async def load(self, story_id: str) -> Story | None:
         async with self.client.pipeline(transaction=False) as pipe:
             pipe.hgetall(f"{self.prefix}{story_id}")

@@ -46,8 +46,13 @@ class Recorder:
 
 
 class DeadLetters(list[tuple[str, str, str]]):
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrived = asyncio.Event()
+
     async def __call__(self, alert: Alert, channel: str, reason: str, detail: str) -> None:
         self.append((alert.alert_id, channel, reason))
+        self.arrived.set()
 
 
 @pytest.fixture
@@ -125,7 +130,7 @@ async def test_a_rate_limited_channel_does_not_hold_up_the_others(outbox: Outbox
     slow = Recorder(NotifierError("429", retryable=True, retry_after=30, reason="rate_limited"))
     fast = Recorder()
     dispatcher = Dispatcher(outbox, {"slack": slow, "mail": fast}, dead_letter=DeadLetters(),
-                            policy=RetryPolicy(deadline=60))
+                            policy=RetryPolicy(deadline=60), pace_seconds={"slack": 0.01})
     for number in range(3):
         await outbox.enqueue(make_alert(alert_id=f"a{number}", channels=["slack", "mail"]))
     runner = asyncio.create_task(dispatcher.run())
@@ -253,3 +258,23 @@ async def test_rate_cap_holds_the_excess_for_the_next_hour(outbox: Outbox) -> No
     clock.now = datetime(2026, 3, 2, 11, 0, tzinfo=PARIS)
     assert await dispatcher.release_due("console") == 1
     assert len(notifier.calls) == 3 and len(notifier.calls[2][0].digest) == 2
+
+
+async def test_a_notifier_bug_is_dead_lettered_and_the_worker_keeps_going(
+        outbox: Outbox) -> None:
+    class Broken:
+        async def notify(self, alert: Alert, thread: str | None = None) -> str | None:
+            raise KeyError("oops")
+
+    dead, fine = DeadLetters(), Recorder()
+    dispatcher = Dispatcher(outbox, {"console": Broken(), "mail": fine}, dead_letter=dead,
+                            policy=FAST)
+    await outbox.enqueue(make_alert(channels=["console", "mail"]))
+    runner = asyncio.create_task(dispatcher.run())
+    try:
+        await fine.wait_for_calls(1)
+        await asyncio.wait_for(dead.arrived.wait(), 5)
+    finally:
+        dispatcher.stop()
+        await asyncio.wait_for(runner, 5)
+    assert dead == [("a1", "console", "internal_error")]
