@@ -30,6 +30,7 @@ from alerts.notifiers.slack_api import SlackApiNotifier
 from alerts.notifiers.slack_webhook import SlackWebhookNotifier
 from alerts.notifiers.webhook import WebhookNotifier
 from tests.support.alerts import make_alert
+from tests.support.smtp_peer import SmtpPeer
 
 
 @dataclass
@@ -221,3 +222,29 @@ async def test_email_status_table(smtp: tuple[Scripted, SmtpServer], reply: str,
         assert parsed["Subject"].startswith("[wirewatch] Breaking Bcc:")
         assert {part.get_content_type() for part in parsed.walk()} >= {"text/plain",
                                                                          "text/html"}
+
+
+async def test_email_over_starttls_with_login() -> None:
+    with SmtpPeer(tls=True, auth={"alerts": "s3cret"}) as peer:
+        server = SmtpServer(host=peer.host, port=peer.port, security="starttls",
+                            username="alerts", password="s3cret",
+                            sender="alerts@wirewatch.example", timeout=5.0,
+                            ca_file=peer.certificate_path)
+        notifier = EmailNotifier("ana", server, ["ana@example.com"])
+        reference = await notifier.notify(make_alert())
+        (received,) = await peer.wait_for_messages(1)
+        assert received.tls and received.login == "alerts"
+        assert received.message["Message-ID"] == reference
+        wrong = EmailNotifier("ana", SmtpServer(**{**server.__dict__, "password": "nope"}),
+                              ["ana@example.com"])
+        retryable, reason, _ = await outcome(lambda: wrong.notify(make_alert()))
+        assert retryable is False and reason.startswith("smtp_5")  # 535: a config mistake
+
+
+async def test_email_refuses_an_untrusted_certificate() -> None:
+    with SmtpPeer(tls=True) as peer:
+        server = SmtpServer(host=peer.host, port=peer.port, security="starttls", timeout=5.0)
+        retryable, reason, _ = await outcome(
+            lambda: EmailNotifier("ana", server, ["ana@example.com"]).notify(make_alert()))
+        assert (retryable, reason) == (True, "connection")  # never sent in the clear
+        assert peer.messages == []
