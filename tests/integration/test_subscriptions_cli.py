@@ -8,26 +8,19 @@ from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
 
-from streams.cli import main
 from streams.cli_subscriptions import parse_until
+from tests.support.cli import Run, cli
 
 
 @pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
     monkeypatch.setenv("WIREWATCH_DATA_DIR", str(tmp_path / "data"))
     channels = tmp_path / "channels.yaml"
     channels.write_text("channels:\n  - {id: hook, kind: webhook, url: 'https://h.example/x',"
                         " secret: s}\n", encoding="utf-8")
     monkeypatch.setenv("WIREWATCH_CHANNELS_FILE", str(channels))
-    runner = CliRunner()
-
-    def invoke(*args: str) -> tuple[int, str, str]:
-        result = runner.invoke(main, list(args))
-        return result.exit_code, result.stdout, result.stderr
-
-    return invoke
+    return cli()
 
 
 def test_add_show_list_export_import_remove(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

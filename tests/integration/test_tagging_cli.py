@@ -7,21 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from streams.cli import main
+from tests.support.cli import Run, cli
 
 
 @pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
     monkeypatch.setenv("WIREWATCH_DATA_DIR", str(tmp_path / "data"))
-    runner = CliRunner()
-
-    def invoke(*args: str) -> tuple[int, str, str]:
-        result = runner.invoke(main, list(args))
-        return result.exit_code, result.stdout, result.stderr
-
-    return invoke
+    return cli()
 
 
 def test_watchlist_add_replace_remove_and_list(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
