@@ -21,7 +21,7 @@ from alerts.errors import NotifierError
 from alerts.outbox import Outbox, Pending, sent_value
 from alerts.records import Alert, DigestItem
 from alerts.subscriptions import Schedule
-from alerts.timing import release_time
+from alerts.timing import group_release, release_time
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ class Dispatcher:
         if notifier is None:
             await self._dead(pending, "no_channel", f"no channel named {channel!r} configured")
             return "dead"
-        due = await self._due(alert)
+        due = await self._due(alert, channel)
         if due is not None:
             await self.outbox.hold(pending, due)
             return "held"
@@ -197,19 +197,26 @@ class Dispatcher:
             self.on_sent(alert, channel)
         return "sent"
 
-    async def _due(self, alert: Alert) -> float | None:
+    async def _due(self, alert: Alert, channel: str) -> float | None:
         """When a held alert is due (Unix time), or None to send it now."""
         if self.schedule_of is None:
             return None
         schedule = await self.schedule_of(alert.subscription_id)
         if schedule is None or (schedule.mode == "immediate" and not schedule.quiet_hours
-                                and not schedule.rate_cap_per_hour):
+                                and not schedule.rate_cap_per_hour
+                                and not schedule.group_wait_seconds):
             return None
         now = self.clock()
         count = (await self.outbox.sent_this_hour(alert.subscription_id, now.timestamp())
                  if schedule.rate_cap_per_hour else 0)
-        due = release_time(schedule, now, sent_this_hour=count)
-        return due.timestamp() if due > now else None
+        due = release_time(schedule, now, sent_this_hour=count).timestamp()
+        if schedule.mode == "immediate" and schedule.group_wait_seconds:
+            pending, last = await self.outbox.group_state(channel, alert.subscription_id)
+            grouped = group_release(schedule, now.timestamp(), pending=pending, last_sent=last)
+            if grouped is not None:
+                due = max(due, grouped)
+                await self.outbox.group_waits_until(channel, alert.subscription_id, due)
+        return due if due > now.timestamp() else None
 
     async def release_due(self, channel: str) -> int:
         """Send the held alerts that are due, one message per subscription; returns how many
@@ -238,6 +245,8 @@ class Dispatcher:
                     for alert in fresh:
                         await self.outbox.mark(alert.alert_id, channel, sent_value(reference))
                     await self.outbox.count_sent(subscription_id, self.clock().timestamp())
+                    await self.outbox.group_sent(channel, subscription_id,
+                                                 self.clock().timestamp())
                     metrics.SENT.labels(channel).inc(len(fresh))
                     if self.on_sent is not None:
                         for alert in fresh:

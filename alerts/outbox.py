@@ -153,6 +153,29 @@ class Outbox:
             pipe.expire(key, 7200)
             await pipe.execute()
 
+    def _group(self, channel: str, subscription_id: str) -> str:
+        return f"{self.prefix}group:{channel}:{subscription_id}"
+
+    async def group_state(self, channel: str, subscription_id: str,
+                          ) -> tuple[float | None, float | None]:
+        """(when the waiting group goes out, when the last grouped message went out)."""
+        due, last = await self.client.hmget(self._group(channel, subscription_id),
+                                            ["due", "last"])
+        return (float(due) if due else None), (float(last) if last else None)
+
+    async def group_waits_until(self, channel: str, subscription_id: str, due: float) -> None:
+        key = self._group(channel, subscription_id)
+        await self.client.hsetnx(key, "due", due)
+        await self.client.expire(key, self.ttl)
+
+    async def group_sent(self, channel: str, subscription_id: str, now: float) -> None:
+        key = self._group(channel, subscription_id)
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.hdel(key, "due")
+            pipe.hset(key, "last", now)
+            pipe.expire(key, self.ttl)
+            await pipe.execute()
+
     async def backlog(self, channel: str) -> int:
         """Entries queued or in flight on a channel (the stream's pending plus unread)."""
         try:

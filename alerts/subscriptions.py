@@ -43,6 +43,8 @@ class Schedule:
     timezone: str = "UTC"
     quiet_hours: tuple[str, str] | None = None  # local (start, end), e.g. ("22:00", "07:00")
     rate_cap_per_hour: int | None = None  # beyond this, alerts wait for the next hour
+    group_wait_seconds: float = 0.0  # > 0: wait this long to send a burst as one message
+    group_interval_seconds: float = 300.0  # then at most one grouped message per interval
 
     def __post_init__(self) -> None:
         where = "schedule"
@@ -62,6 +64,9 @@ class Schedule:
                 _clock(value, where)
         if self.rate_cap_per_hour is not None and self.rate_cap_per_hour < 1:
             raise SubscriptionError(f"{where}: rate_cap_per_hour must be at least 1")
+        if self.group_wait_seconds < 0 or self.group_interval_seconds < 0:
+            raise SubscriptionError(f"{where}: group_wait_seconds and group_interval_seconds "
+                                    "cannot be negative")
 
     @property
     def zone(self) -> ZoneInfo:
@@ -75,6 +80,9 @@ class Schedule:
             out["quiet_hours"] = list(self.quiet_hours)
         if self.rate_cap_per_hour:
             out["rate_cap_per_hour"] = self.rate_cap_per_hour
+        if self.group_wait_seconds:
+            out["group_wait_seconds"] = self.group_wait_seconds
+            out["group_interval_seconds"] = self.group_interval_seconds
         return out
 
 
@@ -188,7 +196,8 @@ def from_mapping(entry: Any, where: str = "subscription") -> Subscription:
     schedule = entry.get("schedule") or {}
     if not isinstance(schedule, dict):
         raise SubscriptionError(f"{where}: schedule must be a mapping")
-    unknown = set(schedule) - {"mode", "at", "timezone", "quiet_hours", "rate_cap_per_hour"}
+    unknown = set(schedule) - {"mode", "at", "timezone", "quiet_hours", "rate_cap_per_hour",
+                               "group_wait_seconds", "group_interval_seconds"}
     if unknown:
         raise SubscriptionError(f"{where}: unknown schedule key(s) {sorted(unknown)}")
     try:
@@ -201,7 +210,10 @@ def from_mapping(entry: Any, where: str = "subscription") -> Subscription:
                               timezone=str(schedule.get("timezone", "UTC")),
                               quiet_hours=tuple(clock_text(q) for q in quiet)  # type: ignore[arg-type]
                               if isinstance(quiet, list) else quiet,
-                              rate_cap_per_hour=schedule.get("rate_cap_per_hour")),
+                              rate_cap_per_hour=schedule.get("rate_cap_per_hour"),
+                              group_wait_seconds=float(schedule.get("group_wait_seconds", 0)),
+                              group_interval_seconds=float(
+                                  schedule.get("group_interval_seconds", 300))),
             min_salience=float(entry.get("min_salience", 0.0)),
             update_after_outlets=entry.get("update_after_outlets", 5),
             update_on_new_headline=bool(entry.get("update_on_new_headline", True)))

@@ -53,3 +53,18 @@ def release_time(schedule: Schedule, now: datetime, *, sent_this_hour: int = 0) 
             due = local.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     quiet_end = in_quiet_hours(schedule, due)
     return quiet_end if quiet_end is not None else due
+
+
+def group_release(schedule: Schedule, now: float, *, pending: float | None,
+                  last_sent: float | None) -> float | None:
+    """When an alert of a grouped subscription goes out (Unix time), Alertmanager-style:
+    the first of a burst waits `group_wait` for the rest, a group already waiting takes it
+    along, and after a grouped message the next waits out `group_interval`. None: not
+    grouped, send as the schedule says."""
+    if schedule.group_wait_seconds <= 0:
+        return None
+    if pending is not None and pending > now:
+        return pending
+    if last_sent is not None and now < last_sent + schedule.group_interval_seconds:
+        return last_sent + schedule.group_interval_seconds
+    return now + schedule.group_wait_seconds

@@ -80,9 +80,14 @@ def subscriptions() -> None:
 @click.option("--rate-cap", type=int, help="At most this many alerts an hour.")
 @click.option("--min-salience", type=float, default=0.0, show_default=True,
               help="Ignore entities mentioned below this salience (0.7: title or lead).")
+@click.option("--group-wait", type=float, default=0.0, show_default=True,
+              help="Seconds to wait so a burst goes out as one message (0: off).")
+@click.option("--group-interval", type=float, default=300.0, show_default=True,
+              help="With --group-wait: at most one grouped message per this many seconds.")
 def add(name: str, query: str, owner: str, channels: tuple[str, ...],
         subscription_id: str | None, mode: str, at: str, timezone: str, quiet: str | None,
-        rate_cap: int | None, min_salience: float) -> None:
+        rate_cap: int | None, min_salience: float, group_wait: float,
+        group_interval: float) -> None:
     """Add or replace a subscription."""
     quiet_hours = None
     if quiet:
@@ -93,7 +98,8 @@ def add(name: str, query: str, owner: str, channels: tuple[str, ...],
             name=name, owner=owner, query=query, channels=channels or ("console",),
             id=subscription_id, min_salience=min_salience,
             schedule=Schedule(mode=mode, at=at, timezone=timezone, quiet_hours=quiet_hours,
-                              rate_cap_per_hour=rate_cap))
+                              rate_cap_per_hour=rate_cap, group_wait_seconds=group_wait,
+                              group_interval_seconds=group_interval))
         check_channels([subscription], _known_channels(Settings()))
     except AlertsError as exc:
         raise click.ClickException(str(exc)) from exc

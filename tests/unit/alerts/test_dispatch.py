@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -278,3 +278,29 @@ async def test_a_notifier_bug_is_dead_lettered_and_the_worker_keeps_going(
         dispatcher.stop()
         await asyncio.wait_for(runner, 5)
     assert dead == [("a1", "console", "internal_error")]
+
+
+async def test_a_burst_is_grouped_then_paced_by_the_group_interval(outbox: Outbox) -> None:
+    start = datetime(2026, 3, 2, 10, 0, tzinfo=PARIS)
+    clock = Clock(start)
+    notifier = Recorder()
+    dispatcher = Dispatcher(outbox, {"console": notifier}, dead_letter=DeadLetters(),
+                            policy=FAST, clock=clock, schedule_of=scheduled(Schedule(
+                                group_wait_seconds=30, group_interval_seconds=300)))
+    for number in range(3):  # a burst: three stories within seconds
+        await outbox.enqueue(make_alert(alert_id=f"g{number}", story_id=f"s{number}"))
+    assert await deliver_all(outbox, dispatcher) == ["held"] * 3
+    clock.now = start + timedelta(seconds=29)
+    assert await dispatcher.release_due("console") == 0
+    clock.now = start + timedelta(seconds=30)
+    assert await dispatcher.release_due("console") == 1
+    assert len(notifier.calls[0][0].digest) == 3  # one message for the burst
+    # The next story within the group interval waits for it; then goes alone.
+    clock.now = start + timedelta(seconds=40)
+    await outbox.enqueue(make_alert(alert_id="g3", story_id="s3"))
+    assert await deliver_all(outbox, dispatcher) == ["held"]
+    clock.now = start + timedelta(seconds=329)
+    assert await dispatcher.release_due("console") == 0
+    clock.now = start + timedelta(seconds=330)
+    assert await dispatcher.release_due("console") == 1
+    assert notifier.calls[1][0].alert_id == "g3" and notifier.calls[1][0].digest == []

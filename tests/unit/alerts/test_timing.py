@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from alerts.subscriptions import Schedule
-from alerts.timing import in_quiet_hours, release_time
+from alerts.timing import group_release, in_quiet_hours, release_time
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -62,3 +62,12 @@ def test_quiet_hours_within_one_day_and_empty() -> None:
     assert in_quiet_hours(lunch, paris(2026, 3, 2, 13, 0)) == paris(2026, 3, 2, 14, 0)
     assert in_quiet_hours(lunch, paris(2026, 3, 2, 14, 0)) is None
     assert in_quiet_hours(Schedule(quiet_hours=("09:00", "09:00")), paris(2026, 1, 1, 9)) is None
+
+
+def test_group_release() -> None:
+    grouped = Schedule(group_wait_seconds=30, group_interval_seconds=300)
+    assert group_release(Schedule(), 1000.0, pending=None, last_sent=None) is None
+    assert group_release(grouped, 1000.0, pending=None, last_sent=None) == 1030.0
+    assert group_release(grouped, 1010.0, pending=1030.0, last_sent=None) == 1030.0
+    assert group_release(grouped, 1100.0, pending=None, last_sent=1030.0) == 1330.0
+    assert group_release(grouped, 2000.0, pending=1030.0, last_sent=1030.0) == 2030.0  # stale
