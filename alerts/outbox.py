@@ -57,13 +57,22 @@ class Outbox:
 
     async def enqueue(self, alert: Alert) -> list[str]:
         """Queue the alert on each of its channels the ledger has not seen; returns those."""
-        queued = []
-        for channel in alert.channels:
-            if await self._enqueue(keys=[self._ledger(alert.alert_id, channel),
-                                         self._stream(channel)],
-                                   args=[self.ttl, encode_alert(alert)]):
-                queued.append(channel)
+        (queued,) = await self.enqueue_many([alert])
         return queued
+
+    async def enqueue_many(self, alerts: list[Alert]) -> list[list[str]]:
+        """`enqueue` for a batch, in one round trip; each alert's newly queued channels."""
+        if not alerts:
+            return []
+        async with self.client.pipeline(transaction=False) as pipe:
+            for alert in alerts:
+                encoded = encode_alert(alert)
+                for channel in alert.channels:
+                    await self._enqueue(keys=[self._ledger(alert.alert_id, channel),
+                                              self._stream(channel)],
+                                        args=[self.ttl, encoded], client=pipe)
+            flags = iter(await pipe.execute())
+        return [[channel for channel in alert.channels if next(flags)] for alert in alerts]
 
     async def ensure_group(self, channel: str) -> None:
         try:

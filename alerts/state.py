@@ -49,15 +49,38 @@ class SentStore:
                                               int(fields[b"outlets"]), int(fields[b"updates"]))
         return found
 
+    async def load_many(self, queries: Sequence[tuple[Sequence[str], str]],
+                        ) -> list[dict[str, Sent]]:
+        """`load` for many (subscription ids, story id) in one round trip."""
+        pairs = [(sub, story) for subs, story in queries for sub in subs]
+        if not pairs:
+            return [{} for _ in queries]
+        async with self.client.pipeline(transaction=False) as pipe:
+            for sub, story in pairs:
+                pipe.hgetall(self._key(sub, story))
+            replies = iter(await pipe.execute())
+        found: list[dict[str, Sent]] = []
+        for subs, _ in queries:
+            told = {}
+            for sub in subs:
+                fields = next(replies)
+                if fields:
+                    told[sub] = Sent(fields[b"title"].decode(), int(fields[b"outlets"]),
+                                     int(fields[b"updates"]))
+            found.append(told)
+        return found
+
     async def record(self, decisions: Sequence[Decision]) -> list[Decision]:
-        """Remember each decision atomically; returns those that won (others are dropped:
-        a concurrent worker already decided the same thing)."""
-        won = []
-        for decision in decisions:
-            alert, sent = decision.alert, decision.sent
-            expected = sent.updates - 1 if alert.is_update else -1
-            if await self._record(keys=[self._key(alert.subscription_id, alert.story_id)],
-                                  args=[expected, sent.title, sent.outlets, sent.updates,
-                                        self.ttl]):
-                won.append(decision)
-        return won
+        """Remember each decision atomically (one round trip for all); returns those that
+        won (others are dropped: a concurrent worker already decided the same thing)."""
+        if not decisions:
+            return []
+        async with self.client.pipeline(transaction=False) as pipe:
+            for decision in decisions:
+                alert, sent = decision.alert, decision.sent
+                expected = sent.updates - 1 if alert.is_update else -1
+                await self._record(keys=[self._key(alert.subscription_id, alert.story_id)],
+                                   args=[expected, sent.title, sent.outlets, sent.updates,
+                                         self.ttl], client=pipe)
+            flags = await pipe.execute()
+        return [decision for decision, flag in zip(decisions, flags, strict=True) if flag]
