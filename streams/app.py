@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import aiokafka
@@ -38,17 +38,7 @@ from streams.topics import TopicNames
 log = logging.getLogger(__name__)
 
 Output = tuple[str, bytes, bytes]  # topic, key, value
-
-
-@dataclass
-class Produced:
-    """A stage's outputs, and what to record once they are handed to the producer."""
-
-    outputs: list[Output]
-    after: Callable[[], Awaitable[object]] | None = None
-
-
-Handled = Iterable[Output] | Produced
+T = TypeVar("T")
 
 
 @dataclass
@@ -255,13 +245,11 @@ TRANSIENT = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
              redis.exceptions.BusyLoadingError)
 
 
-async def _until_infrastructure_recovers(
-        stage: str, handler: Callable[[bytes | None, bytes], Awaitable[Handled]],
-        key: bytes | None, value: bytes) -> Handled:
+async def _until_infrastructure_recovers(stage: str, call: Callable[[], Awaitable[T]]) -> T:
     delay = 0.5
     while True:
         try:
-            return await handler(key, value)
+            return await call()
         except TRANSIENT as exc:
             log.warning("stage waiting for Redis", extra={"stage": stage, "error": str(exc)})
             await asyncio.sleep(delay)
@@ -270,47 +258,37 @@ async def _until_infrastructure_recovers(
 
 BATCH = 256  # events per batch of a batched stage
 BATCH_WAIT = 0.02  # seconds a batch may wait to fill: latency bought for throughput
+Handler = Callable[[list[bytes]], Awaitable[Batch]]
 
 
-def _register_batch_stage(
-    app: faust.App, stage: str, source: faust.TopicT,
-    handler: Callable[[list[bytes]], Awaitable[Batch]],
-    targets: dict[str, faust.TopicT], dlq: faust.TopicT,
-) -> None:
+def _register_batch_stage(app: faust.App, stage: str, source: faust.TopicT, handler: Handler,
+                          targets: dict[str, faust.TopicT], dlq: faust.TopicT) -> None:
     """One agent for a handler that takes a batch of values (fewer Redis round trips and
     less per-event overhead). A batch that fails is retried one event at a time, so only
     the bad record is dead-lettered."""
-
-    async def one(_key: bytes | None, value: bytes) -> Handled:
-        batch = await handler([value])
-        return Produced(batch.outputs[0], batch.after)
 
     async def agent(stream: faust.StreamT[bytes]) -> None:
         async for events in stream.take_events(BATCH, within=BATCH_WAIT):
             values = [event.value for event in events]
             try:
                 batch = await _until_infrastructure_recovers(
-                    stage, lambda _k, _v: handler(values), None, b"")  # noqa: B023
+                    stage, lambda: handler(values))  # noqa: B023 - awaited right here
             except Exception:  # noqa: BLE001 - find the bad record by going one by one
                 for event in events:
-                    await _handle_event(stage, one, event, targets, dlq)
+                    await _handle_event(stage, handler, event, targets, dlq)
                 continue
-            flat = [output for outputs in batch.outputs for output in outputs]
-            await _send_outputs(stage, Produced(flat, batch.after), targets)
+            await _send_outputs(stage, batch, targets)
 
     agent.__name__ = stage
     app.agent(source, name=stage)(agent)
 
 
-async def _handle_event(stage: str, handler: Callable[[bytes | None, bytes],
-                                                      Awaitable[Handled]],
-                        event: Any, targets: dict[str, faust.TopicT],
-                        dlq: faust.TopicT) -> None:
+async def _handle_event(stage: str, handler: Handler, event: Any,
+                        targets: dict[str, faust.TopicT], dlq: faust.TopicT) -> None:
     """Run the handler on one event; write its outputs or dead-letter the event."""
     message = event.message
     try:
-        outputs = await _until_infrastructure_recovers(stage, handler, message.key,
-                                                       event.value)
+        batch = await _until_infrastructure_recovers(stage, lambda: handler([event.value]))
     except Exception as exc:  # noqa: BLE001 - the agent boundary: anything goes to DLQ
         letter = DeadLetter(stage, f"{type(exc).__name__}: {exc}", message.topic,
                             message.partition, message.offset, message.key, event.value)
@@ -319,21 +297,13 @@ async def _handle_event(stage: str, handler: Callable[[bytes | None, bytes],
                                             "offset": message.offset, "error": letter.error})
         await dlq.send(key=message.key, value=event.value, headers=letter.headers())
         return
-    await _send_outputs(stage, outputs if isinstance(outputs, Produced)
-                        else Produced(list(outputs)), targets)
+    await _send_outputs(stage, batch, targets)
 
 
-async def _send_outputs(stage: str, produced: Produced,
-                        targets: dict[str, faust.TopicT]) -> None:
+async def _send_outputs(stage: str, batch: Batch, targets: dict[str, faust.TopicT]) -> None:
     """Hand the outputs to the producer, then run what must follow them."""
-    for topic_name, key, value in produced.outputs:
-        await targets[topic_name].send(key=key, value=value)
-    if produced.after is not None:
-        after = produced.after
-
-        async def run_after(_key: bytes | None, _value: bytes) -> Handled:
-            await after()
-            return []
-
-        await _until_infrastructure_recovers(stage, run_after, None, b"")
-
+    for outputs in batch.outputs:
+        for topic_name, key, value in outputs:
+            await targets[topic_name].send(key=key, value=value)
+    if batch.after is not None:
+        await _until_infrastructure_recovers(stage, batch.after)

@@ -30,6 +30,7 @@ SNIPPET_CHARS = 60  # either side of the matched words
 # A found term: field (0 title, 1 body), start and end token, pattern id.
 Hit = tuple[int, int, int, int]
 _ALIAS, _TICKER, _AMBIGUOUS, _CONTEXT = range(4)
+ByScope = list[tuple[str, int, np.ndarray]]  # (scope, field, ids of the terms present there)
 
 
 @dataclass(frozen=True)
@@ -57,9 +58,6 @@ class Tagger:
         self.topics = list(topics)
         self.entities = {entity.id: entity for entity in entities}
         self._pattern_ids: dict[Pattern, int] = {}
-        self._topic_patterns = [
-            {self._id_of(term_pattern(t)) for wr in topic.rules if wr.weight > 0
-             for t in terms(wr.rule)} for topic in self.topics]
         self._term_ids: dict[Term, int] = {
             t: self._id_of(term_pattern(t)) for topic in self.topics
             for wr in (*topic.rules, *topic.exclude) for t in terms(wr.rule)}
@@ -153,14 +151,16 @@ class Tagger:
         view = _View(self.matcher, (Field.of("title", title), Field.of("body", text)))
         evidence: dict[str, list[Evidence]] = {}
         topics = []
-        scores, complex_hits = self._scores(view)
+        by_scope = self._present_by_scope(view)
+        scores, complex_hits = self._scores(view, by_scope)
         for topic_index, topic in enumerate(self.topics):
             if scores[topic_index] < topic.threshold:
                 continue
             if any(self._evaluate(rule, view) is not None
                    for rule in self._excludes[topic_index]):
                 continue
-            hits = self._simple_hits(topic_index, view) + complex_hits.get(topic_index, [])
+            hits = (self._simple_hits(topic_index, view, by_scope)
+                    + complex_hits.get(topic_index, []))
             hits.sort(key=lambda weighted_hit: -weighted_hit[0])
             if hits:
                 topics.append(topic.id)
@@ -168,7 +168,7 @@ class Tagger:
         entities = self._entities(view, evidence)
         return Tags(topics, entities, evidence)
 
-    def _present_by_scope(self, view: _View) -> list[tuple[str, int, np.ndarray]]:
+    def _present_by_scope(self, view: _View) -> ByScope:
         """(scope, field, pattern ids present there) for each scope with one-term rules."""
         title, body = view.present
         found = {"any": (1, title | body), "title": (0, title), "body": (1, body)}
@@ -178,10 +178,11 @@ class Tagger:
                 for scope, (field_index, present) in found.items()
                 if scope in self._weights and present]
 
-    def _scores(self, view: _View) -> tuple[list[float], dict[int, list[tuple[float, Hit]]]]:
+    def _scores(self, view: _View, by_scope: ByScope,
+                ) -> tuple[list[float], dict[int, list[tuple[float, Hit]]]]:
         """Each topic's score, and the hits of its positive complex rules that matched."""
         total = np.zeros(len(self.topics))
-        for scope, _, ids in self._present_by_scope(view):
+        for scope, _, ids in by_scope:
             total += self._weights[scope][ids].sum(axis=0)
         scores = total.tolist()
         title, body = view.present
@@ -198,10 +199,11 @@ class Tagger:
                                 (weight, hit) for hit in hits)
         return scores, complex_hits
 
-    def _simple_hits(self, topic_index: int, view: _View) -> list[tuple[float, Hit]]:
+    def _simple_hits(self, topic_index: int, view: _View,
+                     by_scope: ByScope) -> list[tuple[float, Hit]]:
         """A firing topic's one-term rules that matched, with their weights, for evidence."""
         found: list[tuple[float, Hit]] = []
-        for scope, field_index, ids in self._present_by_scope(view):
+        for scope, field_index, ids in by_scope:
             weights = self._weights[scope][ids, topic_index]
             strongest = np.argsort(-weights)[:MAX_EVIDENCE]  # evidence shows at most these
             for position in strongest[weights[strongest] > 0].tolist():
