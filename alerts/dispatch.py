@@ -168,8 +168,7 @@ class Dispatcher:
         """Deliver one queued alert and record the outcome: "sent", "skipped", "held" (for a
         digest, quiet hours or a rate cap) or "dead"."""
         channel, alert = pending.channel, pending.alert
-        state = await self.outbox.state(alert.alert_id, channel)
-        if state is not None and state.startswith("sent "):
+        if await self.outbox.was_sent(alert.alert_id, channel):
             metrics.SKIPPED.labels(channel).inc()
             await self.outbox.acknowledge(pending)
             return "skipped"
@@ -189,12 +188,7 @@ class Dispatcher:
             await self._dead(pending, exc.reason, str(exc))
             return "dead"
         await self.outbox.record_sent(pending, reference)
-        await self.outbox.count_sent(alert.subscription_id, self.clock().timestamp())
-        metrics.SENT.labels(channel).inc()
-        metrics.LATENCY.labels(channel).observe(
-            max(0.0, (datetime.now(UTC) - alert.created_at).total_seconds()))
-        if self.on_sent is not None:
-            self.on_sent(alert, channel)
+        await self._count_sent(channel, [alert])
         return "sent"
 
     async def _due(self, alert: Alert, channel: str) -> float | None:
@@ -229,28 +223,21 @@ class Dispatcher:
             groups.setdefault(alert.subscription_id, []).append(alert)
         notifier = self.notifiers.get(channel)
         for subscription_id, alerts in groups.items():
-            fresh = [a for a in alerts
-                     if not (await self.outbox.state(a.alert_id, channel) or "").startswith(
-                         "sent ")]
+            fresh = [a for a in alerts if not await self.outbox.was_sent(a.alert_id, channel)]
             if fresh and notifier is not None:
                 message = fresh[0] if len(fresh) == 1 else digest_of(fresh, channel)
                 try:
                     reference = await self._send(channel, notifier, message, None)
                 except NotifierError as exc:
+                    await self._dead_letter(channel, fresh, exc.reason, str(exc))
                     for alert in fresh:
-                        await self.dead_letter(alert, channel, exc.reason, str(exc))
                         await self.outbox.mark(alert.alert_id, channel, f"failed {exc.reason}")
-                    metrics.DEAD_LETTERED.labels(channel, exc.reason).inc(len(fresh))
                 else:
                     for alert in fresh:
                         await self.outbox.mark(alert.alert_id, channel, sent_value(reference))
-                    await self.outbox.count_sent(subscription_id, self.clock().timestamp())
+                    await self._count_sent(channel, fresh)
                     await self.outbox.group_sent(channel, subscription_id,
                                                  self.clock().timestamp())
-                    metrics.SENT.labels(channel).inc(len(fresh))
-                    if self.on_sent is not None:
-                        for alert in fresh:
-                            self.on_sent(alert, channel)
             await self.outbox.release(channel, alerts)
         return len(groups)
 
@@ -283,9 +270,23 @@ class Dispatcher:
             return
         raise _Stopped
 
+    async def _count_sent(self, channel: str, alerts: list[Alert]) -> None:
+        """What follows a send, once the ledger has it: rate-cap count, metrics, hook."""
+        await self.outbox.count_sent(alerts[0].subscription_id, self.clock().timestamp())
+        metrics.SENT.labels(channel).inc(len(alerts))
+        for alert in alerts:
+            metrics.LATENCY.labels(channel).observe(
+                max(0.0, (datetime.now(UTC) - alert.created_at).total_seconds()))
+            if self.on_sent is not None:
+                self.on_sent(alert, channel)
+
+    async def _dead_letter(self, channel: str, alerts: list[Alert], reason: str,
+                           detail: str) -> None:
+        for alert in alerts:
+            log.error("%s: alert %s dead-lettered: %s", channel, alert.alert_id, detail)
+            await self.dead_letter(alert, channel, reason, detail)
+        metrics.DEAD_LETTERED.labels(channel, reason).inc(len(alerts))
+
     async def _dead(self, pending: Pending, reason: str, detail: str) -> None:
-        log.error("%s: alert %s dead-lettered: %s", pending.channel, pending.alert.alert_id,
-                  detail)
-        await self.dead_letter(pending.alert, pending.channel, reason, detail)
+        await self._dead_letter(pending.channel, [pending.alert], reason, detail)
         await self.outbox.record_failed(pending, reason)
-        metrics.DEAD_LETTERED.labels(pending.channel, reason).inc()

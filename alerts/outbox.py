@@ -118,10 +118,13 @@ class Outbox:
             pipe.xdel(stream, pending.entry_id)
             await pipe.execute()
 
+    async def was_sent(self, alert_id: str, channel: str) -> bool:
+        return (await self.state(alert_id, channel) or "").startswith(_SENT)
+
     async def reference(self, alert_id: str, channel: str) -> str | None:
         """The message reference of a sent alert (a Slack ts), for threading updates."""
         state = await self.state(alert_id, channel)
-        if state and state.startswith("sent "):
+        if state and state.startswith(_SENT):
             reference = state.split(" ", 2)[2]
             return None if reference == "-" else reference
         return None
@@ -185,20 +188,12 @@ class Outbox:
             pipe.expire(key, self.ttl)
             await pipe.execute()
 
-    async def backlog(self, channel: str) -> int:
-        """Entries queued or in flight on a channel (the stream's pending plus unread)."""
-        try:
-            groups = await self.client.xinfo_groups(self._stream(channel))
-        except ResponseError:
-            return 0
-        for group in groups:
-            if _text(group["name"]) == GROUP:
-                return int(group.get("pending", 0)) + int(group.get("lag") or 0)
-        return 0
+
+_SENT = "sent "
 
 
 def sent_value(reference: str | None) -> str:
-    return f"sent {time.time():.3f} {reference or '-'}"
+    return f"{_SENT}{time.time():.3f} {reference or '-'}"
 
 
 def _text(value: bytes | str) -> str:

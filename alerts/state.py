@@ -36,17 +36,8 @@ class SentStore:
         return f"{self.prefix}sent:{subscription_id}:{story_id}"
 
     async def load(self, subscription_ids: Sequence[str], story_id: str) -> dict[str, Sent]:
-        if not subscription_ids:
-            return {}
-        async with self.client.pipeline(transaction=False) as pipe:
-            for subscription_id in subscription_ids:
-                pipe.hgetall(self._key(subscription_id, story_id))
-            replies = await pipe.execute()
-        found = {}
-        for subscription_id, fields in zip(subscription_ids, replies, strict=True):
-            if fields:
-                found[subscription_id] = Sent(fields[b"title"].decode(),
-                                              int(fields[b"outlets"]), int(fields[b"updates"]))
+        """What each subscription was told about one story."""
+        (found,) = await self.load_many([(subscription_ids, story_id)])
         return found
 
     async def load_many(self, queries: Sequence[tuple[Sequence[str], str]],

@@ -25,7 +25,6 @@ from alerts.subscriptions import (
     Schedule,
     Subscription,
     check_channels,
-    from_mapping,
     load_subscriptions,
 )
 from streams.cli_redis import with_redis
@@ -249,7 +248,3 @@ async def _send_test(subscription: Subscription, title: str,
             except NotifierError as exc:
                 outcomes[channel] = f"failed ({exc.reason}): {exc}"
     return outcomes
-
-
-def subscription_from_json(document: Any) -> Subscription:
-    return from_mapping(document, "request body")

@@ -114,24 +114,17 @@ def stop_after(count: int) -> Callable[[Alert], None]:
     return on_delivered
 
 
-async def store_subscriptions(redis_url: str, prefix: str,
-                              subscriptions: list[Subscription]) -> None:
-    """Write the file's (or demo's) subscriptions to the shared store; the file wins."""
+async def store_subscriptions(redis_url: str, prefix: str, subscriptions: list[Subscription],
+                              known_channels: frozenset[str]) -> None:
+    """Write the file's (or demo's) subscriptions to the shared store (the file wins), then
+    warn about stored subscriptions naming channels this process does not define."""
     client = aioredis.Redis.from_url(redis_url)
     try:
         store = SubscriptionStore(client, prefix=prefix)
         for subscription in subscriptions:
             await store.save(subscription)
-    finally:
-        await client.aclose()
-
-
-async def check_stored_channels(redis_url: str, prefix: str, known: frozenset[str]) -> None:
-    """Warn about stored subscriptions naming channels this process does not define."""
-    client = aioredis.Redis.from_url(redis_url)
-    try:
-        for subscription in await SubscriptionStore(client, prefix=prefix).list():
-            unknown = sorted(set(subscription.channels) - known)
+        for subscription in await store.list():
+            unknown = sorted(set(subscription.channels) - known_channels)
             if unknown:
                 log.warning("subscription %r names undefined channel(s) %s: its alerts to "
                             "them will be dead-lettered", subscription.id, unknown)
@@ -181,9 +174,7 @@ def run_pipeline(settings: Settings, *, feeds: list[FeedSpec] | None = None,
             feeds = unique_feeds(feeds + asyncio.run(
                 registered_feeds(endpoints.redis_url, settings.redis_prefix)))
         asyncio.run(store_subscriptions(endpoints.redis_url, settings.redis_prefix,
-                                        subscriptions))
-        asyncio.run(check_stored_channels(endpoints.redis_url, settings.redis_prefix,
-                                          channels.ids))
+                                        subscriptions, channels.ids))
         idempotent = (settings.kafka_idempotence if settings.kafka_idempotence is not None
                       else not endpoints.embedded_kafka)
         topics = TopicNames.with_prefix(settings.topic_prefix)
