@@ -21,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+from streams.cli_eval import topic_quality
 from streams.tagging import Tagger, load_entities, load_topics
 from streams.tagging.files import Entity
 from streams.tagging.text import Field
@@ -33,19 +34,11 @@ LABELS = {"earn": "earnings", "acq": "mergers-acquisitions"}
 
 def quality(rows: list[dict[str, object]], tagger: Tagger,
             topics: list[str]) -> dict[str, dict[str, float | int]]:
-    found = [set(tagger.tag(str(r["title"]), str(r.get("body") or "")).topics) for r in rows]
-    result: dict[str, dict[str, float | int]] = {}
-    for topic in topics:
-        truth = [topic in {LABELS.get(str(t), str(t)) for t in r["topics"]}  # type: ignore[attr-defined]
-                 for r in rows]
-        tp = sum(1 for t, f in zip(truth, found, strict=True) if t and topic in f)
-        fp = sum(1 for t, f in zip(truth, found, strict=True) if not t and topic in f)
-        fn = sum(1 for t, f in zip(truth, found, strict=True) if t and topic not in f)
-        precision, recall = tp / max(1, tp + fp), tp / max(1, tp + fn)
-        result[topic] = {"labelled": tp + fn, "precision": round(precision, 4),
-                         "recall": round(recall, 4),
-                         "f1": round(2 * precision * recall / max(1e-9, precision + recall), 4)}
-    return result
+    """Precision/recall/F1 per topic, scored as `wirewatch eval tag --labels` does."""
+    scored = [({LABELS.get(str(t), str(t)) for t in r["topics"]},  # type: ignore[attr-defined]
+               set(tagger.tag(str(r["title"]), str(r.get("body") or "")).topics))
+              for r in rows]
+    return topic_quality(scored, topics)
 
 
 def synthetic_entities(count: int, seed: int = 7) -> list[Entity]:
