@@ -30,7 +30,8 @@ SNIPPET_CHARS = 60  # either side of the matched words
 # A found term: field (0 title, 1 body), start and end token, pattern id.
 Hit = tuple[int, int, int, int]
 _ALIAS, _TICKER, _AMBIGUOUS, _CONTEXT = range(4)
-ByScope = list[tuple[str, int, np.ndarray]]  # (scope, field, ids of the terms present there)
+# (scope, field, ids of the terms present there, their rows of the scope's weight matrix)
+ByScope = list[tuple[str, int, np.ndarray, np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -169,28 +170,28 @@ class Tagger:
         return Tags(topics, entities, evidence)
 
     def _present_by_scope(self, view: _View) -> ByScope:
-        """(scope, field, pattern ids present there) for each scope with one-term rules."""
-        title, body = view.present
-        found = {"any": (1, title | body), "title": (0, title), "body": (1, body)}
-        if "lead" in self._weights:
-            found["lead"] = (1, view.lead_present())
-        return [(scope, field_index, np.fromiter(present, dtype=np.intp, count=len(present)))
-                for scope, (field_index, present) in found.items()
-                if scope in self._weights and present]
+        """(scope, field, pattern ids present there, their weight rows) per weighted scope."""
+        by_scope = []
+        for scope, matrix in self._weights.items():
+            field_index, present = _SCOPE_FIELDS[scope][-1], view.in_scope(scope)
+            if present:
+                ids = np.fromiter(present, dtype=np.intp, count=len(present))
+                ids.sort()  # sets iterate in hash order; a fixed order makes sums repeatable
+                by_scope.append((scope, field_index, ids, matrix[ids]))
+        return by_scope
 
     def _scores(self, view: _View, by_scope: ByScope,
                 ) -> tuple[list[float], dict[int, list[tuple[float, Hit]]]]:
         """Each topic's score, and the hits of its positive complex rules that matched."""
         total = np.zeros(len(self.topics))
-        for scope, _, ids in by_scope:
-            total += self._weights[scope][ids].sum(axis=0)
+        for _, _, _, rows in by_scope:
+            total += rows.sum(axis=0)
         scores = total.tolist()
-        title, body = view.present
         complex_hits: dict[int, list[tuple[float, Hit]]] = {}
-        anywhere = title | body
+        title, body = view.present  # two disjointness tests are cheaper than their union
         for topic_index, complex_rules in enumerate(self._complex):
             for weight, pattern_ids, rule in complex_rules:
-                if not pattern_ids.isdisjoint(anywhere):
+                if not (pattern_ids.isdisjoint(body) and pattern_ids.isdisjoint(title)):
                     hits = self._evaluate(rule, view)
                     if hits is not None:
                         scores[topic_index] += weight
@@ -203,14 +204,19 @@ class Tagger:
                      by_scope: ByScope) -> list[tuple[float, Hit]]:
         """A firing topic's one-term rules that matched, with their weights, for evidence."""
         found: list[tuple[float, Hit]] = []
-        for scope, field_index, ids in by_scope:
-            weights = self._weights[scope][ids, topic_index]
-            strongest = np.argsort(-weights)[:MAX_EVIDENCE]  # evidence shows at most these
-            for position in strongest[weights[strongest] > 0].tolist():
-                pattern_id = int(ids[position])
-                in_title = scope == "any" and pattern_id in view.present[0]
-                found.append((float(weights[position]),
-                              (0 if in_title else field_index, -1, -1, pattern_id)))
+        for scope, field_index, ids, rows in by_scope:
+            weights = rows[:, topic_index]
+            if weights.max() <= 0:
+                continue
+            # Evidence shows at most MAX_EVIDENCE terms: the strongest, without a full sort.
+            strongest = (np.argpartition(-weights, MAX_EVIDENCE)[:MAX_EVIDENCE]
+                         if len(weights) > MAX_EVIDENCE else range(len(weights)))
+            for position in strongest:
+                weight = float(weights[position])
+                if weight > 0:
+                    pattern_id = int(ids[position])
+                    in_title = scope == "any" and pattern_id in view.present[0]
+                    found.append((weight, (0 if in_title else field_index, -1, -1, pattern_id)))
         return found
 
     def _evaluate(self, rule: _Compiled, view: _View, *,
@@ -252,9 +258,14 @@ class Tagger:
         return self._near(rule, view)
 
     def _near(self, rule: _Near, view: _View) -> list[Hit] | None:
+        # Positions cost far more than presence: look for them only when both sides can match.
+        if not (_possible(rule.left, view.present) and _possible(rule.right, view.present)):
+            return None
         left = self._evaluate(rule.left, view, positions=True)
+        if not left:
+            return None
         right = self._evaluate(rule.right, view, positions=True)
-        if not left or not right:
+        if not right:
             return None
         right = sorted(right)
         span = max(end - start for _, start, end, _ in right)
@@ -321,29 +332,36 @@ class Tagger:
         return chosen
 
     def _find(self, field: Field, pattern: Pattern, pattern_id: int) -> tuple[int, int] | None:
-        """Where a term first occurs in the field's text, for its snippet."""
-        if len(pattern.words) == 1 and not pattern.prefix:
-            # One word: str.find on the lower-cased text, checking the word's boundaries,
-            # is several times faster than a regular expression.
-            word, text = pattern.words[0], field.lowered()
-            position = text.find(word)
-            while position != -1:
-                end = position + len(word)
-                if ((position == 0 or not _is_word_char(text[position - 1]))
-                        and (end == len(text) or not _is_word_char(text[end]))):
-                    return position, end
-                position = text.find(word, position + 1)
-            return None
-        match = self._snippet_pattern(pattern_id).search(field.text)
-        return (match.start(), match.end()) if match else None
+        """Where a term first occurs in the field's text, for its snippet.
+
+        str.find of the first word on the lower-cased text, checking word boundaries, then
+        (for a phrase or prefix) an anchored match there: several times faster than
+        searching the whole text with a case-insensitive regular expression.
+        """
+        text, first = field.lowered(), pattern.words[0]
+        one_word = len(pattern.words) == 1 and not pattern.prefix
+        position = text.find(first)
+        while position != -1:
+            if position == 0 or not _is_word_char(text[position - 1]):
+                if one_word:
+                    end = position + len(first)
+                    if end == len(text) or not _is_word_char(text[end]):
+                        return position, end
+                else:
+                    match = self._snippet_pattern(pattern_id).match(text, position)
+                    if match:
+                        return match.start(), match.end()
+            position = text.find(first, position + 1)
+        return None
 
     def _snippet_pattern(self, pattern_id: int) -> re.Pattern[str]:
+        """A phrase or prefix as a regular expression over lower-cased text."""
         compiled = self._snippet_patterns.get(pattern_id)
         if compiled is None:
             pattern = self._patterns[pattern_id]
             words = r"[^\w$]+".join(re.escape(word) for word in pattern.words)
             tail = r"\w*" if pattern.prefix else ""
-            compiled = re.compile(rf"(?<![\w$]){words}{tail}(?!\w)", re.IGNORECASE)
+            compiled = re.compile(rf"{words}{tail}(?!\w)")
             self._snippet_patterns[pattern_id] = compiled
         return compiled
 
@@ -396,6 +414,20 @@ def _positional_terms(rule: _Compiled, *, near: bool = False) -> set[int]:
     return set().union(*(_positional_terms(operand, near=near) for operand in rule.operands))
 
 
+def _possible(rule: _Compiled, present: tuple[set[int], set[int]]) -> bool:
+    """False when the rule surely cannot match, judged by the terms present alone."""
+    if isinstance(rule, _AnyOf):
+        return any(not rule.pattern_ids.isdisjoint(present[field_index])
+                   for field_index in _SCOPE_FIELDS[rule.scope])
+    if isinstance(rule, _Not):
+        return True  # presence alone cannot show that a NOT fails (its operand may be a NEAR)
+    if isinstance(rule, _Or):
+        return any(_possible(operand, present) for operand in rule.operands)
+    if isinstance(rule, _And):
+        return all(_possible(operand, present) for operand in rule.operands)
+    return _possible(rule.left, present) and _possible(rule.right, present)
+
+
 class _View:
     """One article as the rules see it: what is present, and where (worked out on demand)."""
 
@@ -404,13 +436,19 @@ class _View:
         self.fields = fields
         self.scans = (matcher.scan(fields[0].tokens), matcher.scan(fields[1].tokens))
         self.present = (self.scans[0].present, self.scans[1].present)
-        self._lead: set[int] | None = None
+        self._scoped: dict[str, set[int]] = {}  # "any" and "lead", worked out when asked
         self._hits: dict[tuple[int, int], list[Hit]] = {}
 
-    def lead_present(self) -> set[int]:
-        if self._lead is None:
-            self._lead = self.scans[1].present_before(LEAD_TOKENS)
-        return self._lead
+    def in_scope(self, scope: str) -> set[int]:
+        """The patterns present in a rule scope: any, title, body or lead."""
+        if scope == "title":
+            return self.present[0]
+        if scope == "body":
+            return self.present[1]
+        if scope not in self._scoped:
+            self._scoped[scope] = (self.present[0] | self.present[1] if scope == "any"
+                                   else self.scans[1].present_before(LEAD_TOKENS))
+        return self._scoped[scope]
 
     def hits(self, field_index: int, pattern_id: int) -> list[Hit]:
         key = (field_index, pattern_id)

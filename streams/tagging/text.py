@@ -16,6 +16,11 @@ _PUNCTUATION = (set(string.punctuation) - {"$"}) | set(
     "\u00a1\u00a7\u00ab\u00b6\u00b7\u00bb\u00bf\u2010\u2011\u2012\u2013\u2014\u2015\u2018\u2019"
     "\u201a\u201b\u201c\u201d\u201e\u201f\u2022\u2026\u2032\u2033\u2039\u203a\u00a9\u00ae\u2122")
 _TO_SPACE = str.maketrans({character: " " for character in _PUNCTUATION})
+# The same for ASCII text as one bytes table that lower-cases too: bytes.translate is a
+# plain table lookup, about four times faster than lower() plus str.translate.
+_ASCII_TOKENS = bytes(
+    32 if chr(code) in _PUNCTUATION else code + 32 if 65 <= code <= 90 else code
+    for code in range(256))
 _COMBINING_MARKS = re.compile(
     r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 
@@ -31,6 +36,8 @@ def fold(text: str) -> str:
 
 def tokenise(text: str) -> list[str]:
     """Lower-case tokens of an already folded text."""
+    if text.isascii():
+        return text.encode("ascii").translate(_ASCII_TOKENS).decode("ascii").split()
     return text.lower().translate(_TO_SPACE).split()
 
 
@@ -55,9 +62,12 @@ class Field:
         return cls(name, folded, tokenise(folded))
 
     def lowered(self) -> str:
-        """The folded text in lower case (computed when first asked)."""
+        """The folded text in lower case, position for position (computed when first asked)."""
         if self._lowered is None:
-            self._lowered = self.text.lower()
+            lowered = self.text.lower()
+            if len(lowered) != len(self.text):  # "İ" lower-cases to two characters
+                lowered = "".join(c if len(c.lower()) != 1 else c.lower() for c in self.text)
+            self._lowered = lowered
         return self._lowered
 
     def original(self) -> list[str]:
