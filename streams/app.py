@@ -1,4 +1,12 @@
-"""The Faust application: one thin agent per stage, wired to the topics and to Redis."""
+"""The Faust application: one agent runs the stages in turn, writing every topic on the way.
+
+news.raw.v1 is the only topic the worker consumes. Each batch of raw items goes through
+normalise (and dedupe), tag, match and deliver in one pass; every stage's outputs are still
+written to its public topic (news.articles.v1, news.tagged.v1, news.alerts.v1) for anyone
+downstream, but no Faust hop stands between two stages: a hop costs more CPU than the
+stage's own work (BROKERS.md: ~2,500 records/s per consume-and-forward hop), and every hop
+added about 50 ms of alert latency.
+"""
 
 from __future__ import annotations
 
@@ -50,14 +58,15 @@ class Batch:
     after: Callable[[], Awaitable[object]] | None = None
 
 
-FETCH_MAX_WAIT_MS = 100
+FETCH_MAX_WAIT_MS = 20
 
 
 class QuickFetchConsumerThread(AIOKafkaConsumerThread):
     """Faust's consumer with a shorter fetch wait. Faust hard-codes 1,500 ms; a broker that
-    holds a fetch until the wait runs out (the embedded one does) then adds up to 1.5 s per
-    hop. On Apache Kafka a fetch returns as soon as data arrives, so this only costs a few
-    more empty fetches while idle."""
+    holds a fetch until the wait runs out (the embedded one does) then adds up to 1.5 s to
+    every alert. 20 ms took the median alert latency from 90 to 46 ms at 100 items/s
+    (bench/alert_latency.py). On Apache Kafka a fetch returns as soon as data arrives, so
+    this only costs more empty fetches while idle (50 a second, a few bytes each)."""
 
     def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
         consumer = super()._create_worker_consumer(transport)
@@ -227,11 +236,9 @@ def create_app(config: PipelineConfig) -> faust.App:
                 schedule_of=live.schedule_of)
             await dispatcher.run()
 
-    targets = {n: t for n, t in zip(names.all(), (raw, articles, tagged, alerts, dlq),
-                                    strict=True)}
-    for stage, source, handler in (("normalise", raw, normalise), ("tag", articles, tag),
-                                   ("match", tagged, match), ("deliver", alerts, notify)):
-        _register_batch_stage(app, stage, source, handler, targets, dlq)
+    steps = [Step("normalise", names.raw, normalise), Step("tag", names.articles, tag),
+             Step("match", names.tagged, match), Step("deliver", names.alerts, notify)]
+    _register_pipeline(app, raw, steps, dlq)
 
     app.task(run_dispatcher)
     for job in config.background:
@@ -256,54 +263,79 @@ async def _until_infrastructure_recovers(stage: str, call: Callable[[], Awaitabl
             delay = min(delay * 2, 30.0)
 
 
-BATCH = 256  # events per batch of a batched stage
+BATCH = 256  # events per batch
 BATCH_WAIT = 0.02  # seconds a batch may wait to fill: latency bought for throughput
 Handler = Callable[[list[bytes]], Awaitable[Batch]]
+Keyed = tuple[bytes | None, bytes]  # a record's key and value
 
 
-def _register_batch_stage(app: faust.App, stage: str, source: faust.TopicT, handler: Handler,
-                          targets: dict[str, faust.TopicT], dlq: faust.TopicT) -> None:
-    """One agent for a handler that takes a batch of values (fewer Redis round trips and
-    less per-event overhead). A batch that fails is retried one event at a time, so only
-    the bad record is dead-lettered."""
+@dataclass(frozen=True)
+class Step:
+    """A stage: its name, the topic its inputs are written to, and its batch handler."""
 
-    async def agent(stream: faust.StreamT[bytes]) -> None:
+    stage: str
+    source: str
+    handler: Handler
+
+
+def _register_pipeline(app: faust.App, source: faust.TopicT, steps: list[Step],
+                       dlq: faust.TopicT) -> None:
+    """One agent over `source` that runs the steps in turn on each batch of events."""
+
+    async def pipeline(stream: faust.StreamT[bytes]) -> None:
         async for events in stream.take_events(BATCH, within=BATCH_WAIT):
-            values = [event.value for event in events]
-            try:
-                batch = await _until_infrastructure_recovers(
-                    stage, lambda: handler(values))  # noqa: B023 - awaited right here
-            except Exception:  # noqa: BLE001 - find the bad record by going one by one
-                for event in events:
-                    await _handle_event(stage, handler, event, targets, dlq)
-                continue
-            await _send_outputs(stage, batch, targets)
+            first = events[0].message
+            await _run_steps(app, steps, [(event.key, event.value) for event in events], dlq,
+                             origin=(first.topic, first.partition, first.offset)
+                             if len(events) == 1 else None, events=events)
 
-    agent.__name__ = stage
-    app.agent(source, name=stage)(agent)
+    app.agent(source, name="pipeline")(pipeline)
 
 
-async def _handle_event(stage: str, handler: Handler, event: Any,
-                        targets: dict[str, faust.TopicT], dlq: faust.TopicT) -> None:
-    """Run the handler on one event; write its outputs or dead-letter the event."""
-    message = event.message
+async def _run_steps(app: faust.App, steps: list[Step], records: list[Keyed],
+                     dlq: faust.TopicT, *, origin: tuple[str, int, int] | None = None,
+                     events: list[Any] | None = None) -> None:
+    """Run `steps[0]` on the records, write its outputs, and pass those bound for the next
+    step's topic on to it. A batch that fails is retried one record at a time from the
+    step that failed (earlier steps are not repeated), so only the bad record is
+    dead-lettered, with the stage that refused it."""
+    step = steps[0]
     try:
-        batch = await _until_infrastructure_recovers(stage, lambda: handler([event.value]))
-    except Exception as exc:  # noqa: BLE001 - the agent boundary: anything goes to DLQ
-        letter = DeadLetter(stage, f"{type(exc).__name__}: {exc}", message.topic,
-                            message.partition, message.offset, message.key, event.value)
-        log.warning("dead-lettered", extra={"stage": stage, "topic": message.topic,
-                                            "partition": message.partition,
-                                            "offset": message.offset, "error": letter.error})
-        await dlq.send(key=message.key, value=event.value, headers=letter.headers())
+        batch = await _until_infrastructure_recovers(
+            step.stage, lambda: step.handler([value for _, value in records]))
+    except Exception as exc:  # noqa: BLE001 - the stage boundary: find the bad record
+        if len(records) > 1:
+            for index, record in enumerate(records):
+                message = events[index].message if events is not None else None
+                await _run_steps(app, steps, [record], dlq, origin=(
+                    message.topic, message.partition, message.offset) if message else None)
+            return
+        key, value = records[0]
+        topic, partition, offset = origin or (step.source, -1, -1)
+        letter = DeadLetter(step.stage, f"{type(exc).__name__}: {exc}", topic, partition,
+                            offset, key, value)
+        log.warning("dead-lettered", extra={"stage": step.stage, "topic": topic,
+                                            "partition": partition, "offset": offset,
+                                            "error": letter.error})
+        await dlq.send(key=key, value=value, headers=letter.headers())
         return
-    await _send_outputs(stage, batch, targets)
+    await _send_outputs(app, step.stage, batch)
+    if len(steps) > 1:
+        following = [(key, value) for outputs in batch.outputs
+                     for topic, key, value in outputs if topic == steps[1].source]
+        if following:
+            await _run_steps(app, steps[1:], following, dlq)
 
 
-async def _send_outputs(stage: str, batch: Batch, targets: dict[str, faust.TopicT]) -> None:
-    """Hand the outputs to the producer, then run what must follow them."""
+async def _send_outputs(app: faust.App, stage: str, batch: Batch) -> None:
+    """Hand the outputs to the producer, then run what must follow them.
+
+    app.producer.send queues the record in aiokafka's accumulator without Faust's
+    per-message futures and callbacks; Faust flushes the producer before it commits the
+    consumed offsets, so nothing is committed before its outputs are written.
+    """
     for outputs in batch.outputs:
         for topic_name, key, value in outputs:
-            await targets[topic_name].send(key=key, value=value)
+            await app.producer.send(topic_name, key, value, None, None, None)
     if batch.after is not None:
         await _until_infrastructure_recovers(stage, batch.after)

@@ -1,0 +1,105 @@
+"""The worker's step runner: outputs flow from stage to stage; a bad record is dead-lettered
+by the stage that refused it, without repeating the stages before."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from streams.app import Batch, Step, _run_steps
+
+
+@dataclass
+class Producer:
+    sent: list[tuple[str, bytes | None, bytes]] = field(default_factory=list)
+
+    async def send(self, topic: str, key: bytes | None, value: bytes, *_: Any) -> None:
+        self.sent.append((topic, key, value))
+
+
+@dataclass
+class App:
+    producer: Producer = field(default_factory=Producer)
+
+
+@dataclass
+class DeadLetters:
+    letters: list[tuple[bytes | None, bytes, dict[str, str]]] = field(default_factory=list)
+
+    async def send(self, *, key: bytes | None, value: bytes,
+                   headers: list[tuple[str, bytes]]) -> None:
+        self.letters.append((key, value, {k: v.decode() for k, v in headers}))
+
+
+@dataclass
+class Message:
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass
+class Event:
+    message: Message
+
+
+def steps(calls: list[tuple[str, list[bytes]]]) -> list[Step]:
+    """upper (raw -> articles, plus a side output), then reverse (articles -> tagged,
+    refusing b"BAD"), then count (tagged -> nothing)."""
+
+    async def upper(values: list[bytes]) -> Batch:
+        calls.append(("upper", values))
+        return Batch([[("articles", b"k", v.upper()), ("audit", None, v)] for v in values])
+
+    async def reverse(values: list[bytes]) -> Batch:
+        calls.append(("reverse", values))
+        if b"BAD" in values:
+            raise ValueError("cannot reverse BAD")
+        return Batch([[("tagged", b"k", v[::-1])] for v in values])
+
+    async def count(values: list[bytes]) -> Batch:
+        calls.append(("count", values))
+        return Batch([[] for _ in values])
+
+    return [Step("upper", "raw", upper), Step("reverse", "articles", reverse),
+            Step("count", "tagged", count)]
+
+
+async def test_outputs_flow_to_the_step_reading_their_topic() -> None:
+    app, dead, calls = App(), DeadLetters(), []
+    await _run_steps(app, steps(calls), [(b"a", b"ab"), (b"b", b"cd")], dead)  # type: ignore[arg-type]
+    assert calls == [("upper", [b"ab", b"cd"]), ("reverse", [b"AB", b"CD"]),
+                     ("count", [b"BA", b"DC"])]
+    assert app.producer.sent == [("articles", b"k", b"AB"), ("audit", None, b"ab"),
+                                 ("articles", b"k", b"CD"), ("audit", None, b"cd"),
+                                 ("tagged", b"k", b"BA"), ("tagged", b"k", b"DC")]
+    assert dead.letters == []
+
+
+async def test_a_bad_record_is_dead_lettered_by_its_stage_and_the_rest_flow_on() -> None:
+    app, dead, calls = App(), DeadLetters(), []
+    await _run_steps(app, steps(calls), [(b"1", b"ok"), (b"2", b"bad"), (b"3", b"fine")],
+                     dead)  # type: ignore[arg-type]
+    # The first stage ran once for the whole batch; only the failing stage went one by one.
+    assert [name for name, _ in calls].count("upper") == 1
+    assert calls[1] == ("reverse", [b"OK", b"BAD", b"FINE"])
+    assert sorted(v for name, values in calls if name == "count" for v in values) == [
+        b"ENIF", b"KO"]
+    [(key, value, headers)] = dead.letters
+    assert (key, value) == (b"k", b"BAD")
+    assert headers["stage"] == "reverse"
+    assert headers["source_topic"] == "articles"
+    assert headers["source_offset"] == "-1"  # written by this worker, not consumed
+    assert headers["error"] == "ValueError: cannot reverse BAD"
+    assert ("tagged", b"k", b"DAB") not in app.producer.sent
+
+
+async def test_a_record_the_first_step_refuses_keeps_its_source_offset() -> None:
+    app, dead, calls = App(), DeadLetters(), []
+    events = [Event(Message("raw", 2, 40)), Event(Message("raw", 2, 41))]
+    await _run_steps(app, steps(calls)[1:], [(b"x", b"good"), (b"y", b"BAD")], dead,
+                     events=events)  # type: ignore[arg-type]
+    [(key, value, headers)] = dead.letters
+    assert (key, value) == (b"y", b"BAD")
+    assert (headers["stage"], headers["source_topic"], headers["source_partition"],
+            headers["source_offset"]) == ("reverse", "raw", "2", "41")
