@@ -15,6 +15,7 @@ import aiohttp
 import msgspec
 from aiokafka.errors import KafkaError
 
+from connectors import metrics
 from connectors.errors import FetchError
 from connectors.feeds_file import FeedSpec
 from connectors.fetch import FetchLimits, fetch_feed
@@ -135,12 +136,16 @@ class FeedPoller:
     async def poll_one(self, spec: FeedSpec, state: FeedState) -> PollOutcome:
         """Fetch, parse and publish one feed, then save its new state."""
         started = self.clock()
+        timer = time.perf_counter()
         try:
             result = await fetch_feed(self.session, spec.url, policy=self.policy,
                                       validators=state.validators, limits=self.limits)
         except FetchError as exc:
+            metrics.RESPONSES.labels(str(exc.status or 0)).inc()
             await self._record_error(spec, state, exc.status, type(exc).__name__, str(exc), None)
             return PollOutcome(spec.feed_id, exc.status, 0, str(exc))
+        metrics.FETCH_SECONDS.observe(time.perf_counter() - timer)
+        metrics.RESPONSES.labels(str(result.status)).inc()
         if result.status not in (200, 304):
             retry = retry_after_seconds(result.retry_after, started)
             message = f"HTTP {result.status}"
@@ -165,7 +170,8 @@ class FeedPoller:
                 # again in full and publishes these items again. Nothing is lost.
                 await self.store.save(spec.feed_id, replace(
                     state, last_error=f"publish failed: {exc}", error_class="PublishError",
-                    last_attempt=started, next_poll=started + self.bounds.min_seconds))
+                    last_attempt=started, next_poll=started + self.bounds.min_seconds,
+                    first_poll=state.first_poll or started))
                 log.warning("publish failed; will retry", extra={"feed_url": spec.url})
                 return PollOutcome(spec.feed_id, result.status, 0, f"publish failed: {exc}")
             pushed = await self._follow_hub(spec, parsed, result.url)
@@ -184,9 +190,11 @@ class FeedPoller:
             state, etag=result.validators.etag, last_modified=result.validators.last_modified,
             last_status=result.status, last_error=parsed.error or refused, error_class=None,
             error_streak=0, last_success=started, last_attempt=started,
+            first_poll=state.first_poll or started,
             next_poll=started + with_jitter(interval, self.bounds, self._rng),
             items_published=state.items_published + published,
         ))
+        metrics.PUBLISHED.inc(published)
         log.info("polled feed", extra={"feed_url": spec.url, "status": result.status,
                                        "published": published})
         return PollOutcome(spec.feed_id, result.status, published, parsed.error)
@@ -239,6 +247,7 @@ class FeedPoller:
         self, spec: FeedSpec, state: FeedState, status: int | None, error_class: str,
         message: str, retry_after: float | None,
     ) -> None:
+        metrics.ERRORS.labels(error_class).inc()
         now = self.clock()
         streak = state.error_streak + 1
         interval = error_interval(self.bounds, streak, retry_after)
@@ -246,6 +255,7 @@ class FeedPoller:
         await self.store.save(spec.feed_id, replace(
             state, last_status=status, last_error=message, error_class=error_class,
             error_streak=streak, last_attempt=now, next_poll=now + interval,
+            first_poll=state.first_poll or now,
         ))
 
 

@@ -25,6 +25,7 @@ class FeedState:
     last_attempt: float | None = None
     next_poll: float = 0.0
     items_published: int = 0
+    first_poll: float | None = None  # for items per day on the dashboard
 
     @property
     def validators(self) -> Validators:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -21,6 +22,7 @@ import aiokafka
 import faust
 import redis.asyncio as aioredis
 import redis.exceptions
+from aiohttp import web as aiohttp_web
 from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.drivers.aiokafka import Consumer as FaustConsumer
@@ -34,10 +36,15 @@ from alerts.records import Alert, encode_alert
 from alerts.state import SentStore
 from alerts.store import LiveSubscriptions, SubscriptionStore
 from alerts.subscriptions import Subscription
+from connectors.feeds_file import FeedSpec
 from connectors.records import RawItem
 from streams.dedupe.service import StoryAssigner
 from streams.dedupe.stories import StoryStore
 from streams.dlq import DeadLetter
+from streams.ops import metrics
+from streams.ops.activity import Activity
+from streams.ops.monitor import Monitor
+from streams.ops.web import WebConfig, operations_app
 from streams.records import Article, TaggedArticle, decode, encode
 from streams.stages import build_article, clean_raw, now_utc, story_view, tag_article
 from streams.tagging.reload import TaggerSource
@@ -111,6 +118,10 @@ class PipelineConfig:
     subscriptions_refresh_seconds: float = 5.0
     on_delivered: Callable[[Alert], None] | None = None
     background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    feeds: Callable[[], list[FeedSpec]] = list  # the feeds this process polls (dashboard)
+    web_token: str = ""
+    max_lag: int = 10_000
+    monitor_seconds: float = 10.0
 
 
 def broker_urls(bootstrap: str) -> list[str]:
@@ -129,10 +140,7 @@ def create_app(config: PipelineConfig) -> faust.App:
         producer_acks=-1,
         consumer_auto_offset_reset="earliest",
         topic_partitions=config.partitions,
-        web_enabled=True,
-        web_host=config.web_host,
-        web_port=config.web_port,
-        web_bind=config.web_host,
+        web_enabled=False,  # streams.ops serves /metrics, probes and the dashboard
         datadir=config.datadir,
         autodiscover=False,
     )
@@ -152,6 +160,8 @@ def create_app(config: PipelineConfig) -> faust.App:
     sent_store = SentStore(redis_client, prefix=config.redis_prefix,
                            ttl_days=config.ledger_days)
     names = config.topics
+    activity = Activity(redis_client, prefix=config.redis_prefix)
+    pending_records: set[asyncio.Future[Any]] = set()  # delivery log writes in flight
 
     def topic(name: str) -> faust.TopicT:
         return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw",
@@ -172,6 +182,10 @@ def create_app(config: PipelineConfig) -> faust.App:
                                                           strict=True)])
         articles = [build_article(item, title, text, story, count) for item, (title, text),
                     story, count in zip(items, cleaned, assigned, outlets, strict=True)]
+        duplicates = sum(article.is_duplicate for article in articles)
+        metrics.ARTICLES.labels("duplicate").inc(duplicates)
+        metrics.ARTICLES.labels("new_story").inc(len(articles) - duplicates)
+        await activity.record_articles(articles)
         return Batch([[(names.articles, a.story_id.encode(), encode(a))] for a in articles])
 
     async def tag(values: list[bytes]) -> Batch:
@@ -217,12 +231,16 @@ def create_app(config: PipelineConfig) -> faust.App:
         return Batch([[] for _ in alerts])
 
     async def dead_letter(alert: Alert, channel: str, reason: str, detail: str) -> None:
+        await activity.record_delivery(alert, channel, "dead-lettered", f"{reason}: {detail}")
         await dlq.send(key=alert.subscription_id.encode(), value=encode_alert(alert), headers=[
             ("stage", b"deliver"), ("channel", channel.encode()), ("reason", reason.encode()),
             ("error", detail[:1000].encode("utf-8", "replace")),
             ("source_topic", names.alerts.encode())])
 
     def on_sent(alert: Alert, channel: str) -> None:
+        recorder = asyncio.ensure_future(activity.record_delivery(alert, channel, "sent"))
+        pending_records.add(recorder)
+        recorder.add_done_callback(pending_records.discard)
         if config.on_delivered is not None:
             config.on_delivered(alert)
 
@@ -239,6 +257,38 @@ def create_app(config: PipelineConfig) -> faust.App:
     steps = [Step("normalise", names.raw, normalise), Step("tag", names.articles, tag),
              Step("match", names.tagged, match), Step("deliver", names.alerts, notify)]
     _register_pipeline(app, raw, steps, dlq)
+
+    monitor = Monitor(bootstrap=config.kafka_bootstrap, group=config.app_id,
+                      consumed=[names.raw], sized=list(names.all()), dlq_topic=names.dlq,
+                      redis_client=redis_client, redis_prefix=config.redis_prefix,
+                      feeds=config.feeds, interval=config.monitor_seconds)
+
+    async def resend(stage: str, key: bytes | None, value: bytes) -> None:
+        index = [step.stage for step in steps].index(stage)
+        await _run_steps(app, steps[index:], [(key, value)], dlq)
+
+    def not_ready() -> list[str]:
+        try:
+            assigned = app.consumer.assignment()
+        except Exception:  # noqa: BLE001 - no consumer yet
+            assigned = set()
+        return [] if assigned else ["no partitions assigned yet"]
+
+    async def serve_operations() -> None:
+        web_app = operations_app(WebConfig(
+            monitor=monitor, activity=activity, bootstrap=config.kafka_bootstrap,
+            dlq_topic=names.dlq, max_lag=config.max_lag, token=config.web_token,
+            resend=resend, resend_stages=frozenset({"normalise", "tag", "match"}),
+            ready=not_ready))
+        runner = aiohttp_web.AppRunner(web_app, access_log=None)
+        await runner.setup()
+        try:
+            await aiohttp_web.TCPSite(runner, config.web_host, config.web_port).start()
+            await monitor.run()
+        finally:
+            await runner.cleanup()
+
+    app.task(serve_operations)
 
     app.task(run_dispatcher)
     for job in config.background:
@@ -300,6 +350,7 @@ async def _run_steps(app: faust.App, steps: list[Step], records: list[Keyed],
     step that failed (earlier steps are not repeated), so only the bad record is
     dead-lettered, with the stage that refused it."""
     step = steps[0]
+    started = time.perf_counter()
     try:
         batch = await _until_infrastructure_recovers(
             step.stage, lambda: step.handler([value for _, value in records]))
@@ -318,7 +369,12 @@ async def _run_steps(app: faust.App, steps: list[Step], records: list[Keyed],
                                             "partition": partition, "offset": offset,
                                             "error": letter.error})
         await dlq.send(key=key, value=value, headers=letter.headers())
+        metrics.DEAD_LETTERS.labels(step.stage).inc()
         return
+    metrics.STAGE_SECONDS.labels(step.stage).observe(time.perf_counter() - started)
+    metrics.STAGE_BATCH.labels(step.stage).observe(len(records))
+    metrics.STAGE_ITEMS.labels(step.stage, "in").inc(len(records))
+    metrics.STAGE_ITEMS.labels(step.stage, "out").inc(sum(map(len, batch.outputs)))
     await _send_outputs(app, step.stage, batch)
     if len(steps) > 1:
         following = [(key, value) for outputs in batch.outputs

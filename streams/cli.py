@@ -17,6 +17,7 @@ from alerts.errors import AlertsError
 from connectors.errors import ConnectorError
 from streams.cli_eval import eval_group
 from streams.cli_feeds import feeds
+from streams.cli_status import status
 from streams.cli_subscriptions import subscriptions
 from streams.cli_tagging import taxonomy, watchlist
 from streams.embedded import EmbeddedServiceError, Endpoints, free_port
@@ -145,6 +146,7 @@ main.add_command(eval_group)
 main.add_command(watchlist)
 main.add_command(subscriptions)
 main.add_command(taxonomy)
+main.add_command(status)
 
 
 @main.command()

@@ -194,6 +194,9 @@ def run_pipeline(settings: Settings, *, feeds: list[FeedSpec] | None = None,
             retry=RetryPolicy(deadline=settings.alert_retry_deadline_seconds),
             ledger_days=settings.ledger_days,
             subscriptions_refresh_seconds=settings.subscriptions_refresh_seconds,
+            feeds=lambda: list(feeds or ()),
+            web_token=settings.web_token.get_secret_value() if settings.web_token else "",
+            max_lag=settings.status_max_lag, monitor_seconds=settings.monitor_seconds,
         )
         if settings.api_token and settings.api_token.get_secret_value():
             config.background.append(api_job(settings, endpoints.redis_url, channels.ids))

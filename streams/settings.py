@@ -101,6 +101,14 @@ class Settings(BaseSettings):
         7.0, gt=0, description="How long the dedupe index remembers an article.")
     web_host: str = Field("127.0.0.1", description="Address of the web views and /metrics.")
     web_port: int = Field(6066, ge=0, le=65535, description="Port of the web views and /metrics.")
+    web_token: SecretStr | None = Field(
+        None, description="Token to log in to the dashboard's actions (send a dead letter back "
+        "to its stage). Unset: the dashboard is read-only.")
+    status_max_lag: int = Field(
+        10_000, ge=0, description="Consumer lag (records) above which the stream counts as "
+        "unhealthy (`wirewatch status`, dashboard).")
+    monitor_seconds: float = Field(
+        10.0, gt=0, description="How often the worker measures lag and feed health.")
     log_level: str = Field("WARNING", description="Log level: DEBUG, INFO, WARNING or ERROR.")
 
     @property

@@ -1,0 +1,1 @@
+"""Operations: metrics, health snapshots, the dashboard and `wirewatch status`."""

@@ -1,0 +1,78 @@
+"""Read the dead-letter topic: the latest records, or one record by its place."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from streams.ops.lag import high_waters
+
+
+@dataclass(frozen=True)
+class DeadRecord:
+    partition: int
+    offset: int
+    timestamp: float
+    key: bytes | None
+    value: bytes | None
+    headers: dict[str, str]
+
+    @property
+    def stage(self) -> str:
+        return self.headers.get("stage", "")
+
+
+def _record(message: object) -> DeadRecord:
+    return DeadRecord(message.partition, message.offset,  # type: ignore[attr-defined]
+                      message.timestamp / 1000, message.key,  # type: ignore[attr-defined]
+                      message.value,  # type: ignore[attr-defined]
+                      {k: v.decode("utf-8", "replace")
+                       for k, v in message.headers or ()})  # type: ignore[attr-defined]
+
+
+async def latest(bootstrap: str, topic: str, *, limit: int = 50,
+                 timeout: float = 5.0) -> list[DeadRecord]:
+    """Up to `limit` of the newest records per partition, newest first."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                fetch_max_wait_ms=100)
+    await consumer.start()
+    try:
+        await consumer.topics()
+        partitions = [TopicPartition(topic, p)
+                      for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        waters = await high_waters(consumer, partitions, timeout=timeout)
+        wanted = {tp: w for tp, w in waters.items() if w > 0}
+        for tp, water in wanted.items():
+            consumer.seek(tp, max(0, water - limit))
+        found: list[DeadRecord] = []
+        deadline = time.monotonic() + timeout
+        while wanted and time.monotonic() < deadline:
+            batches = await consumer.getmany(*wanted, timeout_ms=200)
+            for tp, messages in batches.items():
+                found += [_record(m) for m in messages]
+                if messages and messages[-1].offset + 1 >= wanted[tp]:
+                    wanted.pop(tp, None)
+    finally:
+        await consumer.stop()
+    return sorted(found, key=lambda r: (r.timestamp, r.offset), reverse=True)[:limit]
+
+
+async def one(bootstrap: str, topic: str, partition: int, offset: int, *,
+              timeout: float = 5.0) -> DeadRecord | None:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                fetch_max_wait_ms=100)
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        consumer.seek(tp, offset)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            batches = await consumer.getmany(tp, timeout_ms=200, max_records=1)
+            for message in batches.get(tp, []):
+                return _record(message) if message.offset == offset else None
+    finally:
+        await consumer.stop()
+    return None

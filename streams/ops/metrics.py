@@ -1,0 +1,22 @@
+"""Stream metrics (Prometheus): per-stage flow and time, dedupe, lag, DLQ and connectivity."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+STAGE_ITEMS = Counter("wirewatch_stage_items", "Records a stage took in or wrote out.",
+                      ["stage", "direction"])
+STAGE_SECONDS = Histogram("wirewatch_stage_batch_seconds", "Time a stage spent on one batch.",
+                          ["stage"], buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                              0.25, 0.5, 1, 2.5, 5))
+STAGE_BATCH = Histogram("wirewatch_stage_batch_size", "Records per batch a stage took in.",
+                        ["stage"], buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256))
+DEAD_LETTERS = Counter("wirewatch_stage_dead_lettered", "Records a stage refused (to the DLQ).",
+                       ["stage"])
+ARTICLES = Counter("wirewatch_articles", "Articles by what dedupe made of them.", ["kind"])
+CONSUMER_LAG = Gauge("wirewatch_consumer_lag", "High-water mark minus committed offset.",
+                     ["topic", "partition"])
+TOPIC_RECORDS = Gauge("wirewatch_topic_high_water", "High-water mark (records ever written).",
+                      ["topic", "partition"])
+DLQ_RECORDS = Gauge("wirewatch_dlq_records", "Records in the dead-letter topic.")
+FEEDS = Gauge("wirewatch_feeds", "Feeds by health.", ["state"])
+UP = Gauge("wirewatch_dependency_up", "1 when the last check reached the dependency.",
+           ["dependency"])

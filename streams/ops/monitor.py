@@ -1,0 +1,241 @@
+"""What an operator needs to know, gathered every few seconds: a Snapshot of the stream.
+
+The worker runs a Monitor: it measures consumer lag and topic sizes from Kafka, reads feed
+health from Redis, samples its own stage counters into a one-hour history, and keeps the
+latest Snapshot for the dashboard, /readyz and `wirewatch status` (which reads it as JSON).
+`problems` is pure: it judges a Snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+from prometheus_client import REGISTRY
+
+from connectors.feeds_file import FeedSpec
+from connectors.state import FeedState, FeedStateStore
+from streams.ops import metrics
+from streams.ops.lag import PartitionLag, measure
+
+log = logging.getLogger(__name__)
+
+FAILING_STREAK = 3  # consecutive failed polls before a feed counts as failing
+HISTORY_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class FeedRow:
+    feed_id: str
+    name: str
+    url: str
+    state: str  # ok, failing, erroring (1-2 failures), new
+    last_status: int | None
+    last_success: float | None
+    last_error: str | None
+    error_streak: int
+    items_published: int
+    items_per_day: float
+    next_poll: float
+
+
+@dataclass(frozen=True)
+class Problem:
+    severity: str  # critical (the stream is unhealthy) or warning
+    what: str
+
+
+@dataclass
+class Snapshot:
+    taken_at: float
+    kafka_ok: bool
+    redis_ok: bool
+    errors: list[str]
+    lag: list[PartitionLag]
+    topic_records: dict[str, int]
+    feeds: list[FeedRow]
+    stages: dict[str, dict[str, float]]  # stage -> in, out, in_per_s, out_per_s
+    dead_lettered: dict[str, float]  # stage -> records refused since start
+    alerts: dict[str, float]  # sent, retried, dead_lettered (since start)
+    articles: dict[str, float]  # new_story, duplicate (since start)
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def total_lag(self) -> int:
+        return sum(p.lag for p in self.lag)
+
+    def to_json(self) -> dict[str, Any]:
+        document = asdict(self)
+        document["lag"] = [{**asdict(p), "lag": p.lag} for p in self.lag]
+        document["total_lag"] = self.total_lag
+        return document
+
+
+def feed_row(spec: FeedSpec, state: FeedState, now: float) -> FeedRow:
+    if state.last_attempt is None:
+        health = "new"
+    elif state.error_streak >= FAILING_STREAK:
+        health = "failing"
+    elif state.error_streak:
+        health = "erroring"
+    else:
+        health = "ok"
+    days = max((now - state.first_poll) / 86400, 1 / 24) if state.first_poll else 1.0
+    return FeedRow(spec.feed_id, spec.name or spec.url, spec.url, health, state.last_status,
+                   state.last_success, state.last_error, state.error_streak,
+                   state.items_published, round(state.items_published / days, 1),
+                   state.next_poll)
+
+
+def problems(snapshot: Snapshot | None, *, max_lag: int, dlq_records: str) -> list[Problem]:
+    """What is wrong, most serious first. `dlq_records` names the dead-letter topic."""
+    if snapshot is None:
+        return [Problem("critical", "no snapshot yet: the worker is starting or not running")]
+    found = []
+    if not snapshot.kafka_ok:
+        found.append(Problem("critical", "Kafka unreachable: " + "; ".join(snapshot.errors)))
+    if not snapshot.redis_ok:
+        found.append(Problem("critical", "Redis unreachable: " + "; ".join(snapshot.errors)))
+    if snapshot.total_lag > max_lag:
+        found.append(Problem("critical", f"consumer lag {snapshot.total_lag:,} records "
+                                         f"(limit {max_lag:,})"))
+    failing = [f for f in snapshot.feeds if f.state == "failing"]
+    if failing:
+        names = ", ".join(f.name for f in failing[:5]) + (" ..." if len(failing) > 5 else "")
+        found.append(Problem("warning", f"{len(failing)} feed(s) failing: {names}"))
+    dead = snapshot.topic_records.get(dlq_records, 0)
+    if dead:
+        found.append(Problem("warning", f"{dead:,} record(s) in the dead-letter topic"))
+    if snapshot.alerts.get("dead_lettered"):
+        found.append(Problem("warning", f"{snapshot.alerts['dead_lettered']:.0f} alert "
+                                        "deliveries failed for good since start"))
+    return found
+
+
+def _counter_values(name: str, label: str) -> dict[str, float]:
+    """A counter's current value per value of one label, summed over the other labels."""
+    values: dict[str, float] = {}
+    for family in REGISTRY.collect():
+        if family.name != name:
+            continue
+        for sample in family.samples:
+            if sample.name.endswith("_total"):
+                key = sample.labels.get(label, "")
+                values[key] = values.get(key, 0.0) + sample.value
+    return values
+
+
+def _stage_counts() -> dict[str, dict[str, float]]:
+    counts: dict[str, dict[str, float]] = {}
+    for family in REGISTRY.collect():
+        if family.name == "wirewatch_stage_items":
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    counts.setdefault(sample.labels["stage"], {})[
+                        sample.labels["direction"]] = sample.value
+    return counts
+
+
+class Monitor:
+    """Refreshes the Snapshot every `interval` seconds until cancelled."""
+
+    def __init__(self, *, bootstrap: str, group: str, consumed: list[str], sized: list[str],
+                 dlq_topic: str, redis_client: aioredis.Redis, redis_prefix: str,
+                 feeds: Callable[[], list[FeedSpec]], interval: float = 10.0) -> None:
+        self.bootstrap, self.group = bootstrap, group
+        self.consumed, self.sized, self.dlq_topic = consumed, sized, dlq_topic
+        self.redis = redis_client
+        self.feed_states = FeedStateStore(redis_client, prefix=redis_prefix)
+        self.feeds = feeds
+        self.interval = interval
+        self.latest: Snapshot | None = None
+        self._samples: deque[tuple[float, dict[str, dict[str, float]]]] = deque(
+            maxlen=int(HISTORY_SECONDS / interval) + 1)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                self.latest = await self.take()
+            except Exception:  # noqa: BLE001 - the monitor must outlive any one bad check
+                log.exception("health snapshot failed")
+            await asyncio.sleep(self.interval)
+
+    async def take(self) -> Snapshot:
+        now = time.time()
+        errors: list[str] = []
+        lag: list[PartitionLag] = []
+        sizes: dict[str, int] = {}
+        kafka_ok = redis_ok = True
+        try:
+            lag, sizes = await measure(self.bootstrap, self.group, self.consumed, self.sized)
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            kafka_ok = False
+            errors.append(f"Kafka: {type(exc).__name__}: {exc}")
+        feeds: list[FeedRow] = []
+        try:
+            specs = self.feeds()
+            states = await self.feed_states.load_many([s.feed_id for s in specs])
+            feeds = [feed_row(s, st, now) for s, st in zip(specs, states, strict=True)]
+        except Exception as exc:  # noqa: BLE001
+            redis_ok = False
+            errors.append(f"Redis: {type(exc).__name__}: {exc}")
+        counts = _stage_counts()
+        self._samples.append((now, counts))
+        snapshot = Snapshot(
+            taken_at=now, kafka_ok=kafka_ok, redis_ok=redis_ok, errors=errors, lag=lag,
+            topic_records=sizes, feeds=feeds, stages=self._rates(counts),
+            dead_lettered=_counter_values("wirewatch_stage_dead_lettered", "stage"),
+            alerts={"sent": sum(_counter_values("wirewatch_alerts_sent", "channel").values()),
+                    "retried": sum(_counter_values("wirewatch_alerts_retried",
+                                                   "channel").values()),
+                    "dead_lettered": sum(_counter_values("wirewatch_alerts_dead_lettered",
+                                                         "channel").values())},
+            articles=_counter_values("wirewatch_articles", "kind"),
+            history=self.history())
+        self._export(snapshot)
+        return snapshot
+
+    def _rates(self, counts: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        """Totals and per-second rates over the last interval, per stage."""
+        previous = self._samples[-2] if len(self._samples) > 1 else None
+        rates = {}
+        for stage, directions in counts.items():
+            row = {"in": directions.get("in", 0.0), "out": directions.get("out", 0.0),
+                   "in_per_s": 0.0, "out_per_s": 0.0}
+            if previous is not None:
+                elapsed = max(self._samples[-1][0] - previous[0], 1e-9)
+                before = previous[1].get(stage, {})
+                for direction in ("in", "out"):
+                    row[f"{direction}_per_s"] = round(
+                        (row[direction] - before.get(direction, 0.0)) / elapsed, 2)
+            rates[stage] = row
+        return rates
+
+    def history(self) -> list[dict[str, Any]]:
+        """Per-interval input rate of each stage over the last hour, oldest first."""
+        points = []
+        samples = list(self._samples)
+        for (t0, c0), (t1, c1) in zip(samples, samples[1:], strict=False):
+            elapsed = max(t1 - t0, 1e-9)
+            points.append({"at": t1, "rates": {
+                stage: round((d.get("in", 0.0) - c0.get(stage, {}).get("in", 0.0)) / elapsed, 2)
+                for stage, d in c1.items()}})
+        return points
+
+    def _export(self, snapshot: Snapshot) -> None:
+        metrics.UP.labels("kafka").set(1 if snapshot.kafka_ok else 0)
+        metrics.UP.labels("redis").set(1 if snapshot.redis_ok else 0)
+        for p in snapshot.lag:
+            metrics.CONSUMER_LAG.labels(p.topic, str(p.partition)).set(p.lag)
+            metrics.TOPIC_RECORDS.labels(p.topic, str(p.partition)).set(p.high_water)
+        if self.dlq_topic in snapshot.topic_records:
+            metrics.DLQ_RECORDS.set(snapshot.topic_records[self.dlq_topic])
+        if snapshot.redis_ok:
+            for state in ("ok", "erroring", "failing", "new"):
+                metrics.FEEDS.labels(state).set(sum(f.state == state for f in snapshot.feeds))
