@@ -20,6 +20,11 @@ class DeadRecord:
     headers: dict[str, str]
 
     @property
+    def preview(self) -> str:
+        """The first 200 bytes of the record, as text."""
+        return (self.value or b"")[:200].decode("utf-8", "replace")
+
+    @property
     def stage(self) -> str:
         return self.headers.get("stage", "")
 

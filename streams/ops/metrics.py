@@ -14,8 +14,8 @@ DEAD_LETTERS = Counter("wirewatch_stage_dead_lettered", "Records a stage refused
 ARTICLES = Counter("wirewatch_articles", "Articles by what dedupe made of them.", ["kind"])
 CONSUMER_LAG = Gauge("wirewatch_consumer_lag", "High-water mark minus committed offset.",
                      ["topic", "partition"])
-TOPIC_RECORDS = Gauge("wirewatch_topic_high_water", "High-water mark (records ever written).",
-                      ["topic", "partition"])
+TOPIC_RECORDS = Gauge("wirewatch_topic_records",
+                      "Records ever written to a topic (sum of its high-water marks).", ["topic"])
 DLQ_RECORDS = Gauge("wirewatch_dlq_records", "Records in the dead-letter topic.")
 FEEDS = Gauge("wirewatch_feeds", "Feeds by health.", ["state"])
 UP = Gauge("wirewatch_dependency_up", "1 when the last check reached the dependency.",

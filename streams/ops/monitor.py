@@ -233,7 +233,8 @@ class Monitor:
         metrics.UP.labels("redis").set(1 if snapshot.redis_ok else 0)
         for p in snapshot.lag:
             metrics.CONSUMER_LAG.labels(p.topic, str(p.partition)).set(p.lag)
-            metrics.TOPIC_RECORDS.labels(p.topic, str(p.partition)).set(p.high_water)
+        for topic, records in snapshot.topic_records.items():
+            metrics.TOPIC_RECORDS.labels(topic).set(records)
         if self.dlq_topic in snapshot.topic_records:
             metrics.DLQ_RECORDS.set(snapshot.topic_records[self.dlq_topic])
         if snapshot.redis_ok:

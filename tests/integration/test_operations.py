@@ -1,0 +1,308 @@
+"""Operations end to end: a real worker's metrics, probes, `wirewatch status` and dashboard.
+
+The worker runs as a subprocess on the session's broker and Redis with the sample feeds, a
+feed whose items carry <script> in their titles, and a broken feed. Metrics are scraped and
+parsed; the dashboard is driven in Debian's headless Chromium through Selenium. Set
+WIREWATCH_SCREENSHOT=docs/dashboard.png to refresh the README's screenshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from prometheus_client.parser import text_string_to_metric_families
+
+from connectors.records import RawItem, encode_raw_item
+from streams.demo import SAMPLE_FEEDS, SAMPLES, serve_samples
+from streams.embedded import free_port
+from tests.integration.test_connector import read_all
+from tests.support.processes import stop, wait_for, wirewatch_env
+
+pytestmark = [pytest.mark.kafka, pytest.mark.redis]
+
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+HOSTILE_TITLE = "<script>document.title='pwned'</script>Hostile headline about Nvidia"
+HOSTILE_FEED = "Hostile <script>document.title='pwned'</script><b>wire</b>"
+HOSTILE_RSS = f"""<?xml version="1.0"?>
+<rss version="2.0"><channel><title>Hostile</title><link>https://hostile.example/</link>
+<item><title>{HOSTILE_TITLE.replace("<", "&amp;lt;").replace(">", "&amp;gt;")}</title>
+<link>https://hostile.example/story</link><guid>hostile-1</guid>
+<description>Nvidia said on Tuesday its new accelerator ships next quarter.</description></item>
+</channel></rss>""".encode()
+
+
+class _Feeds(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        if self.path == "/hostile.xml":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/rss+xml")
+            self.end_headers()
+            self.wfile.write(HOSTILE_RSS)
+        else:
+            self.send_response(500)
+            self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def serve_hostile() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Feeds)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def get(url: str, *, data: bytes | None = None) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=10) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+    except OSError:
+        return 0, b""
+
+
+def scrape(base: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    _, body = get(f"{base}/metrics")
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(body.decode())
+            for s in family.samples}
+
+
+def status_document(base: str) -> dict[str, Any]:
+    code, body = get(f"{base}/api/v1/status")
+    return json.loads(body) if code == 200 else {}
+
+
+def raw_item(number: int) -> RawItem:
+    return RawItem(item_id=f"ops-{number}", feed_id="ops", feed_url="http://ops.example/feed",
+                   source="ops.example", url=f"https://ops.example/{number}",
+                   title=f"Operations check story {number}", content=f"Body {number} " * 40,
+                   fetched_at=datetime.now(UTC))
+
+
+def wirewatch(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "streams", *args], env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def worker(broker, redis_server, unique, topic_factory, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    topics = asyncio.run(topic_factory(prefix=f"{unique}."))
+    asyncio.run(_produce(broker.bootstrap, topics.raw, b"{not json"))
+    port = free_port()
+    with serve_samples(SAMPLES) as samples, serve_hostile() as hostile:
+        feeds = tmp_path / "feeds.yaml"
+        feeds.write_text(json.dumps({"feeds": [
+            *({"url": f"{samples}/{name}", "name": title} for name, title in SAMPLE_FEEDS),
+            {"url": f"{hostile}/hostile.xml", "name": HOSTILE_FEED},
+            {"url": f"{hostile}/broken.xml", "name": "Broken wire"}]}))
+        env = wirewatch_env(
+            WIREWATCH_KAFKA_BOOTSTRAP=broker.bootstrap, WIREWATCH_REDIS_URL=redis_server,
+            WIREWATCH_TOPIC_PREFIX=f"{unique}.", WIREWATCH_APP_ID=f"ww-{unique}",
+            WIREWATCH_REDIS_PREFIX=f"{unique}:", WIREWATCH_DATA_DIR=str(tmp_path / "data"),
+            WIREWATCH_WEB_PORT=str(port), WIREWATCH_WEB_TOKEN="letmein",
+            WIREWATCH_MONITOR_SECONDS="1",
+            WIREWATCH_FETCH_ALLOW_NETWORKS='["127.0.0.0/8"]',
+            WIREWATCH_KAFKA_IDEMPOTENCE=str(broker.idempotent).lower())
+        subscriptions = tmp_path / "subscriptions.yaml"
+        subscriptions.write_text("subscriptions:\n  - {name: Microsoft earnings, query: "
+                                 "'entity:microsoft AND topic:earnings'}\n")
+        log = (tmp_path / "worker.log").open("w")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streams", "run", "--feeds", str(feeds),
+             "--subscriptions", str(subscriptions)],
+            env=env, stdout=subprocess.DEVNULL, stderr=log, text=True)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            # Ready once every item is through: 8 feed items plus the bad record.
+            wait_for(lambda: status_document(base).get("snapshot", {}) is not None and (
+                status_document(base).get("snapshot") or {}).get("stages", {}).get(
+                    "normalise", {}).get("in", 0) >= 8, 90, "the worker to process the feeds")
+            yield {"base": base, "env": env, "topics": topics, "bootstrap": broker.bootstrap,
+                   "log": tmp_path / "worker.log"}
+        finally:
+            stop(process)
+            log.close()
+
+
+async def _produce(bootstrap: str, topic: str, value: bytes, key: bytes = b"k") -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, key=key, value=value)
+    finally:
+        await producer.stop()
+
+
+def test_metrics_probes_and_status_follow_the_stream(worker: dict[str, Any]) -> None:
+    base, env = worker["base"], worker["env"]
+    assert get(f"{base}/healthz")[0] == 200
+    wait_for(lambda: get(f"{base}/readyz")[0] == 200, 30, "/readyz to say ready")
+
+    before = scrape(base)
+    normalised = before[("wirewatch_stage_items_total",
+                         (("direction", "in"), ("stage", "normalise")))]
+    assert before[("wirewatch_feed_responses_total", (("status", "200"),))] >= 4
+    assert before[("wirewatch_feed_responses_total", (("status", "500"),))] >= 1
+    assert before[("wirewatch_stage_dead_lettered_total", (("stage", "normalise"),))] == 1
+    assert before[("wirewatch_dependency_up", (("dependency", "kafka"),))] == 1
+    assert before[("wirewatch_dependency_up", (("dependency", "redis"),))] == 1
+    assert before[("wirewatch_articles_total", (("kind", "duplicate"),))] >= 3
+
+    # Values move when items flow: one more raw item is counted in, out and in the topic.
+    asyncio.run(_produce(worker["bootstrap"], worker["topics"].raw,
+                         encode_raw_item(raw_item(1)), key=b"ops"))
+    wait_for(lambda: scrape(base).get(("wirewatch_stage_items_total", (
+        ("direction", "in"), ("stage", "normalise")))) == normalised + 1, 30,
+             "the extra item to be counted")
+    wait_for(lambda: scrape(base).get(("wirewatch_topic_records", (
+        ("topic", worker["topics"].articles),))) == 9, 30, "the articles topic to grow")
+    wait_for(lambda: (status_document(base).get("snapshot") or {}).get("total_lag") == 0, 30,
+             "lag to drain to zero")
+
+    shown = wirewatch("status", "--url", f"{base}/api/v1/status", env=env)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert "wirewatch is HEALTHY" in shown.stdout
+    assert "news.raw.v1" in shown.stdout or worker["topics"].raw in shown.stdout
+    assert "Broken wire" in shown.stdout  # a failing or erroring feed is listed
+    strict = wirewatch("status", "--strict", "--json", "--url", f"{base}/api/v1/status",
+                       env=env)
+    assert strict.returncode == 1  # the dead letter is a warning; --strict counts it
+    document = json.loads(strict.stdout)
+    assert any("dead-letter" in p["what"] for p in document["problems"])
+    down = wirewatch("status", "--url", f"http://127.0.0.1:{free_port()}/api/v1/status",
+                     env=env)
+    assert down.returncode == 2 and "UNREACHABLE" in down.stderr
+
+
+def _browser() -> Any:
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        if os.environ.get("WIREWATCH_REQUIRE_BROWSER"):
+            pytest.fail("Chromium and chromedriver are required (apt install chromium "
+                        "chromium-driver)")
+        pytest.skip("Debian's chromium and chromium-driver are not installed")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--window-size=1400,1100"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+
+
+@pytest.mark.browser
+def test_dashboard_in_headless_chromium(worker: dict[str, Any], tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    base = worker["base"]
+    driver = _browser()
+    try:
+        driver.get(f"{base}/")
+        wait = WebDriverWait(driver, 30)
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#feed-table tbody tr")) == 5)
+
+        # Live data: every stage, the lag table, the stories and their outlet counts.
+        stages = [td.text for td in driver.find_elements(
+            By.CSS_SELECTOR, "#stage-table tbody td:first-child")]
+        assert stages == ["normalise", "tag", "match", "deliver"]
+        assert driver.find_elements(By.CSS_SELECTOR, "#lag-table tbody tr")
+        # The hourly plots draw once the monitor has two samples (one a second here).
+        wait.until(lambda d: d.refresh() or d.find_elements(
+            By.CSS_SELECTOR, "#stage-table svg polyline"))
+        outlets = {row.find_element(By.CSS_SELECTOR, "td:first-child").text:
+                   row.find_element(By.CSS_SELECTOR, "td:nth-child(3)").text
+                   for row in driver.find_elements(By.CSS_SELECTOR, "#story-table tbody tr")}
+        assert [n for title, n in outlets.items() if "OpenAI" in title] == ["3"], outlets
+        deliveries = driver.find_element(By.ID, "delivery-table").text
+        assert "microsoft-earnings" in deliveries and "sent" in deliveries
+
+        # Feed values are text, never markup: a feed named with <script> shows it as text
+        # and it never runs; markup in item titles is gone already (normalised away).
+        assert "Hostile headline about Nvidia" in outlets
+        assert HOSTILE_FEED in driver.find_element(By.ID, "feed-table").text
+        assert driver.title == "wirewatch: dashboard"
+        assert not driver.find_elements(By.CSS_SELECTOR, "main script, #feed-table b")
+
+        # The feed table sorts by a clicked header, both ways, and filters.
+        def names() -> list[str]:
+            return [td.text for td in driver.find_elements(
+                By.CSS_SELECTOR, "#feed-table tbody tr:not([hidden]) td:first-child")]
+
+        header = driver.find_element(By.CSS_SELECTOR, "#feed-table th:first-child")
+        header.click()
+        assert names() == sorted(names(), key=str.lower)
+        header.click()
+        assert names() == sorted(names(), key=str.lower, reverse=True)
+        status = driver.find_element(By.CSS_SELECTOR, "#feed-table th:nth-child(2)")
+        status.click()
+        states = [td.text.split()[0] for td in driver.find_elements(
+            By.CSS_SELECTOR, "#feed-table tbody td:nth-child(2)")]
+        assert states == sorted(states) and "erroring" in states
+        driver.find_element(By.CSS_SELECTOR, "input[data-filter=feed-table]").send_keys("wire")
+        assert sorted(names()) == ["Broken wire", HOSTILE_FEED, "Wire Daily"]
+        screenshot = Path(os.environ.get("WIREWATCH_SCREENSHOT") or tmp_path / "dashboard.png")
+        driver.execute_script("sessionStorage.clear()")  # forget the sort and the filter
+        driver.get(f"{base}/")
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#feed-table tbody tr")) == 5)
+        driver.save_screenshot(str(screenshot))
+
+        # Dead letters: visible to all, sent back to their stage only after a login.
+        driver.get(f"{base}/dlq")
+        assert "normalise" in driver.find_element(By.ID, "dlq-table").text
+        assert not driver.find_elements(By.CSS_SELECTOR, "#dlq-table form")
+        driver.get(f"{base}/login")
+        driver.find_element(By.NAME, "token").send_keys("letmein")
+        driver.find_element(By.CSS_SELECTOR, "form button").click()
+        wait.until(lambda d: d.title == "wirewatch: dashboard")
+        driver.get(f"{base}/dlq")
+        driver.find_element(By.CSS_SELECTOR, "#dlq-table form button").click()
+        wait.until(lambda d: d.find_elements(By.ID, "message"))
+        assert "back to normalise" in driver.find_element(By.ID, "message").text
+        # Still not JSON, so the stage refuses it again: a second dead letter, same stage.
+        dead = asyncio.run(read_all(worker["bootstrap"], worker["topics"].dlq, expected=2))
+        assert [dict(r.headers)["stage"] for r in dead] == [b"normalise", b"normalise"]
+
+        errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+        assert errors == []
+    finally:
+        driver.quit()
+
+
+def test_actions_need_login_and_csrf(worker: dict[str, Any]) -> None:
+    base = worker["base"]
+    form = b"partition=0&offset=0&csrf=x"
+    assert get(f"{base}/dlq/resend", data=form)[0] == 403  # not logged in
+    code, body = get(f"{base}/login", data=b"token=wrong")
+    assert code == 401 and b"wrong token" in body
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+    opener.open(urllib.request.Request(f"{base}/login", data=b"token=letmein"), timeout=10)
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        opener.open(urllib.request.Request(f"{base}/dlq/resend", data=form), timeout=10)
+    assert refused.value.code == 403 and b"CSRF" in refused.value.read()

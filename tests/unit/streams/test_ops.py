@@ -1,0 +1,71 @@
+"""Pure parts of operations: feed health, problems, plots and the status text."""
+
+from __future__ import annotations
+
+import time
+
+from connectors.feeds_file import FeedSpec
+from connectors.state import FeedState
+from streams.cli_status import render
+from streams.ops.charts import sparkline
+from streams.ops.lag import PartitionLag
+from streams.ops.monitor import Snapshot, feed_row, problems
+
+NOW = 1_800_000_000.0
+
+
+def snapshot(**changes: object) -> Snapshot:
+    values: dict[str, object] = dict(
+        taken_at=NOW, kafka_ok=True, redis_ok=True, errors=[], lag=[
+            PartitionLag("news.raw.v1", 0, 120, 100), PartitionLag("news.raw.v1", 1, 7, None)],
+        topic_records={"news.raw.v1": 127, "news.dlq.v1": 0}, feeds=[], stages={
+            "normalise": {"in": 100.0, "out": 100.0, "in_per_s": 2.5, "out_per_s": 2.5}},
+        dead_lettered={}, alerts={"sent": 3.0, "retried": 0.0, "dead_lettered": 0.0},
+        articles={"new_story": 60.0, "duplicate": 40.0})
+    values.update(changes)
+    return Snapshot(**values)  # type: ignore[arg-type]
+
+
+def test_feed_health_follows_the_error_streak() -> None:
+    spec = FeedSpec(url="https://example.com/feed", name="Example")
+    assert feed_row(spec, FeedState(), NOW).state == "new"
+    assert feed_row(spec, FeedState(last_attempt=NOW), NOW).state == "ok"
+    assert feed_row(spec, FeedState(last_attempt=NOW, error_streak=2), NOW).state == "erroring"
+    assert feed_row(spec, FeedState(last_attempt=NOW, error_streak=3), NOW).state == "failing"
+    two_days = FeedState(last_attempt=NOW, first_poll=NOW - 2 * 86400, items_published=50)
+    assert feed_row(spec, two_days, NOW).items_per_day == 25.0
+
+
+def test_lag_counts_uncommitted_partitions_from_zero() -> None:
+    assert snapshot().total_lag == 20 + 7
+
+
+def test_problems_rank_what_breaks_the_stream_first() -> None:
+    assert problems(snapshot(), max_lag=1000, dlq_records="news.dlq.v1") == []
+    assert problems(None, max_lag=1000, dlq_records="x")[0].severity == "critical"
+    found = problems(snapshot(redis_ok=False, errors=["Redis: ConnectionError"],
+                              topic_records={"news.dlq.v1": 2}),
+                     max_lag=10, dlq_records="news.dlq.v1")
+    assert [p.severity for p in found] == ["critical", "critical", "warning"]
+    assert "Redis unreachable" in found[0].what and "lag 27" in found[1].what
+    assert "2 record(s) in the dead-letter topic" in found[2].what
+    failing = feed_row(FeedSpec(url="https://b.example/f", name="Broken"),
+                       FeedState(last_attempt=NOW, error_streak=5), NOW)
+    [feeds] = problems(snapshot(feeds=[failing]), max_lag=1000, dlq_records="news.dlq.v1")
+    assert feeds.severity == "warning" and "Broken" in feeds.what
+
+
+def test_sparkline_scales_to_the_box_and_escapes_its_label() -> None:
+    svg = sparkline([0.0, 5.0, 10.0], width=100, height=20, label="<tag> rate")
+    assert 'points="0.0,18.0 50.0,10.0 100.0,2.0"' in svg
+    assert "&lt;tag&gt;" in svg and "<tag>" not in svg
+    assert "polyline" not in sparkline([3.0], label="one point")
+
+
+def test_status_text_shows_verdict_stages_and_lag() -> None:
+    document = {"healthy": False, "problems": [{"severity": "critical", "what": "lag"}],
+                "snapshot": {**snapshot(taken_at=time.time()).to_json()}}
+    text = render(document)
+    assert text.startswith("wirewatch is UNHEALTHY\n  critical: lag")
+    assert "normalise" in text and "consumer lag: 27" in text
+    assert "news.raw.v1  1          7           -          7" in text
