@@ -6,8 +6,9 @@ import time
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
-from streams.ops.lag import high_waters
+from streams.ops.lag import high_waters, topic_partitions
 
 
 @dataclass(frozen=True)
@@ -40,13 +41,16 @@ def _record(message: object) -> DeadRecord:
 async def latest(bootstrap: str, topic: str, *, limit: int = 50,
                  timeout: float = 5.0) -> list[DeadRecord]:
     """Up to `limit` of the newest records per partition, newest first."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        partitions = await topic_partitions(admin, [topic])
+    finally:
+        await admin.close()
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                                 fetch_max_wait_ms=100)
     await consumer.start()
     try:
-        await consumer.topics()
-        partitions = [TopicPartition(topic, p)
-                      for p in sorted(consumer.partitions_for_topic(topic) or ())]
         waters = await high_waters(consumer, partitions, timeout=timeout)
         wanted = {tp: w for tp, w in waters.items() if w > 0}
         for tp, water in wanted.items():

@@ -44,6 +44,16 @@ async def high_waters(consumer: AIOKafkaConsumer, partitions: list[TopicPartitio
     return {tp: max(consumer.highwater(tp) or 0, ends[tp]) for tp in partitions}
 
 
+async def topic_partitions(admin: AIOKafkaAdminClient,
+                           topics: list[str]) -> list[TopicPartition]:
+    """Every partition of the topics, asked for by name (a metadata request for all topics
+    answers differently by broker and protocol version)."""
+    described = await admin.describe_topics(topics)
+    return [TopicPartition(d["topic"], p["partition"]) for d in described
+            if d["error_code"] == 0 for p in sorted(d["partitions"],
+                                                    key=lambda p: p["partition"])]
+
+
 async def measure(bootstrap: str, group: str, consumed: list[str], sized: list[str], *,
                   timeout: float = 5.0) -> tuple[list[PartitionLag], dict[str, int]]:
     """Lag of `group` on each partition of the `consumed` topics, and the number of records
@@ -56,10 +66,8 @@ async def measure(bootstrap: str, group: str, consumed: list[str], sized: list[s
     try:
         await admin.start()
         try:
-            await consumer.topics()  # loads metadata
             names = sorted(set(consumed) | set(sized))
-            partitions = [TopicPartition(topic, p) for topic in names
-                          for p in sorted(consumer.partitions_for_topic(topic) or ())]
+            partitions = await topic_partitions(admin, names)
             waters = await high_waters(consumer, partitions, timeout=timeout)
             mine = [tp for tp in partitions if tp.topic in consumed]
             # Pass the partitions: the embedded broker drops the connection otherwise.
