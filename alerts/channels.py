@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import yaml
 
 from alerts.dispatch import Notifier
 from alerts.errors import ChannelError
@@ -32,6 +31,7 @@ from alerts.notifiers.email import EmailNotifier, SmtpServer, plain_address
 from alerts.notifiers.slack_api import SlackApiNotifier
 from alerts.notifiers.slack_webhook import SlackWebhookNotifier
 from alerts.notifiers.webhook import WebhookNotifier
+from connectors.yaml_file import read_yaml
 
 KINDS = frozenset({"console", "slack-webhook", "slack-api", "email", "webhook"})
 DEFAULT_PACE = {"slack-webhook": 1.0, "slack-api": 1.0}  # Slack: about one message a second
@@ -170,10 +170,4 @@ def load_channels(path: Path | None, env: Mapping[str, str] | None = None) -> Ch
     """Channels from a YAML file; without a file, only `console`."""
     if path is None:
         return parse_channels({}, "(no channels file)", env)
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ChannelError(f"cannot read channels file {path}: {exc.strerror or exc}") from exc
-    except yaml.YAMLError as exc:
-        raise ChannelError(f"channels file {path} is not valid YAML: {exc}") from exc
-    return parse_channels(document, str(path), env)
+    return parse_channels(read_yaml(path, ChannelError, "channels file"), str(path), env)

@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-
 from alerts.errors import QueryError, SubscriptionError
 from alerts.query import Node, parse_query
+from connectors.yaml_file import read_yaml
 
 _SLUG = re.compile(r"[^a-z0-9]+")
 _CHANNEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -160,12 +159,7 @@ def slugify(name: str) -> str:
 
 def load_subscriptions(path: Path) -> list[Subscription]:
     """Read a YAML file with a top-level `subscriptions:` list; ids must be unique."""
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SubscriptionError(f"cannot read subscriptions file {path}: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise SubscriptionError(f"subscriptions file {path} is not valid YAML: {exc}") from exc
+    document = read_yaml(path, SubscriptionError, "subscriptions file")
     entries = document.get("subscriptions") if isinstance(document, dict) else None
     if not isinstance(entries, list):
         raise SubscriptionError(f"subscriptions file {path} needs a top-level "

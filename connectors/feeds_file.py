@@ -8,11 +8,11 @@ from typing import Any
 from xml.sax.saxutils import quoteattr
 
 import defusedxml.ElementTree as SafeET
-import yaml
 from defusedxml import DefusedXmlException
 
 from connectors.errors import FeedFileError
 from connectors.identity import feed_id
+from connectors.yaml_file import read_yaml
 
 
 @dataclass(frozen=True)
@@ -47,12 +47,7 @@ def load_feeds(path: Path) -> list[FeedSpec]:
     """Read a feeds file: YAML with a top-level `feeds:` list, or OPML (by extension)."""
     if path.suffix.lower() in {".opml", ".xml"}:
         return load_opml(path)
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FeedFileError(f"cannot read feeds file {path}: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise FeedFileError(f"feeds file {path} is not valid YAML: {exc}") from exc
+    document = read_yaml(path, FeedFileError, "feeds file")
     if not isinstance(document, dict) or not isinstance(document.get("feeds"), list):
         raise FeedFileError(f"feeds file {path} needs a top-level 'feeds:' list")
     specs = [

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from connectors.yaml_file import read_yaml
 from streams.tagging.matcher import Pattern
 from streams.tagging.rules import Rule, RuleError, Term, parse_rule
 from streams.tagging.text import words_of
@@ -87,12 +88,7 @@ def ticker_patterns(ticker: str) -> list[Pattern]:
 
 
 def _read(path: Path, key: str) -> tuple[list[dict[str, Any]], bool]:
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise TaxonomyError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    except yaml.YAMLError as exc:
-        raise TaxonomyError(f"{path} is not valid YAML: {exc}") from exc
+    document = read_yaml(path, TaxonomyError)
     if document is None:
         return [], True
     entries = document.get(key, []) if isinstance(document, dict) else None
