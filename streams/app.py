@@ -317,6 +317,7 @@ BATCH = 256  # events per batch
 BATCH_WAIT = 0.02  # seconds a batch may wait to fill: latency bought for throughput
 Handler = Callable[[list[bytes]], Awaitable[Batch]]
 Keyed = tuple[bytes | None, bytes]  # a record's key and value
+Origin = tuple[str, int, int]  # topic, partition and offset a record was consumed from
 
 
 @dataclass(frozen=True)
@@ -334,17 +335,16 @@ def _register_pipeline(app: faust.App, source: faust.TopicT, steps: list[Step],
 
     async def pipeline(stream: faust.StreamT[bytes]) -> None:
         async for events in stream.take_events(BATCH, within=BATCH_WAIT):
-            first = events[0].message
             await _run_steps(app, steps, [(event.key, event.value) for event in events], dlq,
-                             origin=(first.topic, first.partition, first.offset)
-                             if len(events) == 1 else None, events=events)
+                             origins=[(event.message.topic, event.message.partition,
+                                       event.message.offset) for event in events])
 
     app.agent(source, name="pipeline")(pipeline)
 
 
 async def _run_steps(app: faust.App, steps: list[Step], records: list[Keyed],
-                     dlq: faust.TopicT, *, origin: tuple[str, int, int] | None = None,
-                     events: list[Any] | None = None) -> None:
+                     dlq: faust.TopicT, *,
+                     origins: list[Origin] | None = None) -> None:
     """Run `steps[0]` on the records, write its outputs, and pass those bound for the next
     step's topic on to it. A batch that fails is retried one record at a time from the
     step that failed (earlier steps are not repeated), so only the bad record is
@@ -357,12 +357,11 @@ async def _run_steps(app: faust.App, steps: list[Step], records: list[Keyed],
     except Exception as exc:  # noqa: BLE001 - the stage boundary: find the bad record
         if len(records) > 1:
             for index, record in enumerate(records):
-                message = events[index].message if events is not None else None
-                await _run_steps(app, steps, [record], dlq, origin=(
-                    message.topic, message.partition, message.offset) if message else None)
+                await _run_steps(app, steps, [record], dlq,
+                                 origins=[origins[index]] if origins else None)
             return
         key, value = records[0]
-        topic, partition, offset = origin or (step.source, -1, -1)
+        topic, partition, offset = origins[0] if origins else (step.source, -1, -1)
         letter = DeadLetter(step.stage, f"{type(exc).__name__}: {exc}", topic, partition,
                             offset, key, value)
         log.warning("dead-lettered", extra={"stage": step.stage, "topic": topic,

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 import urllib.error
 import urllib.request
 from typing import Any
 
 import click
 
+from streams.ops.when import ago
 from streams.settings import Settings
 
 UNHEALTHY, UNREACHABLE = 1, 2
@@ -36,13 +36,6 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def _ago(epoch: float | None) -> str:
-    if not epoch:
-        return "never"
-    seconds = time.time() - epoch
-    return f"{seconds:.0f}s ago" if seconds >= 0 else f"in {-seconds:.0f}s"
-
-
 def render(document: dict[str, Any]) -> str:
     """The status document as text: verdict, problems, stages, lag, failing feeds, DLQ."""
     snapshot = document.get("snapshot") or {}
@@ -50,7 +43,7 @@ def render(document: dict[str, Any]) -> str:
     out += [f"  {p['severity']}: {p['what']}" for p in document["problems"]]
     if not snapshot:
         return "\n".join(out)
-    out.append(f"\nsnapshot {_ago(snapshot['taken_at'])}; Kafka "
+    out.append(f"\nsnapshot {ago(snapshot['taken_at'])}; Kafka "
                f"{'up' if snapshot['kafka_ok'] else 'DOWN'}, Redis "
                f"{'up' if snapshot['redis_ok'] else 'DOWN'}")
     stages = snapshot["stages"]
@@ -67,7 +60,7 @@ def render(document: dict[str, Any]) -> str:
     out.append(f"\nfeeds: {len(feeds)}, of which {len(bad)} failing or erroring")
     if bad:
         out.append(_table(["feed", "state", "streak", "last success", "last error"], [
-            [f["name"][:40], f["state"], str(f["error_streak"]), _ago(f["last_success"]),
+            [f["name"][:40], f["state"], str(f["error_streak"]), ago(f["last_success"]),
              (f["last_error"] or "")[:60]] for f in bad]))
     records = snapshot["topic_records"]
     out.append("\nrecords per topic: " + ", ".join(f"{t} {n:,}" for t, n in records.items()))

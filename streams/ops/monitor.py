@@ -17,8 +17,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
-from prometheus_client import REGISTRY
+from prometheus_client import Counter
 
+from alerts import metrics as alert_metrics
 from connectors.feeds_file import FeedSpec
 from connectors.state import FeedState, FeedStateStore
 from streams.ops import metrics
@@ -118,12 +119,10 @@ def problems(snapshot: Snapshot | None, *, max_lag: int, dlq_records: str) -> li
     return found
 
 
-def _counter_values(name: str, label: str) -> dict[str, float]:
+def _counter_values(counter: Counter, label: str) -> dict[str, float]:
     """A counter's current value per value of one label, summed over the other labels."""
     values: dict[str, float] = {}
-    for family in REGISTRY.collect():
-        if family.name != name:
-            continue
+    for family in counter.collect():
         for sample in family.samples:
             if sample.name.endswith("_total"):
                 key = sample.labels.get(label, "")
@@ -133,12 +132,11 @@ def _counter_values(name: str, label: str) -> dict[str, float]:
 
 def _stage_counts() -> dict[str, dict[str, float]]:
     counts: dict[str, dict[str, float]] = {}
-    for family in REGISTRY.collect():
-        if family.name == "wirewatch_stage_items":
-            for sample in family.samples:
-                if sample.name.endswith("_total"):
-                    counts.setdefault(sample.labels["stage"], {})[
-                        sample.labels["direction"]] = sample.value
+    for family in metrics.STAGE_ITEMS.collect():
+        for sample in family.samples:
+            if sample.name.endswith("_total"):
+                counts.setdefault(sample.labels["stage"], {})[
+                    sample.labels["direction"]] = sample.value
     return counts
 
 
@@ -190,13 +188,11 @@ class Monitor:
         snapshot = Snapshot(
             taken_at=now, kafka_ok=kafka_ok, redis_ok=redis_ok, errors=errors, lag=lag,
             topic_records=sizes, feeds=feeds, stages=self._rates(counts),
-            dead_lettered=_counter_values("wirewatch_stage_dead_lettered", "stage"),
-            alerts={"sent": sum(_counter_values("wirewatch_alerts_sent", "channel").values()),
-                    "retried": sum(_counter_values("wirewatch_alerts_retried",
-                                                   "channel").values()),
-                    "dead_lettered": sum(_counter_values("wirewatch_alerts_dead_lettered",
-                                                         "channel").values())},
-            articles=_counter_values("wirewatch_articles", "kind"),
+            dead_lettered=_counter_values(metrics.DEAD_LETTERS, "stage"),
+            alerts={name: sum(_counter_values(counter, "channel").values()) for name, counter
+                    in (("sent", alert_metrics.SENT), ("retried", alert_metrics.RETRIED),
+                        ("dead_lettered", alert_metrics.DEAD_LETTERED))},
+            articles=_counter_values(metrics.ARTICLES, "kind"),
             history=self.history())
         self._export(snapshot)
         return snapshot

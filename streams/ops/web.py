@@ -13,7 +13,6 @@ import hmac
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from streams.ops import dead_letters
 from streams.ops.activity import Activity
 from streams.ops.charts import sparkline
 from streams.ops.monitor import Monitor, problems
+from streams.ops.when import ago, when
 
 TEMPLATES = Path(__file__).with_name("templates")
 SESSION_COOKIE = "wirewatch_session"
@@ -47,26 +47,9 @@ class WebConfig:
 def _environment() -> jinja2.Environment:
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
                                      autoescape=True, undefined=jinja2.StrictUndefined)
-    environment.filters["when"] = _when
-    environment.filters["ago"] = _ago
+    environment.filters["when"] = when
+    environment.filters["ago"] = ago
     return environment
-
-
-def _when(epoch: float | None) -> str:
-    if not epoch:
-        return "-"
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _ago(epoch: float | None) -> str:
-    if not epoch:
-        return "never"
-    seconds = time.time() - epoch
-    future = seconds < 0
-    seconds = abs(seconds)
-    text = (f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
-            if seconds < 5400 else f"{seconds / 3600:.1f} h")
-    return f"in {text}" if future else f"{text} ago"
 
 
 def _session_value(token: str) -> str:

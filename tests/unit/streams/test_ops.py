@@ -10,6 +10,7 @@ from streams.cli_status import render
 from streams.ops.charts import sparkline
 from streams.ops.lag import PartitionLag
 from streams.ops.monitor import Snapshot, feed_row, problems
+from streams.ops.when import ago, when
 
 NOW = 1_800_000_000.0
 
@@ -69,3 +70,11 @@ def test_status_text_shows_verdict_stages_and_lag() -> None:
     assert text.startswith("wirewatch is UNHEALTHY\n  critical: lag")
     assert "normalise" in text and "consumer lag: 27" in text
     assert "news.raw.v1  1          7           -          7" in text
+
+
+def test_moments_read_as_how_long_ago_or_how_soon() -> None:
+    assert ago(None) == "never" and when(None) == "-"
+    assert ago(NOW - 12, now=NOW) == "12 s ago"
+    assert ago(NOW + 300, now=NOW) == "in 5 min"
+    assert ago(NOW - 5400, now=NOW) == "1.5 h ago"
+    assert when(NOW) == "2027-01-15 08:00:00"

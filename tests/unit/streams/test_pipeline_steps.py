@@ -31,18 +31,6 @@ class DeadLetters:
         self.letters.append((key, value, {k: v.decode() for k, v in headers}))
 
 
-@dataclass
-class Message:
-    topic: str
-    partition: int
-    offset: int
-
-
-@dataclass
-class Event:
-    message: Message
-
-
 def steps(calls: list[tuple[str, list[bytes]]]) -> list[Step]:
     """upper (raw -> articles, plus a side output), then reverse (articles -> tagged,
     refusing b"BAD"), then count (tagged -> nothing)."""
@@ -96,9 +84,8 @@ async def test_a_bad_record_is_dead_lettered_by_its_stage_and_the_rest_flow_on()
 
 async def test_a_record_the_first_step_refuses_keeps_its_source_offset() -> None:
     app, dead, calls = App(), DeadLetters(), []
-    events = [Event(Message("raw", 2, 40)), Event(Message("raw", 2, 41))]
     await _run_steps(app, steps(calls)[1:], [(b"x", b"good"), (b"y", b"BAD")], dead,
-                     events=events)  # type: ignore[arg-type]
+                     origins=[("raw", 2, 40), ("raw", 2, 41)])  # type: ignore[arg-type]
     [(key, value, headers)] = dead.letters
     assert (key, value) == (b"y", b"BAD")
     assert (headers["stage"], headers["source_topic"], headers["source_partition"],
