@@ -32,6 +32,7 @@ from alerts.channels import SLACK_API_URL, Channels, load_channels
 from alerts.dispatch import Dispatcher, RetryPolicy
 from alerts.matching import Decision, Sent, decide, matches, sent_after
 from alerts.outbox import Outbox
+from alerts.probe import send_test_alert
 from alerts.records import Alert, encode_alert
 from alerts.state import SentStore
 from alerts.store import LiveSubscriptions, SubscriptionStore
@@ -43,7 +44,9 @@ from streams.dedupe.stories import StoryStore
 from streams.dlq import DeadLetter
 from streams.ops import metrics
 from streams.ops.activity import Activity
+from streams.ops.auth import WebAuth
 from streams.ops.monitor import Monitor
+from streams.ops.subscription_pages import SubscriptionPagesConfig
 from streams.ops.web import WebConfig, operations_app
 from streams.records import Article, TaggedArticle, decode, encode
 from streams.stages import build_article, clean_raw, now_utc, story_view, tag_article
@@ -119,7 +122,7 @@ class PipelineConfig:
     on_delivered: Callable[[Alert], None] | None = None
     background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     feeds: Callable[[], list[FeedSpec]] = list  # the feeds this process polls (dashboard)
-    web_token: str = ""
+    web_auth: WebAuth = WebAuth()  # who may log in to the web pages (no secret: nobody)
     max_lag: int = 10_000
     monitor_seconds: float = 10.0
 
@@ -155,7 +158,8 @@ def create_app(config: PipelineConfig) -> faust.App:
     stories = StoryStore(redis_client, prefix=config.redis_prefix,
                          window_seconds=config.dedupe_window_seconds)
     outbox = Outbox(redis_client, prefix=config.redis_prefix, ledger_days=config.ledger_days)
-    live = LiveSubscriptions(SubscriptionStore(redis_client, prefix=config.redis_prefix),
+    store = SubscriptionStore(redis_client, prefix=config.redis_prefix)
+    live = LiveSubscriptions(store,
                              refresh_seconds=config.subscriptions_refresh_seconds)
     sent_store = SentStore(redis_client, prefix=config.redis_prefix,
                            ttl_days=config.ledger_days)
@@ -274,12 +278,23 @@ def create_app(config: PipelineConfig) -> faust.App:
             assigned = set()
         return [] if assigned else ["no partitions assigned yet"]
 
+    def tag_for_trial(title: str, body: str) -> tuple[list[str], dict[str, float]]:
+        tags = config.tagger.current().tag(title, body)
+        return list(tags.topics), {entity.id: entity.salience for entity in tags.entities}
+
+    async def test_send(subscription: Subscription, title: str) -> dict[str, str]:
+        return await send_test_alert(subscription, title, config.channels,
+                                     dashboard_url=config.dashboard_url,
+                                     slack_api_url=config.slack_api_url)
+
     async def serve_operations() -> None:
         web_app = operations_app(WebConfig(
             monitor=monitor, activity=activity, bootstrap=config.kafka_bootstrap,
-            dlq_topic=names.dlq, max_lag=config.max_lag, token=config.web_token,
+            dlq_topic=names.dlq, max_lag=config.max_lag, auth=config.web_auth,
             resend=resend, resend_stages=frozenset({"normalise", "tag", "match"}),
-            ready=not_ready))
+            ready=not_ready, subscriptions=SubscriptionPagesConfig(
+                store=store, channel_ids=config.channels.ids, test_send=test_send,
+                tag=tag_for_trial)))
         runner = aiohttp_web.AppRunner(web_app, access_log=None)
         await runner.setup()
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import signal
 import sys
 import tempfile
@@ -11,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import click
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from alerts.errors import AlertsError
 from connectors.errors import ConnectorError
@@ -108,6 +109,11 @@ def demo(exit_after_alerts: int | None, data_dir: Path | None) -> None:
             web_port=defaults.web_port if _port_is_free(defaults.web_port) else free_port(),
         )
         click.echo(f"wirewatch demo: sample feeds at {base_url}/", err=True)
+        if settings.web_token is None:  # the demo's pages can be logged in to all the same
+            settings.web_token = SecretStr(secrets.token_urlsafe(12))
+            click.echo(f"wirewatch demo: log in at http://{settings.web_host}:"
+                       f"{settings.web_port}/login with the web token "
+                       f"{settings.web_token.get_secret_value()}", err=True)
         _run_guarded(lambda: run_pipeline(settings, feeds=demo_feeds(base_url),
                                           subscriptions=demo_subscriptions(),
                                           on_delivered=hook, announce=_announce,

@@ -10,15 +10,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import click
 import redis.asyncio as aioredis
 import yaml
 
 from alerts.channels import load_channels
-from alerts.errors import AlertsError, NotifierError
-from alerts.matching import StoryView, alert_id, matches
-from alerts.records import Alert
+from alerts.errors import AlertsError
+from alerts.probe import send_test_alert, trial_match
 from alerts.store import MUTE_KINDS, SubscriptionStore
 from alerts.subscriptions import (
     MODES,
@@ -207,44 +205,15 @@ def test(subscription_id: str, title: str, body: str, send: bool) -> None:
     if found is None:
         raise click.ClickException(f"no subscription {subscription_id!r}")
     tags = settings.tagger_source().current().tag(title, body)
-    view = StoryView(story_id="test", article_id="test", title=title,
-                     url="https://wirewatch.invalid/test", source="wirewatch test",
-                     topics=tuple(tags.topics), entities=tuple(e.id for e in tags.entities),
-                     is_duplicate=False,
-                     salience={e.id: e.salience for e in tags.entities})
-    held = matches(view, found)
+    held = trial_match(found, title, tags.topics, {e.id: e.salience for e in tags.entities})
     click.echo(json.dumps({"matches": held is not None, "because": held or [],
                            "topics": tags.topics,
                            "entities": [e.id for e in tags.entities]}))
     if send:
-        outcomes = asyncio.run(_send_test(found, title, settings))
+        outcomes = asyncio.run(send_test_alert(
+            found, title, load_channels(settings.channels_file),
+            dashboard_url=settings.dashboard_url, slack_api_url=settings.slack_api_url))
         for channel, outcome in outcomes.items():
             click.echo(f"{channel}: {outcome}")
         if any(outcome != "sent" for outcome in outcomes.values()):
             sys.exit(1)
-
-
-async def _send_test(subscription: Subscription, title: str,
-                     settings: Settings) -> dict[str, str]:
-    channels = load_channels(settings.channels_file)
-    alert = Alert(alert_id=alert_id(subscription.id, f"test-{datetime.now(UTC).isoformat()}"),
-                  subscription_id=subscription.id, subscription_name=subscription.name,
-                  owner=subscription.owner, channels=list(subscription.channels),
-                  story_id="test", article_id="test", title=f"[test] {title}",
-                  url="https://wirewatch.invalid/test", source="wirewatch",
-                  topics=[], entities=[], created_at=datetime.now(UTC))
-    outcomes: dict[str, str] = {}
-    async with aiohttp.ClientSession() as session:
-        notifiers = channels.notifiers(session, dashboard_url=settings.dashboard_url,
-                                       slack_api_url=settings.slack_api_url)
-        for channel in subscription.channels:
-            notifier = notifiers.get(channel)
-            if notifier is None:
-                outcomes[channel] = "not defined in the channels file"
-                continue
-            try:
-                await notifier.notify(alert)
-                outcomes[channel] = "sent"
-            except NotifierError as exc:
-                outcomes[channel] = f"failed ({exc.reason}): {exc}"
-    return outcomes

@@ -195,7 +195,7 @@ def run_pipeline(settings: Settings, *, feeds: list[FeedSpec] | None = None,
             ledger_days=settings.ledger_days,
             subscriptions_refresh_seconds=settings.subscriptions_refresh_seconds,
             feeds=lambda: list(feeds or ()),
-            web_token=settings.web_token.get_secret_value() if settings.web_token else "",
+            web_auth=settings.web_auth_config(),
             max_lag=settings.status_max_lag, monitor_seconds=settings.monitor_seconds,
         )
         if settings.api_token and settings.api_token.get_secret_value():

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from streams.ops.auth import WebAuth
 from streams.tagging.reload import TaggerSource
 
 
@@ -102,8 +103,15 @@ class Settings(BaseSettings):
     web_host: str = Field("127.0.0.1", description="Address of the web views and /metrics.")
     web_port: int = Field(6066, ge=0, le=65535, description="Port of the web views and /metrics.")
     web_token: SecretStr | None = Field(
-        None, description="Token to log in to the dashboard's actions (send a dead letter back "
-        "to its stage). Unset: the dashboard is read-only.")
+        None, description="Secret to log in to the web pages' actions (subscription pages, "
+        "sending a dead letter back): the token of the login form, or the password of basic "
+        "auth. Unset: the dashboard is read-only and the subscription pages are off.")
+    web_auth: Literal["token", "basic"] = Field(
+        "token", description="How the web pages log in: `token` (a login form; a signed "
+        "session cookie for 12 h) or `basic` (HTTP basic auth as web_user / web_token, e.g. "
+        "behind a proxy that expects it).")
+    web_user: str = Field("wirewatch", min_length=1,
+                          description="User name for basic auth (web_auth=basic).")
     status_max_lag: int = Field(
         10_000, ge=0, description="Consumer lag (records) above which the stream counts as "
         "unhealthy (`wirewatch status`, dashboard).")
@@ -114,6 +122,10 @@ class Settings(BaseSettings):
     @property
     def user_taxonomy(self) -> Path:
         return self.taxonomy_file or self.data_dir / "taxonomy.yaml"
+
+    def web_auth_config(self) -> WebAuth:
+        return WebAuth(secret=self.web_token.get_secret_value() if self.web_token else "",
+                       mode=self.web_auth, user=self.web_user)
 
     @property
     def user_watchlist(self) -> Path:

@@ -1,33 +1,29 @@
-"""The operations web server: /metrics, /healthz, /readyz, the dashboard and its JSON.
+"""The operations web server: /metrics, /healthz, /readyz, the dashboard and its JSON,
+dead letters and the subscription pages.
 
 Server-rendered HTML (Jinja2 with autoescaping: every value from a feed is escaped), one
 small inline script for sorting, filtering and auto-refresh, no CDN. State-changing
-actions (sending a dead letter back to its stage) need a login with the web token and
-carry a CSRF token tied to the session.
+actions (a dead letter sent back to its stage, subscription changes) need a login (web
+token or HTTP basic auth) and carry a CSRF token tied to the session.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-import jinja2
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from streams.ops import dead_letters
 from streams.ops.activity import Activity
+from streams.ops.auth import SESSION_COOKIE, SESSION_SECONDS, WebAuth, local_path
 from streams.ops.charts import sparkline
 from streams.ops.monitor import Monitor, problems
-from streams.ops.when import ago, when
+from streams.ops.site import Site
+from streams.ops.subscription_pages import SubscriptionPagesConfig, add_subscription_pages
 
-TEMPLATES = Path(__file__).with_name("templates")
-SESSION_COOKIE = "wirewatch_session"
 Resend = Callable[[str, bytes | None, bytes], Awaitable[None]]
 
 
@@ -38,43 +34,16 @@ class WebConfig:
     bootstrap: str
     dlq_topic: str
     max_lag: int
-    token: str = ""  # empty: actions are off, the dashboard is read-only
+    auth: WebAuth = WebAuth()  # no secret: nobody logs in, the pages are read-only
     resend: Resend | None = None  # runs a record through the stages from the one named
     resend_stages: frozenset[str] = frozenset()
     ready: Callable[[], list[str]] = lambda: []  # what keeps the worker from being ready
-
-
-def _environment() -> jinja2.Environment:
-    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
-                                     autoescape=True, undefined=jinja2.StrictUndefined)
-    environment.filters["when"] = when
-    environment.filters["ago"] = ago
-    return environment
-
-
-def _session_value(token: str) -> str:
-    return hmac.new(token.encode(), b"wirewatch-session", hashlib.sha256).hexdigest()
-
-
-def _csrf(token: str) -> str:
-    return hmac.new(token.encode(), b"wirewatch-csrf", hashlib.sha256).hexdigest()
+    subscriptions: SubscriptionPagesConfig | None = None  # None: no subscription pages
 
 
 def operations_app(config: WebConfig) -> web.Application:
-    environment = _environment()
-
-    def logged_in(request: web.Request) -> bool:
-        cookie = request.cookies.get(SESSION_COOKIE, "")
-        return bool(config.token) and hmac.compare_digest(cookie, _session_value(config.token))
-
-    def render(name: str, request: web.Request, **values: Any) -> web.Response:
-        html = environment.get_template(name).render(
-            logged_in=logged_in(request), actions=bool(config.token),
-            csrf=_csrf(config.token) if config.token else "", **values)
-        return web.Response(text=html, content_type="text/html", headers={
-            "Content-Security-Policy": "default-src 'self'; script-src 'self' 'unsafe-inline'; "
-                                       "style-src 'unsafe-inline'; img-src 'self' data:",
-            "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY"})
+    site = Site(config.auth)
+    render = site.render
 
     async def metrics_view(request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(REGISTRY),
@@ -124,32 +93,30 @@ def operations_app(config: WebConfig) -> web.Application:
                       resend_stages=config.resend_stages)
 
     async def login_page(request: web.Request) -> web.Response:
-        return render("login.html", request, error="")
+        target = local_path(request.query.get("next"))
+        if config.auth.mode == "basic":
+            site.require_user(request)  # the browser asks for the user name and password
+            raise web.HTTPSeeOther(target)
+        return render("login.html", request, error="", next=target)
 
     async def login(request: web.Request) -> web.Response:
         form = await request.post()
-        offered = str(form.get("token", ""))
-        if not config.token or not hmac.compare_digest(offered.encode(), config.token.encode()):
-            response = render("login.html", request, error="wrong token")
-            response.set_status(401)
-            return response
-        response = web.HTTPSeeOther("/")
-        response.set_cookie(SESSION_COOKIE, _session_value(config.token), httponly=True,
-                            samesite="Strict")
-        return response
+        target = local_path(str(form.get("next", "")))
+        if config.auth.mode != "token" or not config.auth.check_token(str(form.get("token", ""))):
+            return render("login.html", request, error="wrong token", next=target, status=401)
+        response = web.HTTPSeeOther(target)
+        response.set_cookie(SESSION_COOKIE, config.auth.new_session(), httponly=True,
+                            samesite="Strict", max_age=SESSION_SECONDS)
+        raise response
 
-    async def checked_form(request: web.Request) -> dict[str, str]:
-        """The posted form of a logged-in user with the right CSRF token, else 403."""
-        form = await request.post()
-        if not logged_in(request):
-            raise web.HTTPForbidden(text="log in first")
-        if not hmac.compare_digest(str(form.get("csrf", "")).encode(),
-                                   _csrf(config.token).encode()):
-            raise web.HTTPForbidden(text="missing or wrong CSRF token")
-        return {k: str(v) for k, v in form.items()}
+    async def logout(request: web.Request) -> web.Response:
+        await site.form(request)
+        response = web.HTTPSeeOther("/")
+        response.del_cookie(SESSION_COOKIE)
+        raise response
 
     async def resend(request: web.Request) -> web.Response:
-        form = await checked_form(request)
+        form = await site.form(request)
         try:
             partition, offset = int(form["partition"]), int(form["offset"])
         except (KeyError, ValueError) as exc:
@@ -172,4 +139,7 @@ def operations_app(config: WebConfig) -> web.Application:
     app.router.add_post("/dlq/resend", resend)
     app.router.add_get("/login", login_page)
     app.router.add_post("/login", login)
+    app.router.add_post("/logout", logout)
+    if config.subscriptions is not None:
+        add_subscription_pages(app, site, config.subscriptions)
     return app

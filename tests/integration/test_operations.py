@@ -47,6 +47,17 @@ HOSTILE_RSS = f"""<?xml version="1.0"?>
 
 
 class _Feeds(BaseHTTPRequestHandler):
+    """The hostile and broken feeds, and a webhook sink (POST /hook) for test alerts."""
+
+    hook_bodies: list[bytes] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.path == "/hook":
+            self.hook_bodies.append(body)
+        self.send_response(200 if self.path == "/hook" else 404)
+        self.end_headers()
+
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
         if self.path == "/hostile.xml":
             self.send_response(200)
@@ -126,6 +137,11 @@ def worker(broker, redis_server, unique, topic_factory, tmp_path: Path) -> Itera
             WIREWATCH_MONITOR_SECONDS="1",
             WIREWATCH_FETCH_ALLOW_NETWORKS='["127.0.0.0/8"]',
             WIREWATCH_KAFKA_IDEMPOTENCE=str(broker.idempotent).lower())
+        channels = tmp_path / "channels.yaml"
+        channels.write_text(json.dumps({"channels": [
+            {"id": "ops-hook", "kind": "webhook", "url": f"{hostile}/hook",
+             "secret": "hook-secret"}]}))
+        env["WIREWATCH_CHANNELS_FILE"] = str(channels)
         subscriptions = tmp_path / "subscriptions.yaml"
         subscriptions.write_text("subscriptions:\n  - {name: Microsoft earnings, query: "
                                  "'entity:microsoft AND topic:earnings'}\n")
@@ -218,6 +234,7 @@ def _browser() -> Any:
 
 @pytest.mark.browser
 def test_dashboard_in_headless_chromium(worker: dict[str, Any], tmp_path: Path) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -225,7 +242,8 @@ def test_dashboard_in_headless_chromium(worker: dict[str, Any], tmp_path: Path) 
     driver = _browser()
     try:
         driver.get(f"{base}/")
-        wait = WebDriverWait(driver, 30)
+        # A condition may read an element of the page being replaced: ask again, not fail.
+        wait = WebDriverWait(driver, 30, ignored_exceptions=(StaleElementReferenceException,))
         wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#feed-table tbody tr")) == 5)
 
         # Live data: every stage, the lag table, the stories and their outlet counts.
@@ -288,6 +306,38 @@ def test_dashboard_in_headless_chromium(worker: dict[str, Any], tmp_path: Path) 
         # Still not JSON, so the stage refuses it again: a second dead letter, same stage.
         dead = asyncio.run(read_all(worker["bootstrap"], worker["topics"].dlq, expected=2))
         assert [dict(r.headers)["stage"] for r in dead] == [b"normalise", b"normalise"]
+
+        # Subscriptions: create one through the page, mute it, then test-send it.
+        driver.get(f"{base}/subscriptions")
+        driver.find_element(By.ID, "new-subscription").click()
+        driver.find_element(By.ID, "name").send_keys("Nvidia launches")
+        driver.find_element(By.ID, "query").send_keys("entity:nvidia AND topic:product-launch")
+        driver.find_element(By.CSS_SELECTOR, "input[name=channels][value=ops-hook]").click()
+        driver.find_element(By.ID, "save").click()
+        wait.until(lambda d: d.find_elements(By.ID, "message"))
+        assert driver.find_element(By.ID, "message").text == "Created nvidia-launches."
+        row = driver.find_element(By.CSS_SELECTOR, "tr[data-id=nvidia-launches]")
+        assert "ops-hook" in row.text and "active" in row.text
+        row.find_element(By.CSS_SELECTOR, "form[action$='/mute'] button").click()
+        wait.until(lambda d: "muted" in d.find_element(
+            By.CSS_SELECTOR, "tr[data-id=nvidia-launches] td.state").text)
+        driver.save_screenshot(str(screenshot.with_name("subscriptions.png")))
+        shown = wirewatch("subscriptions", "show", "nvidia-launches", env=worker["env"])
+        assert shown.returncode == 0 and "ops-hook" in shown.stdout, shown.stderr
+
+        driver.find_element(By.CSS_SELECTOR, "tr[data-id=nvidia-launches] a[href$='/test']").click()
+        title = driver.find_element(By.ID, "title")
+        title.clear()
+        title.send_keys("Nvidia launches a new accelerator")
+        driver.find_element(By.ID, "body").send_keys(
+            "Nvidia unveiled and launched its new accelerator chip on Tuesday; it is "
+            "available today.")
+        driver.find_element(By.ID, "send").click()
+        wait.until(lambda d: d.find_elements(By.ID, "outcome-table"))
+        assert "ops-hook sent" in driver.find_element(By.ID, "outcome-table").text
+        assert "Would fire" in driver.find_element(By.ID, "verdict").text
+        wait_for(lambda: any(b"[test] Nvidia launches a new accelerator" in body
+                             for body in _Feeds.hook_bodies), 10, "the test alert's webhook")
 
         errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
         assert errors == []

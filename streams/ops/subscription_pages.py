@@ -1,0 +1,169 @@
+"""Subscription pages: list, create, edit, mute, delete and test-send, behind a login.
+
+Changes go to the same Redis store the CLI and the JSON API write; workers pick them up
+within `subscriptions_refresh_seconds`. A form with a mistake comes back with the
+reason and everything that was typed, never half-saved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
+
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from alerts.errors import SubscriptionError
+from alerts.probe import trial_match
+from alerts.store import SubscriptionStore
+from alerts.subscriptions import MODES, Subscription, check_channels, from_mapping
+from streams.ops.site import Site
+from streams.ops.subscription_form import BLANK, FIELDS, form_to_mapping, subscription_to_form
+
+MUTE_CHOICES = {"3600": "1 hour", "14400": "4 hours", "86400": "1 day", "604800": "1 week"}
+DONE = {"created": "Created", "saved": "Saved", "muted": "Muted", "unmuted": "Unmuted",
+        "deleted": "Deleted"}
+TestSend = Callable[[Subscription, str], Awaitable[dict[str, str]]]
+Tag = Callable[[str, str], tuple[list[str], dict[str, float]]]  # -> topics, entity salience
+
+
+@dataclass(frozen=True)
+class SubscriptionPagesConfig:
+    store: SubscriptionStore
+    channel_ids: frozenset[str]
+    test_send: TestSend  # sends a test alert to each channel: channel -> outcome
+    tag: Tag  # the worker's current tagger, for "would this article match?"
+
+
+def add_subscription_pages(app: web.Application, site: Site,
+                           config: SubscriptionPagesConfig) -> None:
+    store = config.store
+
+    async def existing(request: web.Request) -> Subscription:
+        found = await store.get(request.match_info["id"])
+        if found is None:
+            raise web.HTTPNotFound(text=f"no subscription {request.match_info['id']!r}")
+        return found
+
+    def done(what: str, subscription_id: str) -> web.HTTPSeeOther:
+        return web.HTTPSeeOther("/subscriptions?" + urlencode({"done": what,
+                                                               "id": subscription_id}))
+
+    def form_page(request: web.Request, *, values: dict[str, str], chosen: list[str],
+                  editing: bool, error: str = "", status: int = 200) -> web.Response:
+        return site.render("subscription_form.html", request, status=status, values=values,
+                           chosen=chosen, editing=editing, error=error, modes=MODES,
+                           channel_ids=sorted(config.channel_ids))
+
+    async def submitted(request: web.Request, posted: MultiDictProxy[str],
+                        subscription_id: str | None) -> Subscription | web.Response:
+        """The subscription the form describes, or the form again with the mistake."""
+        values = {key: posted.get(key, "") for key in FIELDS}
+        if subscription_id is not None:
+            values["id"] = subscription_id
+        chosen = posted.getall("channels", [])
+        try:
+            subscription = from_mapping(form_to_mapping(values, chosen), "form")
+            check_channels([subscription], config.channel_ids)
+            if subscription_id is None and await store.get(subscription.id) is not None:
+                raise SubscriptionError(f"a subscription with id {subscription.id!r} exists "
+                                        "already: pick another name or id")
+        except SubscriptionError as exc:
+            return form_page(request, values=values, chosen=chosen,
+                             editing=subscription_id is not None,
+                             error=str(exc).removeprefix("form: "), status=400)
+        return subscription
+
+    async def list_page(request: web.Request) -> web.Response:
+        site.require_user(request)
+        muted = {member.partition(":")[2]: until
+                 for member, until in (await store.silences()).items()
+                 if member.startswith("subscription:")}
+        what, subscription_id = request.query.get("done", ""), request.query.get("id", "")
+        message = f"{DONE[what]} {subscription_id}." if what in DONE else ""
+        return site.render("subscriptions.html", request, subscriptions=await store.list(),
+                           muted=muted, message=message, mute_choices=MUTE_CHOICES)
+
+    async def new_page(request: web.Request) -> web.Response:
+        user = site.require_user(request)
+        owner = user if site.auth.mode == "basic" else ""
+        return form_page(request, values={**dict.fromkeys(FIELDS, ""), **BLANK,
+                                          "owner": owner}, chosen=[], editing=False)
+
+    async def create(request: web.Request) -> web.StreamResponse:
+        result = await submitted(request, await site.form(request), None)
+        if isinstance(result, web.Response):
+            return result
+        await store.save(result)
+        raise done("created", result.id)
+
+    async def edit_page(request: web.Request) -> web.Response:
+        site.require_user(request)
+        subscription = await existing(request)
+        return form_page(request, values=subscription_to_form(subscription),
+                         chosen=list(subscription.channels), editing=True)
+
+    async def save(request: web.Request) -> web.StreamResponse:
+        posted = await site.form(request)
+        result = await submitted(request, posted, request.match_info["id"])
+        if isinstance(result, web.Response):
+            return result
+        await store.save(result)
+        raise done("saved", result.id)
+
+    async def mute(request: web.Request) -> web.StreamResponse:
+        posted = await site.form(request)
+        subscription = await existing(request)
+        seconds = posted.get("seconds", "")
+        if seconds not in MUTE_CHOICES:
+            raise web.HTTPBadRequest(text=f"mute for one of {list(MUTE_CHOICES.values())}")
+        until = datetime.now(UTC) + timedelta(seconds=int(seconds))
+        await store.mute("subscription", subscription.id, until)
+        raise done("muted", subscription.id)
+
+    async def unmute(request: web.Request) -> web.StreamResponse:
+        await site.form(request)
+        await store.unmute("subscription", request.match_info["id"])
+        raise done("unmuted", request.match_info["id"])
+
+    async def delete(request: web.Request) -> web.StreamResponse:
+        await site.form(request)
+        subscription = await existing(request)
+        await store.remove(subscription.id)
+        raise done("deleted", subscription.id)
+
+    def test_page(request: web.Request, subscription: Subscription, *, title: str, body: str,
+                  held: list[str] | None = None, tags: tuple[list[str], dict[str, float]]
+                  | None = None, outcomes: dict[str, str] | None = None) -> web.Response:
+        return site.render("subscription_test.html", request, subscription=subscription,
+                           title=title, body=body, held=held, tags=tags, outcomes=outcomes)
+
+    async def test_form(request: web.Request) -> web.Response:
+        site.require_user(request)
+        return test_page(request, await existing(request), title="wirewatch test alert",
+                         body="")
+
+    async def test(request: web.Request) -> web.Response:
+        posted = await site.form(request)
+        subscription = await existing(request)
+        title = posted.get("title", "").strip() or "wirewatch test alert"
+        body = posted.get("body", "")
+        tags = config.tag(title, body)
+        held = trial_match(subscription, title, *tags)
+        outcomes = (await config.test_send(subscription, title)
+                    if posted.get("action") == "send" else None)
+        return test_page(request, subscription, title=title, body=body, held=held, tags=tags,
+                         outcomes=outcomes)
+
+    app.router.add_get("/subscriptions", list_page)
+    app.router.add_get("/subscriptions/new", new_page)
+    app.router.add_post("/subscriptions/new", create)
+    app.router.add_get("/subscriptions/{id}", edit_page)
+    app.router.add_post("/subscriptions/{id}", save)
+    app.router.add_post("/subscriptions/{id}/mute", mute)
+    app.router.add_post("/subscriptions/{id}/unmute", unmute)
+    app.router.add_post("/subscriptions/{id}/delete", delete)
+    app.router.add_get("/subscriptions/{id}/test", test_form)
+    app.router.add_post("/subscriptions/{id}/test", test)
