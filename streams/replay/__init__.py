@@ -1,0 +1,1 @@
+"""Replay, backfill and archive: re-run history through the current code, safely."""
