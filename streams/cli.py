@@ -18,6 +18,7 @@ from alerts.errors import AlertsError
 from connectors.errors import ConnectorError
 from streams.cli_eval import eval_group
 from streams.cli_feeds import feeds
+from streams.cli_replay import replay
 from streams.cli_status import status
 from streams.cli_subscriptions import subscriptions
 from streams.cli_tagging import taxonomy, watchlist
@@ -153,6 +154,7 @@ main.add_command(watchlist)
 main.add_command(subscriptions)
 main.add_command(taxonomy)
 main.add_command(status)
+main.add_command(replay)
 
 
 @main.command()

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +25,8 @@ from alerts.subscriptions import (
     load_subscriptions,
 )
 from streams.cli_redis import with_redis
+from streams.replay.window import parse_duration
 from streams.settings import Settings
-
-_DURATION = re.compile(r"(\d+)([smhdw])")
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def parse_until(duration: str | None, until: str | None, now: datetime) -> datetime:
@@ -41,11 +38,11 @@ def parse_until(duration: str | None, until: str | None, now: datetime) -> datet
             raise click.BadParameter(f"{until!r} is not an ISO time", param_hint="--until") from exc
         return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     if duration:
-        parts = _DURATION.findall(duration)
-        if not parts or "".join(a + b for a, b in parts) != duration:
+        length = parse_duration(duration)
+        if length is None:
             raise click.BadParameter(f"{duration!r}: write e.g. 30m, 2h, 1d12h",
                                      param_hint="--for")
-        return now + timedelta(seconds=sum(int(n) * _SECONDS[u] for n, u in parts))
+        return now + length
     raise click.UsageError("say how long: --for 2h or --until 2026-12-01T09:00+01:00")
 
 
@@ -217,3 +214,32 @@ def test(subscription_id: str, title: str, body: str, send: bool) -> None:
             click.echo(f"{channel}: {outcome}")
         if any(outcome != "sent" for outcome in outcomes.values()):
             sys.exit(1)
+
+
+@subscriptions.command("backtest")
+@click.argument("subscription_id")
+@click.option("--from", "start", required=True,
+              help="Start: ISO time, a date, or an age such as 7d.")
+@click.option("--to", "end", default=None, help="End (exclusive); default: the newest record.")
+@click.option("--from-archive", "archive", type=click.Path(path_type=Path, file_okay=False,
+              exists=True), default=None, help="Read an archive directory instead of Kafka.")
+@click.option("--json", "as_json", is_flag=True, help="Print the matches as JSON lines.")
+def backtest_command(subscription_id: str, start: str, end: str | None, archive: Path | None,
+                     as_json: bool) -> None:
+    """What this subscription would have sent over a window (a dry run: nothing is sent)."""
+    from streams.cli_replay import backtest
+
+    report, out_dir = backtest(subscription_id, start, end, archive)
+    for match in report.matches:
+        if as_json:
+            click.echo(json.dumps({"time": match.time, "story_id": match.story_id,
+                                   "title": match.title, "url": match.url,
+                                   "source": match.source, "because": match.because,
+                                   "already_sent": match.already_sent}, ensure_ascii=False))
+        else:
+            sent = "  (sent live)" if match.already_sent else ""
+            click.echo(f"{match.time}  {match.title}  <{match.url}>{sent}\n"
+                       f"    because {', '.join(match.because)}")
+    if not as_json:
+        click.echo(f"{len(report.matches)} alert(s) from {report.counts['articles']:,} "
+                   f"articles; report: {out_dir / 'report.md'}", err=True)

@@ -144,6 +144,16 @@ def _running_redis(data_dir: Path) -> str:
         "WIREWATCH_DATA_DIR to another directory")
 
 
+def _running_kafka(data_dir: Path) -> str | None:
+    """The embedded broker another wirewatch started for this data dir, if it answers."""
+    with contextlib.suppress(OSError, ValueError):
+        bootstrap = (data_dir / "kafka.bootstrap").read_text().strip()
+        host, port = bootstrap.rsplit(":", 1)
+        with socket.create_connection((host, int(port)), 2):
+            return bootstrap
+    return None
+
+
 def start_redis(data_dir: Path, log_dir: Path, port: int | None = None,
                 timeout: float = 30.0) -> tuple[ChildProcess, str]:
     """Start redis-server persisting (AOF + snapshots) under data_dir/redis."""
@@ -185,6 +195,7 @@ def embedded_services(kafka_bootstrap: str | None, redis_url: str | None, data_d
     children: list[ChildProcess] = []
     log_dir = data_dir / "logs"
     url_file = data_dir / "redis.url"
+    kafka_file = data_dir / "kafka.bootstrap"  # for CLI commands that read the topics
     lock: IO[str] | None = None
     try:
         if redis_url is None:
@@ -195,9 +206,13 @@ def embedded_services(kafka_bootstrap: str | None, redis_url: str | None, data_d
                 redis_child, redis_url = start_redis(data_dir, log_dir)
                 children.append(redis_child)
                 url_file.write_text(redis_url)
+        if kafka_bootstrap is None and need_kafka and lock is None:
+            kafka_bootstrap = _running_kafka(data_dir)  # another wirewatch's, on this data dir
         if kafka_bootstrap is None and need_kafka:
             kafka_child, kafka_bootstrap = start_tansu(log_dir)
             children.append(kafka_child)
+            if lock is not None:
+                kafka_file.write_text(kafka_bootstrap)
         yield Endpoints(kafka_bootstrap or "", redis_url,
                         embedded_kafka=any(c.name == "tansu" for c in children),
                         embedded_redis=any(c.name == "redis" for c in children))
@@ -206,4 +221,5 @@ def embedded_services(kafka_bootstrap: str | None, redis_url: str | None, data_d
             child.stop()
         if lock is not None:
             url_file.unlink(missing_ok=True)
+            kafka_file.unlink(missing_ok=True)
             lock.close()
