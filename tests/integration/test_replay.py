@@ -230,3 +230,31 @@ def test_replay_after_live_processing_sends_nothing_new(recorded: History, broke
 
     bad = wirewatch("replay", "--from", "yesterday-ish")
     assert bad.returncode == 2 and "is not a time" in bad.stderr
+
+
+def test_archive_then_replay_from_it_finds_what_kafka_replay_finds(
+        recorded: History, broker: Any, tmp_path: Path, unique: str) -> None:
+    env = wirewatch_env(
+        WIREWATCH_KAFKA_BOOTSTRAP=broker.bootstrap, WIREWATCH_REDIS_URL=recorded.services.redis_url,
+        WIREWATCH_TOPIC_PREFIX=f"{unique}.", WIREWATCH_APP_ID=f"ww-{unique}",
+        WIREWATCH_REDIS_PREFIX=recorded.prefix, WIREWATCH_DATA_DIR=str(tmp_path / "data"))
+
+    def wirewatch(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "streams", *args], env=env, text=True,
+                              capture_output=True, timeout=120)
+
+    archived = wirewatch("archive", "--dir", str(tmp_path / "archive"), "--once")
+    assert archived.returncode == 0, archived.stderr
+    documents = []
+    for source in ([], ["--from-archive", str(tmp_path / "archive")]):
+        replayed = wirewatch("replay", "--from", WINDOW[0], "--to", WINDOW[1], *source,
+                             "--report-dir", str(tmp_path / f"report{len(documents)}"),
+                             "--json")
+        assert replayed.returncode == 0, replayed.stderr
+        documents.append(json.loads(replayed.stdout))
+    from_kafka, from_archive = documents
+    assert from_archive["source"].startswith("archive ")
+    assert {(m["subscription"], m["story_id"]) for m in from_archive["matches"]} == EXPECTED
+    for key in ("matches", "by_topic", "by_entity", "by_source"):
+        assert from_archive[key] == from_kafka[key], key
+    assert from_archive["counts"]["articles"] == from_kafka["counts"]["articles"] == 7

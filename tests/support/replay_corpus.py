@@ -6,7 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 from connectors.records import RawItem
 
-T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)  # the window under test starts here
+# The window under test starts here: recent, so Apache Kafka's 7-day retention keeps the
+# records, and every item (the last at T0 + 6 h) lies in the past.
+T0 = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=7)
 
 OPENAI = ("OpenAI names new head of its safety team after leadership shake-up",
           "OpenAI on Tuesday appointed a new head of its superalignment and safety team, "
