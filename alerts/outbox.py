@@ -3,6 +3,8 @@
 
 Ledger values: `queued`, then `sent <unix time> <message ref>` or `failed <reason>`.
 A `failed` alert may be queued again (after a fix, by a replay); a `sent` one never.
+`requeue` queues a dead-lettered alert on one channel again, `failed` or `queued` alike;
+a `sent` one still never.
 Stream entries stay pending until the worker has recorded the outcome, so an alert whose
 worker died is claimed by another worker and tried again: at most one duplicate (sent,
 then the crash before the ledger write), never a lost alert.
@@ -29,6 +31,15 @@ redis.call('XADD', KEYS[2], '*', 'alert', ARGV[2])
 return 1
 """
 
+# As _ENQUEUE, but a `queued` entry is replaced too: the operator asked for this one again.
+_REQUEUE = """
+local state = redis.call('GET', KEYS[1])
+if state and string.sub(state, 1, 5) == 'sent ' then return 0 end
+redis.call('SET', KEYS[1], 'queued', 'EX', ARGV[1])
+redis.call('XADD', KEYS[2], '*', 'alert', ARGV[2])
+return 1
+"""
+
 
 @dataclass(frozen=True)
 class Pending:
@@ -48,6 +59,7 @@ class Outbox:
         self.prefix = prefix
         self.ttl = max(1, int(ledger_days * 86400))
         self._enqueue = client.register_script(_ENQUEUE)
+        self._requeue = client.register_script(_REQUEUE)
 
     def _stream(self, channel: str) -> str:
         return f"{self.prefix}outbox:{channel}"
@@ -73,6 +85,14 @@ class Outbox:
                                         args=[self.ttl, encoded], client=pipe)
             flags = iter(await pipe.execute())
         return [[channel for channel in alert.channels if next(flags)] for alert in alerts]
+
+    async def requeue(self, alert: Alert, channel: str) -> bool:
+        """Queue the alert on one channel again, in one step with its ledger entry (a
+        dead letter sent back); False, and nothing queued, if it was sent there already."""
+        queued = await self._requeue(keys=[self._ledger(alert.alert_id, channel),
+                                           self._stream(channel)],
+                                     args=[self.ttl, encode_alert(alert)])
+        return bool(queued)
 
     async def ensure_group(self, channel: str) -> None:
         try:

@@ -33,7 +33,7 @@ from alerts.dispatch import Dispatcher, RetryPolicy
 from alerts.matching import Decision, Sent, decide, matches, sent_after
 from alerts.outbox import Outbox
 from alerts.probe import send_test_alert
-from alerts.records import Alert, encode_alert
+from alerts.records import Alert, decode_alert, encode_alert
 from alerts.state import SentStore
 from alerts.store import LiveSubscriptions, SubscriptionStore
 from alerts.subscriptions import Subscription
@@ -47,7 +47,7 @@ from streams.ops.activity import Activity
 from streams.ops.auth import WebAuth
 from streams.ops.monitor import Monitor
 from streams.ops.subscription_pages import SubscriptionPagesConfig
-from streams.ops.web import WebConfig, operations_app
+from streams.ops.web import CannotResend, WebConfig, operations_app
 from streams.records import Article, TaggedArticle, decode, encode
 from streams.stages import build_article, clean_raw, now_utc, story_view, tag_article
 from streams.tagging.reload import TaggerSource
@@ -267,9 +267,29 @@ def create_app(config: PipelineConfig) -> faust.App:
                       redis_client=redis_client, redis_prefix=config.redis_prefix,
                       feeds=config.feeds, interval=config.monitor_seconds)
 
-    async def resend(stage: str, key: bytes | None, value: bytes) -> None:
+    async def resend(stage: str, key: bytes | None, value: bytes,
+                     headers: dict[str, str]) -> None:
+        if stage == "deliver":
+            await requeue(value, headers.get("channel", ""))
+            return
         index = [step.stage for step in steps].index(stage)
-        await _run_steps(app, steps[index:], [(key, value)], dlq)
+        origin = _origin(headers)  # failing again, it still points at the first record
+        await _run_steps(app, steps[index:], [(key, value)], dlq,
+                         origins=[origin] if origin else None)
+
+    async def requeue(value: bytes, channel: str) -> None:
+        """A delivery dead letter goes back to the one channel that failed, not to all of
+        the alert's channels: the others may have had it already."""
+        if channel not in config.channels.ids:
+            raise CannotResend(f"channel {channel!r} is not configured on this worker")
+        try:
+            alert = decode_alert(value)
+        except ValueError as exc:  # msgspec's decode and validation errors
+            raise CannotResend(f"not an alert: {exc}") from exc
+        if not await outbox.requeue(alert, channel):
+            raise CannotResend(f"alert {alert.alert_id} was sent to {channel} already")
+        log.info("dead letter queued again", extra={"alert_id": alert.alert_id,
+                                                    "channel": channel})
 
     def not_ready() -> list[str]:
         try:
@@ -291,7 +311,7 @@ def create_app(config: PipelineConfig) -> faust.App:
         web_app = operations_app(WebConfig(
             monitor=monitor, activity=activity, bootstrap=config.kafka_bootstrap,
             dlq_topic=names.dlq, max_lag=config.max_lag, auth=config.web_auth,
-            resend=resend, resend_stages=frozenset({"normalise", "tag", "match"}),
+            resend=resend, resend_stages=frozenset({"normalise", "tag", "match", "deliver"}),
             ready=not_ready, subscriptions=SubscriptionPagesConfig(
                 store=store, channel_ids=config.channels.ids, test_send=test_send,
                 tag=tag_for_trial)))
@@ -333,6 +353,15 @@ BATCH_WAIT = 0.02  # seconds a batch may wait to fill: latency bought for throug
 Handler = Callable[[list[bytes]], Awaitable[Batch]]
 Keyed = tuple[bytes | None, bytes]  # a record's key and value
 Origin = tuple[str, int, int]  # topic, partition and offset a record was consumed from
+
+
+def _origin(headers: dict[str, str]) -> Origin | None:
+    """Where a dead letter's record was consumed from, as its headers say."""
+    try:
+        return (headers["source_topic"], int(headers["source_partition"]),
+                int(headers["source_offset"]))
+    except (KeyError, ValueError):
+        return None
 
 
 @dataclass(frozen=True)

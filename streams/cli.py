@@ -16,6 +16,8 @@ from pydantic import SecretStr, ValidationError
 
 from alerts.errors import AlertsError
 from connectors.errors import ConnectorError
+from streams.cli_archive import archive
+from streams.cli_dlq import dlq
 from streams.cli_eval import eval_group
 from streams.cli_feeds import feeds
 from streams.cli_replay import replay
@@ -155,6 +157,8 @@ main.add_command(subscriptions)
 main.add_command(taxonomy)
 main.add_command(status)
 main.add_command(replay)
+main.add_command(archive)
+main.add_command(dlq)
 
 
 @main.command()

@@ -4,7 +4,9 @@ dead letters and the subscription pages.
 Server-rendered HTML (Jinja2 with autoescaping: every value from a feed is escaped), one
 small inline script for sorting, filtering and auto-refresh, no CDN. State-changing
 actions (a dead letter sent back to its stage, subscription changes) need a login (web
-token or HTTP basic auth) and carry a CSRF token tied to the session.
+token or HTTP basic auth) and carry a CSRF token tied to the session. The one JSON action,
+POST /api/v1/dlq/resend (for `wirewatch dlq replay`), takes the web token as a bearer token
+instead: no cookie is involved, so there is nothing to forge and no CSRF token.
 """
 
 from __future__ import annotations
@@ -24,7 +26,27 @@ from streams.ops.monitor import Monitor, problems
 from streams.ops.site import Site
 from streams.ops.subscription_pages import SubscriptionPagesConfig, add_subscription_pages
 
-Resend = Callable[[str, bytes | None, bytes], Awaitable[None]]
+# stage, key, value, headers of a dead letter
+Resend = Callable[[str, bytes | None, bytes, dict[str, str]], Awaitable[None]]
+
+
+class CannotResend(Exception):
+    """Raised by a Resend callable for a record it cannot send back; the message says why."""
+
+
+def _json_error(status: int, message: str,
+                headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response({"error": message}, status=status, headers=headers)
+
+
+def _place(body: object) -> tuple[int, int] | None:
+    """(partition, offset) of a JSON body `{"partition": 0, "offset": 12}`, else None."""
+    if not isinstance(body, dict):
+        return None
+    partition, offset = body.get("partition"), body.get("offset")
+    if type(partition) is not int or type(offset) is not int or min(partition, offset) < 0:
+        return None  # `type() is` and not isinstance: JSON true is no partition
+    return partition, offset
 
 
 @dataclass
@@ -115,19 +137,47 @@ def operations_app(config: WebConfig) -> web.Application:
         response.del_cookie(SESSION_COOKIE)
         raise response
 
+    async def send_back(partition: int, offset: int) -> str:
+        """Send the dead letter at partition/offset back to its stage; returns the stage.
+        A refusal is raised as 404 or 400 with the reason as its text."""
+        record = await dead_letters.one(config.bootstrap, config.dlq_topic, partition, offset)
+        if record is None or record.value is None:
+            raise web.HTTPNotFound(text=f"no dead letter at {partition}/{offset}")
+        if config.resend is None or record.stage not in config.resend_stages:
+            raise web.HTTPBadRequest(text=f"stage {record.stage!r} cannot be re-run here")
+        try:
+            await config.resend(record.stage, record.key, record.value, record.headers)
+        except CannotResend as exc:
+            raise web.HTTPBadRequest(text=str(exc)) from exc
+        return record.stage
+
     async def resend(request: web.Request) -> web.Response:
         form = await site.form(request)
         try:
             partition, offset = int(form["partition"]), int(form["offset"])
         except (KeyError, ValueError) as exc:
             raise web.HTTPBadRequest(text="partition and offset must be numbers") from exc
-        record = await dead_letters.one(config.bootstrap, config.dlq_topic, partition, offset)
-        if record is None or record.value is None:
-            raise web.HTTPNotFound(text=f"no dead letter at {partition}/{offset}")
-        if config.resend is None or record.stage not in config.resend_stages:
-            raise web.HTTPBadRequest(text=f"stage {record.stage!r} cannot be re-run here")
-        await config.resend(record.stage, record.key, record.value)
-        raise web.HTTPSeeOther(f"/dlq?m=sent+{partition}%2F{offset}+back+to+{record.stage}")
+        stage = await send_back(partition, offset)
+        raise web.HTTPSeeOther(f"/dlq?m=sent+{partition}%2F{offset}+back+to+{stage}")
+
+    async def resend_json(request: web.Request) -> web.Response:
+        if not config.auth.enabled:
+            return _json_error(403, "the worker has no web token (WIREWATCH_WEB_TOKEN)")
+        scheme, _, offered = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not config.auth.check_token(offered.strip()):
+            return _json_error(401, "send the web token as 'Authorization: Bearer <token>'",
+                               {"WWW-Authenticate": 'Bearer realm="wirewatch"'})
+        try:
+            place = _place(await request.json())
+        except ValueError:
+            place = None
+        if place is None:
+            return _json_error(400, 'send JSON {"partition": <int>, "offset": <int>}')
+        try:
+            stage = await send_back(*place)
+        except (web.HTTPNotFound, web.HTTPBadRequest) as exc:
+            return _json_error(exc.status, exc.text or exc.reason)
+        return web.json_response({"stage": stage, "sent": True})
 
     app = web.Application()
     app.router.add_get("/", dashboard)
@@ -137,6 +187,7 @@ def operations_app(config: WebConfig) -> web.Application:
     app.router.add_get("/api/v1/status", status_json)
     app.router.add_get("/dlq", dlq_page)
     app.router.add_post("/dlq/resend", resend)
+    app.router.add_post("/api/v1/dlq/resend", resend_json)
     app.router.add_get("/login", login_page)
     app.router.add_post("/login", login)
     app.router.add_post("/logout", logout)

@@ -27,10 +27,12 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
+from alerts.records import Alert, encode_alert
 from connectors.records import RawItem, encode_raw_item
 from streams.demo import SAMPLE_FEEDS, SAMPLES, serve_samples
 from streams.embedded import free_port
 from tests.integration.test_connector import read_all
+from tests.support.alerts import make_alert
 from tests.support.processes import stop, wait_for, wirewatch_env
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis]
@@ -356,3 +358,79 @@ def test_actions_need_login_and_csrf(worker: dict[str, Any]) -> None:
     with pytest.raises(urllib.error.HTTPError) as refused:
         opener.open(urllib.request.Request(f"{base}/dlq/resend", data=form), timeout=10)
     assert refused.value.code == 403 and b"CSRF" in refused.value.read()
+
+
+def dlq_command(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`wirewatch dlq ...`, run through the group itself so the test does not depend on where
+    streams/cli.py registers it."""
+    return subprocess.run([sys.executable, "-c", "from streams.cli_dlq import dlq; "
+                           "dlq(prog_name='wirewatch dlq')", *args], env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_dlq_list_and_replay_from_the_command_line(worker: dict[str, Any]) -> None:
+    env, base = worker["env"], worker["base"]
+    listed = dlq_command("list", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert "normalise" in listed.stdout and "{not json" in listed.stdout
+    [bad] = [json.loads(line) for line in dlq_command("list", "--json", "--stage", "normalise",
+                                                      env=env).stdout.splitlines()]
+    first = f"{bad['partition']}/{bad['offset']}"
+    assert bad["headers"]["source_topic"] == worker["topics"].raw
+
+    # Refused before anything is sent: no token, or no worker at the address.
+    no_token = dlq_command("replay", "--stage", "normalise",
+                           env={k: v for k, v in env.items() if k != "WIREWATCH_WEB_TOKEN"})
+    assert no_token.returncode == 1 and "WIREWATCH_WEB_TOKEN is not set" in no_token.stderr
+    down = dlq_command("replay", "--stage", "normalise", "--url",
+                       f"http://127.0.0.1:{free_port()}", env=env)
+    assert down.returncode == 1 and "cannot reach the wirewatch worker" in down.stderr
+    dry = dlq_command("replay", "--stage", "normalise", "--dry-run", env=env)
+    assert dry.returncode == 0 and f"{first}  normalise  would send" in dry.stdout
+
+    sent = dlq_command("replay", "--stage", "normalise", "--url", base, env=env)
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    assert sent.stdout.splitlines() == [f"{first}  normalise  sent"]
+    # Still not JSON, so normalise refuses it again: a second dead letter.
+    dead = asyncio.run(read_all(worker["bootstrap"], worker["topics"].dlq, expected=2))
+    assert [dict(r.headers)["stage"] for r in dead] == [b"normalise", b"normalise"]
+    assert dict(dead[1].headers)["source_offset"] == dict(dead[0].headers)["source_offset"]
+    second = f"{dead[1].partition}/{dead[1].offset}"
+
+    again = dlq_command("replay", "--stage", "normalise", env=env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert again.stdout.splitlines() == [f"{first}  normalise  skipped (already replayed)",
+                                         f"{second}  normalise  sent"]
+    assert "1 skipped, 1 sent" in again.stderr
+
+
+async def _dead_delivery(bootstrap: str, topic: str, alert: Alert) -> str:
+    """A failed delivery's dead letter as the dispatcher writes it; returns its place."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        sent = await producer.send_and_wait(topic, encode_alert(alert), key=b"s", headers=[
+            ("stage", b"deliver"), ("channel", b"ops-hook"), ("reason", b"http_500"),
+            ("error", b"500 from the webhook")])
+    finally:
+        await producer.stop()
+    return f"{sent.partition}/{sent.offset}"
+
+
+def test_a_failed_delivery_is_queued_again_from_the_command_line(
+        worker: dict[str, Any]) -> None:
+    env = worker["env"]
+    alert = make_alert(alert_id=f"replayed-{worker['topics'].dlq}", channels=["ops-hook"],
+                       title="Replayed delivery from the dead-letter queue")
+    place = asyncio.run(_dead_delivery(worker["bootstrap"], worker["topics"].dlq, alert))
+
+    sent = dlq_command("replay", "--record", place, env=env)
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    assert sent.stdout.splitlines() == [f"{place}  deliver (ops-hook)  sent"]
+    wait_for(lambda: any(alert.title.encode() in body for body in _Feeds.hook_bodies), 30,
+             "the webhook to get the replayed alert")
+    # Sent is final: the worker refuses to queue it once more, even when asked --again.
+    again = dlq_command("replay", "--record", place, "--again", env=env)
+    assert again.returncode == 1
+    assert f"{place}  deliver (ops-hook)  refused (alert {alert.alert_id} was sent to " \
+           "ops-hook already)" in again.stdout

@@ -304,3 +304,34 @@ async def test_a_burst_is_grouped_then_paced_by_the_group_interval(outbox: Outbo
     clock.now = start + timedelta(seconds=330)
     assert await dispatcher.release_due("console") == 1
     assert notifier.calls[1][0].alert_id == "g3" and notifier.calls[1][0].digest == []
+
+
+async def test_requeue_sends_a_dead_letter_to_its_one_channel_again(outbox: Outbox) -> None:
+    dead = DeadLetters()
+    failing = Recorder(NotifierError("404", retryable=False, reason="http_404"))
+    dispatcher = Dispatcher(outbox, {"hook": failing, "mail": Recorder()}, dead_letter=dead,
+                            policy=FAST)
+    alert = make_alert(channels=["hook", "mail"])
+    await outbox.enqueue(alert)
+    assert await dispatcher.deliver(await take_one(outbox, "hook")) == "dead"
+    assert await dispatcher.deliver(await take_one(outbox, "mail")) == "sent"
+
+    assert await outbox.requeue(alert, "hook")  # the webhook is fixed: send it back
+    assert await outbox.state(alert.alert_id, "hook") == "queued"
+    assert await dispatcher.deliver(await take_one(outbox, "hook")) == "sent"
+    await outbox.ensure_group("mail")
+    assert await outbox.take("mail", "c1", block_ms=10) == []  # the other channel: untouched
+    # Sent is final: a second requeue queues nothing and leaves the ledger as it is.
+    assert not await outbox.requeue(alert, "hook")
+    assert (await outbox.state(alert.alert_id, "hook") or "").startswith("sent ")
+    assert await outbox.take("hook", "c1", block_ms=10) == []
+    assert [a.alert_id for a, _, _ in failing.calls] == ["a1", "a1"]
+
+
+async def test_requeue_replaces_a_queued_entry(outbox: Outbox) -> None:
+    alert = make_alert()
+    await outbox.enqueue(alert)
+    assert await outbox.enqueue(alert) == []  # the pipeline drops a repeat
+    assert await outbox.requeue(alert, "console")  # an operator's request does not
+    await outbox.ensure_group("console")
+    assert len(await outbox.take("console", "c1", block_ms=10)) == 2
