@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from alerts.escape import plain
-from alerts.query import evaluate, positive_terms
+from alerts.query import evaluate, positive_terms, triggers
 from alerts.records import Alert
 from alerts.subscriptions import Subscription
 
@@ -32,13 +32,20 @@ class StoryView:
     salience: Mapping[str, float] = field(default_factory=dict)  # entity id -> 0..1
     is_update: bool = False  # the article was re-published with changes
 
+    # facts() per minimum salience: every subscription asks, and most ask the same
+    _facts: dict[float, dict[str, frozenset[str]]] = field(
+        default_factory=dict, compare=False, repr=False)
+
     def facts(self, min_salience: float = 0.0) -> dict[str, frozenset[str]]:
-        return {
-            "topic": frozenset(t.lower() for t in self.topics),
-            "entity": frozenset(e.lower() for e in self.entities
-                                if self.salience.get(e, 1.0) >= min_salience),
-            "source": frozenset({self.source.lower()}),
-        }
+        found = self._facts.get(min_salience)
+        if found is None:
+            found = self._facts[min_salience] = {
+                "topic": frozenset(t.lower() for t in self.topics),
+                "entity": frozenset(e.lower() for e in self.entities
+                                    if self.salience.get(e, 1.0) >= min_salience),
+                "source": frozenset({self.source.lower()}),
+            }
+        return found
 
 
 @dataclass(frozen=True)
@@ -129,6 +136,30 @@ def _alert(story: StoryView, subscription: Subscription, held: list[str], now: d
         evidence=held + list(story.evidence), created_at=now, outlets=story.outlets,
         is_update=update > 0, update=update,
         thread_of=alert_id(subscription.id, story.story_id) if update else None)
+
+
+class SubscriptionIndex:
+    """Subscriptions by the facts that can trigger them, so a story is checked only against
+    those it could match (plus the few whose queries have no required term)."""
+
+    def __init__(self, subscriptions: Iterable[Subscription]) -> None:
+        self.subscriptions = list(subscriptions)
+        self._by_fact: dict[tuple[str, str], list[int]] = {}
+        self._always: list[int] = []
+        for position, subscription in enumerate(self.subscriptions):
+            needed = triggers(subscription.parsed)
+            if needed is None:
+                self._always.append(position)
+            for fact in needed or ():
+                self._by_fact.setdefault(fact, []).append(position)
+
+    def candidates(self, story: StoryView) -> list[Subscription]:
+        """The subscriptions the story might match, in their original order."""
+        positions = set(self._always)
+        for field_name, values in story.facts().items():  # a superset: salience 0
+            for value in values:
+                positions.update(self._by_fact.get((field_name, value), ()))
+        return [self.subscriptions[p] for p in sorted(positions)]
 
 
 def match_story(story: StoryView, subscriptions: Iterable[Subscription], *, now: datetime,

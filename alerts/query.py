@@ -140,3 +140,23 @@ def positive_terms(node: Node) -> list[Term]:
         case And(operands) | Or(operands):
             return [term for operand in operands for term in positive_terms(operand)]
     return []  # pragma: no cover
+
+
+def triggers(node: Node) -> frozenset[tuple[str, str]] | None:
+    """(field, value) pairs one of which must be present for the query to hold; None when
+    no such set exists (a NOT, or an OR with such a branch): then always evaluate."""
+    match node:
+        case Term(field, value):
+            return frozenset({(field, value)})
+        case And(operands):
+            found = [t for t in map(triggers, operands) if t is not None]
+            return min(found, key=len) if found else None
+        case Or(operands):
+            union: set[tuple[str, str]] = set()
+            for operand in operands:
+                branch = triggers(operand)
+                if branch is None:
+                    return None
+                union |= branch
+            return frozenset(union)
+    return None

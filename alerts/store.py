@@ -10,7 +10,7 @@ from datetime import datetime
 import redis.asyncio as aioredis
 
 from alerts.errors import SubscriptionError
-from alerts.matching import Silences
+from alerts.matching import Silences, SubscriptionIndex
 from alerts.subscriptions import Schedule, Subscription, from_mapping
 
 MUTE_KINDS = ("subscription", "entity", "story")
@@ -86,11 +86,13 @@ class LiveSubscriptions:
         self.store, self.refresh_seconds, self.clock = store, refresh_seconds, clock
         self._loaded_at = -float("inf")
         self.subscriptions: list[Subscription] = []
+        self.index = SubscriptionIndex([])  # the subscriptions by what can trigger them
         self.silences = Silences()
 
     async def current(self) -> tuple[list[Subscription], Silences]:
         if self.clock() - self._loaded_at >= self.refresh_seconds:
             self.subscriptions = await self.store.list()
+            self.index = SubscriptionIndex(self.subscriptions)
             self.silences = silences_of(await self.store.silences())
             self._loaded_at = self.clock()
         return self.subscriptions, self.silences

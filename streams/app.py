@@ -200,8 +200,8 @@ def create_app(config: PipelineConfig) -> faust.App:
 
     async def match(values: list[bytes]) -> Batch:
         views = [story_view(decode(value, TaggedArticle)) for value in values]
-        subscriptions, silences = await live.current()
-        candidates = [[(s, held) for s in subscriptions
+        _, silences = await live.current()
+        candidates = [[(s, held) for s in live.index.candidates(view)
                        if (held := matches(view, s, silences)) is not None] for view in views]
         sent = await sent_store.load_many([([s.id for s, _ in found], view.story_id)
                                            for view, found in zip(views, candidates,

@@ -143,3 +143,45 @@ def test_alert_id_is_stable_per_subscription_and_story() -> None:
 ])
 def test_alert_id_distinguishes_pairs(left: tuple[str, str], right: tuple[str, str]) -> None:
     assert alert_id(*left) != alert_id(*right)
+
+
+def test_the_index_never_hides_a_subscription_that_matches() -> None:
+    import random
+
+    from alerts.matching import SubscriptionIndex, matches
+    from alerts.query import parse_query
+
+    draw = random.Random(5)
+    values = {"topic": ["earnings", "layoffs", "ai-safety"],
+              "entity": ["openai", "microsoft", "nvidia"], "source": ["wire", "blog"]}
+
+    def query(depth: int) -> str:
+        if depth == 0 or draw.random() < 0.3:
+            field_name = draw.choice(list(values))
+            return f"{field_name}:{draw.choice(values[field_name])}"
+        operator = draw.choice(["AND", "OR", "NOT"])
+        if operator == "NOT":
+            return f"NOT ({query(depth - 1)})"
+        return f"({query(depth - 1)} {operator} {query(depth - 1)})"
+
+    subscriptions = []
+    for number in range(300):
+        text = query(3)
+        parse_query(text)
+        subscriptions.append(Subscription.create(name=f"s{number}", owner="", query=text))
+    index = SubscriptionIndex(subscriptions)
+    checked = looked_at = 0
+    for _ in range(300):
+        story = StoryView(
+            story_id="s", article_id="a", title="t", url="u",
+            source=draw.choice(values["source"]),
+            topics=tuple(draw.sample(values["topic"], draw.randint(0, 2))),
+            entities=tuple(draw.sample(values["entity"], draw.randint(0, 2))),
+            is_duplicate=False)
+        candidates = {s.id for s in index.candidates(story)}
+        held = {s.id for s in subscriptions if matches(story, s) is not None}
+        assert held <= candidates
+        checked += len(held)
+        looked_at += len(candidates)
+    assert checked > 1000  # the random queries do match, so the check means something
+    assert looked_at < 0.8 * 300 * 300  # and the index does leave subscriptions out
