@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import string
 import zlib
+from array import array
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,8 +40,15 @@ def clean_for_sketch(text: str) -> str:
     return _ELLIPSIS_MARK.sub(" ", _TICKER_TAG.sub(" ", text))
 
 
+# ASCII text in one bytes.translate that lower-cases too: a table lookup per byte.
+_ASCII_TO_TOKENS = bytes(32 if chr(code) in string.punctuation else
+                         code + 32 if 65 <= code <= 90 else code for code in range(256))
+
+
 def tokens(text: str) -> list[str]:
     """Lower-case words and numbers; ASCII punctuation separates (typography is folded)."""
+    if text.isascii():
+        return text.encode("ascii").translate(_ASCII_TO_TOKENS).decode("ascii").split()
     return text.lower().translate(_PUNCTUATION_TO_SPACE).split()
 
 
@@ -130,7 +138,7 @@ def sketch(text: str) -> Sketch:
             if len(anchors) == ANCHOR_SENTENCES:
                 break
         start = end + 1
-    words = np.array(ids, dtype=np.uint64)
+    words = np.frombuffer(array("Q", ids), dtype=np.uint64)  # faster than np.array(list)
     words = words[words != _SENTENCE_MARK_ID]
     if not len(words):
         return Sketch(shingles=0, bottom=(), anchors=())

@@ -157,3 +157,30 @@ def test_normalise_text_of_plain_text() -> None:
 ])
 def test_normalise_title(title: str, expected: str) -> None:
     assert normalise_title(title) == expected
+
+
+TRICKY_MARKUP = [
+    "<p>One</p><p>Two &amp; three</p>", "<div><br/>a<br>b<BR />c</div>", "<P CLASS='x'>Up</P>",
+    "<p title=\"a>b\">quoted &gt; attr</p>", "<p>line\nbreak &#10; ref</p>",
+    "<ul><li>a</li><li>b</li></ul>trailing &copy; 2026", "<p>5 < 6 and 7 > 3</p>",
+    "<p>Rio <Rio Tinto-Zinc> bid</p>", "<p>unclosed <b", "<!-- note --><p>after</p>",
+    "<script>var a = '<p>';</script><p>shown</p>", "<style>p{}</style><p>x</p>",
+    "<p>&nbsp;&#8217;&unknown; &amp</p>", "<h2>T</h2><table><tr><td>1</td></tr></table>",
+    "<a href='x'>link</a> <img src='y'/> <o:p>office</o:p>", "<p>a</p\n>b", "<![CDATA[x]]><p>y</p>",
+    "buy contractor <P.W. Stephens> for <p>three</p>", "<p/>x<p />y</p/>",
+]
+
+
+def test_fast_html_path_gives_the_parsers_text() -> None:
+    """html_to_text splits well-formed markup itself; it must say what HTMLParser says."""
+    import sys
+    from pathlib import Path
+
+    from streams.normalise import html_to_text, parse_to_text
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
+    from corpus import raw_items
+
+    samples = TRICKY_MARKUP + [item.content for item in raw_items(200, seed=3)]
+    for markup in samples:
+        assert html_to_text(markup) == parse_to_text(markup), markup
