@@ -16,7 +16,15 @@ from datetime import UTC, datetime
 
 import msgspec
 
-from alerts.matching import Decision, Sent, Silences, StoryView, decide, matches
+from alerts.matching import (
+    Decision,
+    Sent,
+    Silences,
+    StoryView,
+    SubscriptionIndex,
+    decide,
+    matches,
+)
 from alerts.outbox import Outbox
 from alerts.state import SentStore
 from alerts.subscriptions import Subscription
@@ -55,7 +63,8 @@ class Replayer:
     def __init__(self, *, engine: NearDupEngine, tagger: Callable[[], Tagger],
                  subscriptions: list[Subscription], sent_store: SentStore, window: Window,
                  report: Report, delivery: Delivery | None = None) -> None:
-        self.engine, self.tagger, self.subscriptions = engine, tagger, subscriptions
+        self.engine, self.tagger = engine, tagger
+        self.index = SubscriptionIndex(subscriptions)
         self.sent_store, self.window, self.report = sent_store, window, report
         self.delivery = delivery
         # What this replay decided per (subscription, story); rebuilt from the report on
@@ -105,7 +114,7 @@ class Replayer:
 
     async def _match(self, views: list[tuple[RawItem, StoryView]]) -> None:
         silences = self.delivery.silences if self.delivery else Silences()
-        found = [[(s, held) for s in self.subscriptions
+        found = [[(s, held) for s in self.index.candidates(view)
                   if (held := matches(view, s, silences)) is not None]
                  for _, view in views]
         told = await self.sent_store.load_many([

@@ -36,5 +36,9 @@ class TimeMerge:
         return released
 
     @property
+    def buffered(self) -> int:
+        return sum(len(buffer) for buffer in self.buffers.values())
+
+    @property
     def drained(self) -> bool:
         return not self.reading and not any(self.buffers.values())

@@ -3,7 +3,7 @@ show progress, honour a rate limit, stop cleanly on request and keep a checkpoin
 
 Kafka is read by a consumer of its own with no group: nothing is committed and the live
 worker's offsets and partitions are untouched. The checkpoint (plan, next offset per
-partition, report so far) is rewritten at most once a second and at the end, so
+partition, report so far) is rewritten every five seconds and at the end, so
 `--resume` continues where an interrupted run stopped and processes every record once.
 """
 
@@ -40,7 +40,7 @@ from streams.tagging.reload import TaggerSource
 
 log = logging.getLogger(__name__)
 BATCH = 2000
-CHECKPOINT_EVERY_SECONDS = 1.0
+CHECKPOINT_EVERY_SECONDS = 5.0
 
 
 @dataclass
@@ -154,18 +154,35 @@ async def _from_kafka(consumer: AIOKafkaConsumer, topic: str, checkpoint: Checkp
     wanted = {TopicPartition(topic, p): end for p, end in checkpoint.end_offsets.items()
               if checkpoint.next_offsets.get(p, end) < end}
     merge = TimeMerge([tp.partition for tp in wanted])
+    enough = max(1, batch_size // max(1, len(wanted)))  # per partition, before releasing
     consumer.assign(list(wanted))
     for tp in wanted:
         consumer.seek(tp, checkpoint.next_offsets[tp.partition])
     while not merge.drained:
-        reading = [tp for tp in wanted if tp.partition in merge.reading]
-        if reading:
-            batches = await consumer.getmany(*reading, timeout_ms=1000, max_records=batch_size)
+        # Fill every partition's buffer to a share of a batch before releasing: the merge
+        # stops at the first empty buffer, and small batches would cost a Redis round trip
+        # per few records. Partitions with a full buffer are not fetched (bounded memory).
+        timeout_ms = 1000
+        while True:
+            starving = any(len(merge.buffers[p]) < enough for p in merge.reading)
+            hungry = [tp for tp in wanted if tp.partition in merge.reading
+                      and len(merge.buffers[tp.partition]) < batch_size]
+            if not hungry or not starving:
+                break
+            batches = await consumer.getmany(*hungry, timeout_ms=timeout_ms,
+                                             max_records=batch_size)
+            if not batches:
+                for tp in hungry:  # past its end without a record at the end (a marker)?
+                    if await consumer.position(tp) >= wanted[tp]:
+                        merge.add(tp.partition, [], ended=True)
+                timeout_ms = 1000  # nothing can be released until the starving answer
+                continue
             for tp, messages in batches.items():
                 end = wanted[tp]
                 merge.add(tp.partition, [from_consumer_record(m) for m in messages
                                          if m.offset < end],
                           ended=bool(messages) and messages[-1].offset + 1 >= end)
+            timeout_ms = 0  # then take only what has arrived already
         while released := merge.release(batch_size):
             yield released
 
@@ -176,8 +193,8 @@ def _from_archive(directory: Path, plan: ReplayPlan, checkpoint: Checkpoint,
 
     window = plan.window
     batch: list[SourceRecord] = []
+    # The reader interleaves partitions by time and keeps each partition in offset order.
     for record in read_archive(directory, plan.topic, window.start_ms, window.end_ms):
-        # TODO merge partitions by time, as Kafka replays do
         if record.offset < checkpoint.next_offsets.get(record.partition, 0):
             continue  # processed before the run was interrupted
         batch.append(record)

@@ -37,6 +37,13 @@ async def first_offset_at(consumer: AIOKafkaConsumer, tp: TopicPartition, moment
                           low: int, high: int) -> int:
     """The first offset in [low, high) whose record is stamped at or after `moment_ms`
     (`high` when none is), assuming timestamps rise along the partition."""
+    if low < high:  # a window from before the oldest record (the usual backfill): one probe
+        oldest = await timestamp_at(consumer, tp, low)
+        if oldest is None:
+            return high
+        if oldest >= moment_ms:
+            return low
+        low += 1
     while low < high:
         middle = (low + high) // 2
         stamped = await timestamp_at(consumer, tp, middle)
