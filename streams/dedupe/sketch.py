@@ -5,6 +5,7 @@ Everything here is pure and deterministic across processes (crc32, never Python'
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 import zlib
@@ -110,6 +111,7 @@ _SENTENCE_MARK = "\x00"  # a token of its own between lead sentences; never in c
 _SENTENCE_MARK_ID = zlib.crc32(_SENTENCE_MARK.encode())
 
 
+@functools.lru_cache(maxsize=4096)  # syndicated copies often normalise to the same text
 def sketch(text: str) -> Sketch:
     """Sketch a (normalised) text: its size, bottom-k shingle hashes and lead anchors.
 

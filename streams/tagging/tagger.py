@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from bisect import bisect_left
 from collections.abc import Iterable
@@ -26,6 +27,7 @@ from streams.tagging.text import LEAD_TOKENS, Field
 
 MAX_EVIDENCE = 3  # per tag: enough to say why, small enough for every record
 SNIPPET_CHARS = 60  # either side of the matched words
+MEMO_SIZE = 4096  # texts whose tags are kept: a day's copies of the same wire story
 
 # A found term: field (0 title, 1 body), start and end token, pattern id.
 Hit = tuple[int, int, int, int]
@@ -114,6 +116,7 @@ class Tagger:
                         matrix[pattern_id, topic_index] += weight
                 self._weights[scope] = matrix
         self._snippet_patterns: dict[int, re.Pattern[str]] = {}
+        self._memo = functools.lru_cache(maxsize=MEMO_SIZE)(self._tag)
 
     def _id_of(self, pattern: Pattern) -> int:
         return self._pattern_ids.setdefault(pattern, len(self._pattern_ids))
@@ -149,6 +152,13 @@ class Tagger:
         return nodes[0] if len(nodes) == 1 else _Or(tuple(nodes))
 
     def tag(self, title: str, text: str) -> Tags:
+        """Topics, entities and evidence for a title and body. Syndicated copies often
+        normalise to the very same text: those are tagged once (a bounded memo)."""
+        found = self._memo(title, text)
+        return Tags(list(found.topics), list(found.entities),
+                    {key: list(value) for key, value in found.evidence.items()})
+
+    def _tag(self, title: str, text: str) -> Tags:
         view = _View(self.matcher, (Field.of("title", title), Field.of("body", text)))
         evidence: dict[str, list[Evidence]] = {}
         topics = []

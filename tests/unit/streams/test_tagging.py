@@ -261,3 +261,16 @@ def test_tagger_source_refuses_to_start_on_broken_rules(tmp_path: Path) -> None:
     taxonomy.write_text("topics:\n  - {id: x, rules: ['(a']}\n", encoding="utf-8")
     with pytest.raises(TaxonomyError, match="missing"):
         TaggerSource([taxonomy], [])
+
+
+def test_a_repeated_text_is_tagged_once_and_callers_cannot_spoil_the_memo() -> None:
+    tagger = Tagger.from_files()
+    title = "Microsoft quarterly profit beats estimates"
+    body = "Microsoft Corp reported quarterly earnings that beat estimates; net income rose."
+    first = tagger.tag(title, body)
+    first.topics.append("spoiled")
+    first.evidence.clear()
+    second = tagger.tag(title, body)
+    assert "spoiled" not in second.topics and second.evidence
+    assert second == Tagger.from_files().tag(title, body)
+    assert tagger._memo.cache_info().hits == 1
