@@ -4,276 +4,28 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import signal
 import sys
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
-from aiokafka.structs import ConsumerRecord, RecordMetadata
+from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
-from streams.embedded import EmbeddedServiceError, embedded_services
-from streams.ops.lag import high_waters, topic_partitions
-from streams.replay.archive import (
-    ArchiveError,
-    ArchiveWriter,
-    archive_files,
-    newest_records,
-    read_archive,
-)
-from streams.replay.source import SourceRecord, from_consumer_record
+from streams.embedded import running_kafka
+from streams.replay.archive import ArchiveError, ArchiveWriter, archive_files, read_archive
+from streams.replay.archiver import ArchiveRun, archive_topic
+from streams.replay.restore import restore_records
 from streams.replay.window import MomentError, parse_moment, to_ms
 from streams.settings import Settings
 from streams.topics import TopicNames
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
-_SETTLE_EVERY = 2000  # records in flight before restore waits for their acks
-
-
-@dataclass
-class ArchiveRun:
-    """What an archiver has done: records written and fsynced, files, bytes."""
-
-    records: int = 0
-    pending: int = 0
-    files: int = 0
-    bytes: int = 0
-    complete: bool = False  # --once: everything up to the high-water marks is archived
-    started: float = field(default_factory=time.monotonic)
-
-    def describe(self) -> str:
-        rate = self.records / max(time.monotonic() - self.started, 1e-9)
-        return (f"{self.records:,} records archived ({rate:,.0f}/s), {self.files} files, "
-                f"{self.bytes / 1e6:,.1f} MB; {self.pending:,} buffered")
-
-
-async def archive_topic(bootstrap: str, topic: str, writer: ArchiveWriter, *, group: str,
-                        once: bool, flush_records: int = 5000, flush_seconds: float = 5.0,
-                        stop: asyncio.Event | None = None,
-                        progress: Callable[[ArchiveRun], None] = lambda run: None
-                        ) -> ArchiveRun:
-    """Archive `topic` with the consumer group `group`, committing offsets only once their
-    records are fsynced. With `once`, stop at the high-water marks measured at start;
-    otherwise run until `stop` is set. Either way, flush and commit before returning."""
-    stop = stop or asyncio.Event()
-    partitions = await _partitions(bootstrap, topic)
-    if not partitions:
-        raise ArchiveError(f"topic {topic!r} does not exist on {bootstrap}")
-    # Assigned, not subscribed: the group only keeps our offsets, so a rebalance never
-    # moves a partition (and its files) between two writers mid-flush.
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
-                                enable_auto_commit=False, auto_offset_reset="earliest",
-                                fetch_max_wait_ms=200, max_partition_fetch_bytes=4 << 20)
-    await consumer.start()
-    try:
-        ends = await high_waters(consumer, partitions)  # assigns the partitions too
-        await _check_same_log(consumer, partitions, ends,
-                              newest_records(writer.directory, topic), writer.directory)
-        for tp in partitions:
-            committed = await consumer.committed(tp)
-            if committed is None:
-                await consumer.seek_to_beginning(tp)
-            else:
-                consumer.seek(tp, committed)
-        return await _archive_loop(consumer, writer, partitions, ends if once else None,
-                                   flush_records, flush_seconds, stop, progress)
-    finally:
-        await consumer.stop()
-
-
-async def _archive_loop(consumer: AIOKafkaConsumer, writer: ArchiveWriter,
-                        partitions: list[TopicPartition], ends: dict[TopicPartition, int] | None,
-                        flush_records: int, flush_seconds: float, stop: asyncio.Event,
-                        progress: Callable[[ArchiveRun], None]) -> ArchiveRun:
-    run = ArchiveRun()
-    todo = [tp for tp in partitions if ends is None or await consumer.position(tp) < ends[tp]]
-    consumer.pause(*[tp for tp in partitions if tp not in todo])  # archived to the end
-    to_commit: dict[TopicPartition, int] = {}
-    flushed_at = time.monotonic()
-    while todo and not stop.is_set():
-        batches = await consumer.getmany(*todo, timeout_ms=500)
-        for tp, messages in batches.items():
-            for message in messages:
-                if ends is not None and message.offset >= ends[tp]:
-                    break
-                writer.add(from_consumer_record(message))
-                to_commit[tp] = message.offset + 1
-        if ends is not None:
-            done = [tp for tp in todo if await consumer.position(tp) >= ends[tp]]
-            consumer.pause(*done)
-            todo = [tp for tp in todo if tp not in done]
-        if writer.pending >= flush_records or time.monotonic() - flushed_at >= flush_seconds:
-            await _flush(consumer, writer, to_commit, run)
-            flushed_at = time.monotonic()
-        run.pending = writer.pending
-        progress(run)
-    await _flush(consumer, writer, to_commit, run)
-    run.complete = ends is not None and not todo
-    return run
-
-
-async def _flush(consumer: AIOKafkaConsumer, writer: ArchiveWriter,
-                 to_commit: dict[TopicPartition, int], run: ArchiveRun) -> None:
-    """Write and fsync, then commit: a crash in between repeats records, never loses one."""
-    if writer.pending:
-        # In a thread: compression and fsync take a while, and the fetcher keeps
-        # prefetching meanwhile.
-        run.records += await asyncio.to_thread(writer.flush)
-    if to_commit:
-        await consumer.commit(dict(to_commit))
-        to_commit.clear()
-    run.files, run.bytes, run.pending = len(writer.touched), writer.bytes_written, 0
-
-
-async def _partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
-    await admin.start()
-    try:
-        return await _existing_partitions(admin, topic)
-    finally:
-        await admin.close()
-
-
-async def _existing_partitions(admin: AIOKafkaAdminClient, topic: str) -> list[TopicPartition]:
-    """The topic's partitions; [] if it does not exist. Asking for a missing topic by name
-    would create it on the embedded broker (aiokafka's metadata request allows auto-create)."""
-    if topic not in await admin.list_topics():
-        return []
-    return await topic_partitions(admin, [topic])
-
-
-async def _check_same_log(consumer: AIOKafkaConsumer, partitions: list[TopicPartition],
-                          ends: dict[TopicPartition, int], newest: dict[int, SourceRecord],
-                          directory: Path) -> None:
-    """Refuse a topic whose offsets began again (an embedded broker forgets its topics on
-    restart): its new records would reuse archived offsets and be dropped as repeats."""
-    starts = await consumer.beginning_offsets(partitions)
-    for tp in partitions:
-        sample = newest.get(tp.partition)
-        if sample is None or sample.offset < starts[tp]:
-            continue  # nothing archived yet, or retention has deleted it from Kafka since
-        if sample.offset < ends[tp]:
-            consumer.seek(tp, sample.offset)
-            found = await _record_at(consumer, tp)
-            if found is None or found.offset != sample.offset:
-                log.warning("could not read %s[%d] offset %d to compare it with the archive",
-                            tp.topic, tp.partition, sample.offset)
-                continue
-            if from_consumer_record(found) == sample:
-                continue
-            differs = "holds a different record there"
-        else:
-            differs = f"has only {ends[tp]:,} records"
-        raise ArchiveError(
-            f"{tp.topic} partition {tp.partition} is not the log archived in {directory}: the "
-            f"archive holds offset {sample.offset} but Kafka {differs}. The broker lost the "
-            "topic (an embedded broker restart?). Restore it first (`wirewatch archive "
-            "restore`) before anything new is written to it, or archive into another --dir.")
-
-
-async def _record_at(consumer: AIOKafkaConsumer, tp: TopicPartition,
-                     timeout: float = 10.0) -> ConsumerRecord[bytes, bytes] | None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        batch = await consumer.getmany(tp, timeout_ms=500, max_records=1)
-        if batch.get(tp):
-            return batch[tp][0]
-    return None
-
-
-@dataclass
-class RestoreRun:
-    records: int = 0
-    moved: int = 0  # records that got another offset than the archived one
-    created: bool = False  # the target topic did not exist and was created
-    started: float = field(default_factory=time.monotonic)
-
-
-async def restore_records(bootstrap: str, records: Iterable[SourceRecord], topic: str, *,
-                          partitions: int, create_partitions: int, replication: int,
-                          progress: Callable[[RestoreRun], None] = lambda run: None
-                          ) -> RestoreRun:
-    """Produce records to `topic` into their own partition with their key, value, headers
-    and timestamp (acks=all; no idempotence: the embedded broker lacks it). A missing topic
-    is created with `create_partitions`; an existing one needs at least `partitions`."""
-    run = RestoreRun(created=await _ensure_topic(bootstrap, topic, partitions,
-                                                 create_partitions, replication))
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
-                                enable_idempotence=False, linger_ms=10,
-                                max_batch_size=1 << 20, request_timeout_ms=30000)
-    await producer.start()
-    try:
-        in_flight: list[tuple[int, asyncio.Future[RecordMetadata]]] = []
-        for record in records:
-            in_flight.append((record.offset, await _send(producer, topic, record)))
-            if len(in_flight) >= _SETTLE_EVERY:
-                await _settle(in_flight, run)
-                progress(run)
-        await _settle(in_flight, run)
-    finally:
-        await producer.stop()
-    return run
-
-
-async def _send(producer: AIOKafkaProducer, topic: str,
-                record: SourceRecord) -> asyncio.Future[RecordMetadata]:
-    timestamp = record.timestamp_ms if record.timestamp_ms >= 0 else None
-    if record.key is None and record.value is None:
-        # send() refuses a record with neither key nor value; Kafka takes it in a batch.
-        batch = producer.create_batch()
-        batch.append(key=None, value=None, timestamp=timestamp, headers=list(record.headers))
-        future: asyncio.Future[RecordMetadata] = await producer.send_batch(
-            batch, topic, partition=record.partition)
-        return future
-    return await producer.send(topic, value=record.value, key=record.key,  # type: ignore[no-any-return]
-                               partition=record.partition, timestamp_ms=timestamp,
-                               headers=list(record.headers))
-
-
-async def _settle(in_flight: list[tuple[int, asyncio.Future[RecordMetadata]]],
-                  run: RestoreRun) -> None:
-    acks = await asyncio.gather(*(future for _, future in in_flight))
-    run.records += len(acks)
-    run.moved += sum(ack.offset != offset for (offset, _), ack in zip(in_flight, acks,
-                                                                     strict=True))
-    in_flight.clear()
-
-
-async def _ensure_topic(bootstrap: str, topic: str, partitions: int, create_partitions: int,
-                        replication: int, timeout: float = 30.0) -> bool:
-    """True if the topic had to be created (never left to broker auto-create)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
-    await admin.start()
-    try:
-        existing = await _existing_partitions(admin, topic)
-        if existing:
-            if len(existing) < partitions:
-                raise ArchiveError(f"{topic} has {len(existing)} partitions but the archive "
-                                   f"has records of partition {partitions - 1}; restore into "
-                                   f"a topic with at least {partitions}")
-            return False
-        with contextlib.suppress(TopicAlreadyExistsError):  # created meanwhile: fine too
-            await admin.create_topics([NewTopic(topic, create_partitions, replication)])
-        deadline = time.monotonic() + timeout
-        while len(await topic_partitions(admin, [topic])) < create_partitions:
-            if time.monotonic() > deadline:
-                raise ArchiveError(f"created {topic} but the broker does not show it yet")
-            await asyncio.sleep(0.1)  # metadata of a new topic takes a moment to spread
-        return True
-    finally:
-        await admin.close()
 
 
 def _settings() -> Settings:
@@ -283,19 +35,15 @@ def _settings() -> Settings:
         raise click.ClickException(f"invalid settings:\n{exc}") from exc
 
 
-@contextlib.contextmanager
-def _kafka(settings: Settings) -> Iterator[str]:
-    """The configured Kafka, or the embedded broker of a wirewatch running on this data dir."""
-    if settings.kafka_bootstrap:
-        yield settings.kafka_bootstrap
-        return
-    redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
-    with embedded_services(None, redis_url, settings.data_dir) as ends:
-        if ends.embedded_kafka:  # a broker of our own would be empty
-            raise click.ClickException(
-                "no Kafka to talk to: set WIREWATCH_KAFKA_BOOTSTRAP, or start `wirewatch run` "
-                f"on this data dir ({settings.data_dir}) to use its embedded broker")
-        yield ends.kafka_bootstrap
+def _kafka(settings: Settings) -> str:
+    """The configured Kafka, or the embedded broker of a wirewatch running on this data dir
+    (never a new embedded broker: it would start empty)."""
+    found = settings.kafka_bootstrap or running_kafka(settings.data_dir)
+    if not found:
+        raise click.ClickException(
+            "no Kafka to talk to: set WIREWATCH_KAFKA_BOOTSTRAP, or start `wirewatch run` "
+            f"on this data dir ({settings.data_dir}) to use its embedded broker")
+    return found
 
 
 def _until_signalled(work: Callable[[asyncio.Event], Awaitable[T]]) -> T:
@@ -322,7 +70,7 @@ class _Every:
             click.echo(self.show(run), err=True)
 
 
-_USER_ERRORS = (ArchiveError, KafkaError, EmbeddedServiceError, OSError)
+_USER_ERRORS = (ArchiveError, KafkaError, OSError)
 
 
 @click.group(invoke_without_command=True)
@@ -353,7 +101,8 @@ def archive(ctx: click.Context, directory: Path | None, topic: str | None, once:
     topic = topic or TopicNames.with_prefix(settings.topic_prefix).raw
     group = group or f"{settings.app_id}-archive"
     try:
-        with ArchiveWriter(directory, topic) as writer, _kafka(settings) as bootstrap:
+        with ArchiveWriter(directory, topic) as writer:
+            bootstrap = _kafka(settings)
             click.echo(f"archiving {topic} from {bootstrap} into {directory / topic} (group "
                        f"{group}); {'up to its current end' if once else 'Ctrl-C stops'}",
                        err=True)
@@ -413,12 +162,11 @@ def restore(directory: Path, topic: str | None, to_topic: str | None, start: str
         return
     needed = max(f.partition for f in files) + 1
     try:
-        with _kafka(settings) as bootstrap:
-            run = asyncio.run(restore_records(
-                bootstrap, records, to_topic, partitions=needed,
-                create_partitions=max(needed, settings.topic_partitions),
-                replication=settings.topic_replication,
-                progress=_Every(5.0, lambda r: f"{r.records:,} records restored")))
+        run = asyncio.run(restore_records(
+            _kafka(settings), records, to_topic, partitions=needed,
+            create_partitions=max(needed, settings.topic_partitions),
+            replication=settings.topic_replication,
+            progress=_Every(5.0, lambda r: f"{r.records:,} records restored")))
     except _USER_ERRORS as exc:
         raise click.ClickException(str(exc)) from exc
     created = " (created it)" if run.created else ""

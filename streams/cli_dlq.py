@@ -22,8 +22,8 @@ import redis.asyncio as aioredis
 from aiokafka.errors import KafkaError
 
 from streams.cli_redis import with_redis
-from streams.cli_status import _table
-from streams.embedded import _running_kafka
+from streams.cli_status import table
+from streams.embedded import running_kafka
 from streams.ops import dead_letters
 from streams.ops.dead_letters import DeadRecord
 from streams.ops.when import when
@@ -103,7 +103,7 @@ async def replay_records(client: aioredis.Redis, key: str, records: list[DeadRec
 def _bootstrap(settings: Settings) -> str:
     """The configured broker, else the embedded one a running `wirewatch run` started for
     this data dir. Never a new embedded broker: it would start empty."""
-    found = settings.kafka_bootstrap or _running_kafka(settings.data_dir)
+    found = settings.kafka_bootstrap or running_kafka(settings.data_dir)
     if not found:
         raise click.ClickException(
             "WIREWATCH_KAFKA_BOOTSTRAP is not set and no embedded broker is running for "
@@ -198,7 +198,7 @@ def list_dead_letters(limit: int, stage: str | None, as_json: bool) -> None:
     if not shown:
         click.echo("no dead letters" + (f" at stage {stage}" if stage else ""))
         return
-    click.echo(_table(["record", "when", "stage", "error", "source", "preview"], [
+    click.echo(table(["record", "when", "stage", "error", "source", "preview"], [
         [f"{r.partition}/{r.offset}", when(r.timestamp), r.stage,
          _one_line(r.headers.get("error", ""), 50), _source(r), _one_line(r.preview, 40)]
         for r in shown]))

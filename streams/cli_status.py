@@ -27,7 +27,7 @@ def fetch_status(url: str, timeout: float) -> dict[str, Any]:
         return json.loads(response.read())  # type: ignore[no-any-return]
 
 
-def _table(headers: list[str], rows: list[list[str]]) -> str:
+def table(headers: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
               for i, h in enumerate(headers)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)),
@@ -47,11 +47,11 @@ def render(document: dict[str, Any]) -> str:
                f"{'up' if snapshot['kafka_ok'] else 'DOWN'}, Redis "
                f"{'up' if snapshot['redis_ok'] else 'DOWN'}")
     stages = snapshot["stages"]
-    out.append("\n" + _table(["stage", "in", "out", "in/s", "dead-lettered"], [
+    out.append("\n" + table(["stage", "in", "out", "in/s", "dead-lettered"], [
         [stage, f"{row['in']:.0f}", f"{row['out']:.0f}", f"{row['in_per_s']}",
          f"{snapshot['dead_lettered'].get(stage, 0):.0f}"] for stage, row in stages.items()]))
     out.append(f"\nconsumer lag: {snapshot['total_lag']:,}")
-    out.append(_table(["topic", "partition", "high water", "committed", "lag"], [
+    out.append(table(["topic", "partition", "high water", "committed", "lag"], [
         [p["topic"], str(p["partition"]), str(p["high_water"]),
          "-" if p["committed"] is None else str(p["committed"]), str(p["lag"])]
         for p in snapshot["lag"]]))
@@ -59,7 +59,7 @@ def render(document: dict[str, Any]) -> str:
     bad = [f for f in feeds if f["state"] in ("failing", "erroring")]
     out.append(f"\nfeeds: {len(feeds)}, of which {len(bad)} failing or erroring")
     if bad:
-        out.append(_table(["feed", "state", "streak", "last success", "last error"], [
+        out.append(table(["feed", "state", "streak", "last success", "last error"], [
             [f["name"][:40], f["state"], str(f["error_streak"]), ago(f["last_success"]),
              (f["last_error"] or "")[:60]] for f in bad]))
     records = snapshot["topic_records"]

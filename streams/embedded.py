@@ -144,7 +144,7 @@ def _running_redis(data_dir: Path) -> str:
         "WIREWATCH_DATA_DIR to another directory")
 
 
-def _running_kafka(data_dir: Path) -> str | None:
+def running_kafka(data_dir: Path) -> str | None:
     """The embedded broker another wirewatch started for this data dir, if it answers."""
     with contextlib.suppress(OSError, ValueError):
         bootstrap = (data_dir / "kafka.bootstrap").read_text().strip()
@@ -207,7 +207,7 @@ def embedded_services(kafka_bootstrap: str | None, redis_url: str | None, data_d
                 children.append(redis_child)
                 url_file.write_text(redis_url)
         if kafka_bootstrap is None and need_kafka and lock is None:
-            kafka_bootstrap = _running_kafka(data_dir)  # another wirewatch's, on this data dir
+            kafka_bootstrap = running_kafka(data_dir)  # another wirewatch's, on this data dir
         if kafka_bootstrap is None and need_kafka:
             kafka_child, kafka_bootstrap = start_tansu(log_dir)
             children.append(kafka_child)

@@ -20,10 +20,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from click.testing import CliRunner
 
-from streams.cli_archive import archive, archive_topic
+from streams.cli_archive import archive
 from streams.ops.lag import topic_partitions
 from streams.replay.archive import HOUR_MS, ArchiveError, ArchiveWriter, archive_files, hour_of
 from streams.replay.archive import read_archive as read_archive_lazily
+from streams.replay.archiver import archive_topic
 from streams.replay.source import SourceRecord, from_consumer_record
 from tests.support.processes import wirewatch_env
 
