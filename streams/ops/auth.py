@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -98,3 +99,35 @@ class WebAuth:
                 text="log in", headers={"WWW-Authenticate": 'Basic realm="wirewatch", '
                                                             'charset="UTF-8"'})
         return web.HTTPSeeOther(f"/login?next={quote(request.path_qs, safe='')}")
+
+
+@dataclass
+class FailedLogins:
+    """Wrong secrets by client address: after `limit` within `window` seconds the address
+    is refused until the oldest of them ages out, so the token cannot be guessed quickly."""
+
+    limit: int = 10
+    window: float = 60.0
+    clock: Callable[[], float] = time.monotonic
+    _failures: dict[str, deque[float]] = field(default_factory=dict)
+
+    def blocked(self, address: str) -> bool:
+        recent = self._failures.get(address)
+        if recent is None:
+            return False
+        cutoff = self.clock() - self.window
+        while recent and recent[0] < cutoff:
+            recent.popleft()
+        if not recent:
+            del self._failures[address]
+        return len(recent) >= self.limit
+
+    def record(self, address: str) -> None:
+        if len(self._failures) > 10_000:  # bounded memory under a spray of addresses
+            self._failures.clear()
+        self._failures.setdefault(address, deque()).append(self.clock())
+
+    def refusal(self) -> web.HTTPTooManyRequests:
+        return web.HTTPTooManyRequests(
+            text=f"too many wrong tokens from this address: wait {self.window:.0f} s",
+            headers={"Retry-After": str(int(self.window))})

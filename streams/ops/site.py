@@ -11,7 +11,7 @@ import jinja2
 from aiohttp import web
 from multidict import MultiDict, MultiDictProxy
 
-from streams.ops.auth import WebAuth
+from streams.ops.auth import FailedLogins, WebAuth
 from streams.ops.when import ago, when
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -33,8 +33,9 @@ def _environment() -> jinja2.Environment:
 class Site:
     """Renders pages for a request and guards the ones that need a login."""
 
-    def __init__(self, auth: WebAuth) -> None:
+    def __init__(self, auth: WebAuth, failed: FailedLogins | None = None) -> None:
         self.auth = auth
+        self.failed = failed or FailedLogins()
         self.environment = _environment()
 
     def render(self, name: str, request: web.Request, *, status: int = 200,
@@ -47,8 +48,13 @@ class Site:
 
     def require_user(self, request: web.Request) -> str:
         """The logged-in user, else the login challenge is raised."""
+        address = request.remote or ""
+        if self.failed.blocked(address):
+            raise self.failed.refusal()
         user = self.auth.user_of(request)
         if user is None:
+            if self.auth.mode == "basic" and "Authorization" in request.headers:
+                self.failed.record(address)  # a wrong password, not just a first visit
             raise self.auth.challenge(request)
         return user
 

@@ -124,7 +124,11 @@ def operations_app(config: WebConfig) -> web.Application:
     async def login(request: web.Request) -> web.Response:
         form = await request.post()
         target = local_path(str(form.get("next", "")))
+        address = request.remote or ""
+        if site.failed.blocked(address):
+            raise site.failed.refusal()
         if config.auth.mode != "token" or not config.auth.check_token(str(form.get("token", ""))):
+            site.failed.record(address)
             return render("login.html", request, error="wrong token", next=target, status=401)
         response = web.HTTPSeeOther(target)
         response.set_cookie(SESSION_COOKIE, config.auth.new_session(), httponly=True,
@@ -163,8 +167,13 @@ def operations_app(config: WebConfig) -> web.Application:
     async def resend_json(request: web.Request) -> web.Response:
         if not config.auth.enabled:
             return _json_error(403, "the worker has no web token (WIREWATCH_WEB_TOKEN)")
+        address = request.remote or ""
+        if site.failed.blocked(address):
+            return _json_error(429, "too many wrong tokens from this address: wait a minute",
+                               {"Retry-After": str(int(site.failed.window))})
         scheme, _, offered = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not config.auth.check_token(offered.strip()):
+            site.failed.record(address)
             return _json_error(401, "send the web token as 'Authorization: Bearer <token>'",
                                {"WWW-Authenticate": 'Bearer realm="wirewatch"'})
         try:

@@ -82,7 +82,7 @@ async def serve(redis_client: aioredis.Redis,
             await server.close()
 
 
-def basic(user: str, password: str) -> str:
+def basic_auth(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
@@ -217,10 +217,10 @@ async def test_basic_auth_mode(serve: Any) -> None:
             assert response.status == 401
             assert response.headers["WWW-Authenticate"].startswith('Basic realm="wirewatch"')
         async with http.get(f"{pages.url}/subscriptions", headers={
-                "Authorization": basic("ops", "wrong")}) as response:
+                "Authorization": basic_auth("ops", "wrong")}) as response:
             assert response.status == 401
     async with aiohttp.ClientSession(headers={
-            "Authorization": basic("ops", TOKEN)}) as http:
+            "Authorization": basic_auth("ops", TOKEN)}) as http:
         page_url = f"{pages.url}/subscriptions/new"
         async with http.get(page_url) as response:
             page = await response.text()
@@ -286,3 +286,35 @@ def test_form_mistakes_name_the_field(change: dict[str, str], message: str) -> N
         form_to_mapping({**FORM, **change}, ["team-slack"])
     with pytest.raises(SubscriptionError, match="at least one channel"):
         form_to_mapping(FORM, [])
+
+
+def test_failed_logins_block_an_address_for_a_while() -> None:
+    from streams.ops.auth import FailedLogins
+
+    now = [0.0]
+    failed = FailedLogins(limit=3, window=60, clock=lambda: now[0])
+    for _ in range(3):
+        assert not failed.blocked("10.0.0.1")
+        failed.record("10.0.0.1")
+    assert failed.blocked("10.0.0.1") and not failed.blocked("10.0.0.2")
+    now[0] += 61
+    assert not failed.blocked("10.0.0.1")
+
+
+async def test_guessing_the_token_is_throttled(serve: Any) -> None:
+    pages: Pages = await serve(WebAuth(TOKEN))
+    async with session() as http:
+        for _ in range(10):
+            async with http.post(f"{pages.url}/login", data={"token": "guess"}) as response:
+                assert response.status == 401
+        async with http.post(f"{pages.url}/login", data={"token": TOKEN}) as response:
+            assert response.status == 429 and "Retry-After" in response.headers
+    basic: Pages = await serve(WebAuth(TOKEN, mode="basic", user="ops"))
+    async with aiohttp.ClientSession() as http:
+        for _ in range(10):
+            async with http.get(f"{basic.url}/subscriptions",
+                                headers={"Authorization": basic_auth("ops", "guess")}) as r:
+                assert r.status == 401
+        async with http.get(f"{basic.url}/subscriptions",
+                            headers={"Authorization": basic_auth("ops", TOKEN)}) as r:
+            assert r.status == 429
