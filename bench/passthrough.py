@@ -1,0 +1,51 @@
+"""The framework's ceiling: a Faust worker shaped like wirewatch's (one agent on the raw
+topic, batches of the same size, every record written on to the three topics below it)
+that does no work at all. Run by bench/pipeline.py as
+`python bench/passthrough.py BOOTSTRAP TOPIC_PREFIX APP_ID DATADIR`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import faust
+
+from streams.app import BATCH, BATCH_WAIT, QuickFetchConsumer, broker_urls
+from streams.topics import TopicNames
+
+
+def passthrough_app(bootstrap: str, names: TopicNames, app_id: str, datadir: str) -> faust.App:
+    app = faust.App(app_id, broker=broker_urls(bootstrap), store="memory://",
+                    processing_guarantee="at_least_once", producer_acks=-1,
+                    consumer_auto_offset_reset="earliest", web_enabled=False,
+                    datadir=datadir, autodiscover=False)
+    app.transport.Consumer = QuickFetchConsumer
+
+    def topic(name: str) -> faust.TopicT:
+        return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw",
+                         value_serializer="raw", internal=False)
+
+    raw = topic(names.raw)
+    below = (names.articles, names.tagged, names.alerts)
+
+    async def forward(stream: faust.StreamT[bytes]) -> None:
+        async for events in stream.take_events(BATCH, within=BATCH_WAIT):
+            for event in events:
+                for name in below:
+                    await app.producer.send(name, event.key, event.value, None, None, None)
+
+    app.agent(raw, name="pipeline")(forward)
+    return app
+
+
+def main() -> None:
+    bootstrap, prefix, app_id, datadir = sys.argv[1:5]
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    app = passthrough_app(bootstrap, TopicNames.with_prefix(prefix), app_id, datadir)
+    worker = faust.Worker(app, loglevel="ERROR", quiet=True, redirect_stdouts=False)
+    worker.execute_from_commandline()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,219 @@
+"""The whole stream pipeline against the framework's ceiling, 1 and 2 workers.
+
+Starts the embedded broker and Redis, then for each configuration a fresh set of topics
+(4 partitions), its worker processes and N raw items (bench/corpus.py: 2-4 KB stories with
+1-4 outlets each), produced as fast as the producer goes once the workers are ready:
+- pipeline: `wirewatch run` workers (normalise, dedupe, tag, match, deliver; 50
+  subscriptions, the shipped watchlist plus synthetic companies up to 1,000 aliases,
+  alerts to a loopback webhook sink);
+- passthrough: bench/passthrough.py, the same Faust shape doing no work (the ceiling).
+The clock runs from the first record produced until the group has committed every offset.
+Prints JSON: records/s per configuration, the pipeline/passthrough ratio, 2-worker speed-up,
+peak RSS and CPU seconds per 1,000 records per worker, Redis bytes per record.
+Usage: python bench/pipeline.py [--items 100000] [--workers 1 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import redis.asyncio as aioredis
+from aiohttp import web
+from aiokafka import AIOKafkaProducer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from corpus import raw_items  # noqa: E402
+from replay import subscriptions  # noqa: E402
+from tagging import synthetic_entities  # noqa: E402
+
+from connectors.records import encode_raw_item  # noqa: E402
+from streams.embedded import embedded_services  # noqa: E402
+from streams.ops.lag import measure  # noqa: E402
+from streams.tagging.files import write_watchlist  # noqa: E402
+from streams.topics import TopicNames, ensure_topics  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+PARTITIONS = 4
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def produce(bootstrap: str, topic: str, count: int, seed: int) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20,
+                                max_batch_size=1 << 20)
+    await producer.start()
+    try:
+        pending = []
+        for item in raw_items(count, seed=seed):
+            pending.append(await producer.send(topic, key=item.item_id.encode(),
+                                               value=encode_raw_item(item)))
+            if len(pending) >= 5000:
+                await asyncio.gather(*pending)
+                pending = []
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+
+
+async def committed_all(bootstrap: str, group: str, topic: str, count: int,
+                        timeout: float) -> float:
+    """Seconds until the group has committed `count` records of the topic."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        lags, _ = await measure(bootstrap, group, [topic], [])
+        if sum(p.committed or 0 for p in lags) >= count:
+            return time.monotonic() - started
+        await asyncio.sleep(0.5)  # a polling interval, not a synchronisation
+    raise TimeoutError(f"{group} did not commit {count} records in {timeout:.0f} s")
+
+
+def start(kind: str, number: int, env: dict[str, str], names: TopicNames, app_id: str,
+          scratch: Path) -> subprocess.Popen[bytes]:
+    data = scratch / f"{app_id}-{number}"
+    data.mkdir(parents=True, exist_ok=True)
+    if kind == "passthrough":
+        command = [sys.executable, str(ROOT / "bench" / "passthrough.py"),
+                   env["WIREWATCH_KAFKA_BOOTSTRAP"], env["WIREWATCH_TOPIC_PREFIX"], app_id,
+                   str(data / "faust")]
+    else:
+        command = [sys.executable, "-m", "streams", "run"]
+    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=(data / "log").open("w"),
+                            env={**env, "WIREWATCH_DATA_DIR": str(data),
+                                 "WIREWATCH_WEB_PORT": str(free_port())})
+
+
+async def one_run(kind: str, workers: int, count: int, ends: object, base_env: dict[str, str],
+                  scratch: Path, run: int) -> dict[str, object]:
+    bootstrap, redis_url = ends.kafka_bootstrap, ends.redis_url  # type: ignore[attr-defined]
+    prefix, app_id = f"b{run}.", f"bench-{kind}-{workers}-{run}"
+    names = TopicNames.with_prefix(prefix)
+    await ensure_topics(bootstrap, names, partitions=PARTITIONS, replication=1)
+    client = aioredis.Redis.from_url(redis_url)
+    memory_before = int((await client.info("memory"))["used_memory"])
+    env = {**base_env, "WIREWATCH_TOPIC_PREFIX": prefix, "WIREWATCH_APP_ID": app_id,
+           "WIREWATCH_REDIS_PREFIX": f"b{run}:"}
+    processes = [start(kind, n, env, names, app_id, scratch) for n in range(workers)]
+    try:
+        # One item first: every worker joined, assigned and warm before the clock starts.
+        await produce(bootstrap, names.raw, 1, seed=run + 1000)
+        await committed_all(bootstrap, app_id, names.raw, 1, timeout=120)
+        cpu_before = [cpu_seconds(p.pid) for p in processes]
+        started = time.monotonic()
+        await produce(bootstrap, names.raw, count, seed=run)
+        await committed_all(bootstrap, app_id, names.raw, count + 1, timeout=3600)
+        seconds = time.monotonic() - started
+        cpu = [cpu_seconds(p.pid) - before for p, before in zip(processes, cpu_before,
+                                                                 strict=True)]
+        rss = [peak_rss_mb(p.pid) for p in processes]
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    memory_after = int((await client.info("memory"))["used_memory"])
+    await client.aclose()
+    return {"kind": kind, "workers": workers, "records": count,
+            "records_per_s": round(count / seconds), "seconds": round(seconds, 1),
+            "peak_rss_mb_per_worker": rss,
+            "cpu_s_per_1000_records": round(sum(cpu) / count * 1000, 2),
+            "redis_bytes_per_record": round((memory_after - memory_before) / count)}
+
+
+async def bench(count: int, worker_counts: list[int], scratch: Path) -> dict[str, object]:
+    received = [0]
+
+    async def sink(request: web.Request) -> web.Response:
+        await request.read()
+        received[0] += 1
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/hook", sink)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    sink_port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", sink_port).start()
+    (scratch / "channels.yaml").write_text(
+        f"channels:\n  - {{id: sink, kind: webhook, url: 'http://127.0.0.1:{sink_port}/hook',"
+        " secret: bench, pace_seconds: 0}\n", encoding="utf-8")
+    (scratch / "subscriptions.yaml").write_text(json.dumps({"subscriptions": [
+        {**s.to_dict(), "channels": ["sink"]} for s in subscriptions()]}), encoding="utf-8")
+    write_watchlist(scratch / "watchlist.yaml", synthetic_entities(980),
+                    extends_defaults=True)
+    results = []
+    try:
+        with embedded_services(None, None, scratch / "services") as ends:
+            base_env = {**os.environ, "WIREWATCH_KAFKA_BOOTSTRAP": ends.kafka_bootstrap,
+                        "WIREWATCH_REDIS_URL": ends.redis_url,
+                        "WIREWATCH_CHANNELS_FILE": str(scratch / "channels.yaml"),
+                        "WIREWATCH_SUBSCRIPTIONS_FILE": str(scratch / "subscriptions.yaml"),
+                        "WIREWATCH_WATCHLIST_FILE": str(scratch / "watchlist.yaml"),
+                        "WIREWATCH_TOPIC_PARTITIONS": str(PARTITIONS),
+                        "WIREWATCH_KAFKA_IDEMPOTENCE": "false",
+                        "WIREWATCH_LOG_LEVEL": "ERROR"}
+            run = 0
+            for workers in worker_counts:
+                for kind in ("passthrough", "pipeline"):
+                    run += 1
+                    print(f"{kind}, {workers} worker(s), {count:,} records...", file=sys.stderr)
+                    results.append(await one_run(kind, workers, count, ends, base_env,
+                                                 scratch, run))
+                    print(json.dumps(results[-1]), file=sys.stderr)
+    finally:
+        await runner.cleanup()
+    rate = {(r["kind"], r["workers"]): r["records_per_s"] for r in results}
+    summary: dict[str, object] = {"broker": "embedded (Tansu)", "partitions": PARTITIONS,
+                                  "cores": os.cpu_count(), "alerts_delivered": received[0],
+                                  "runs": results}
+    for workers in worker_counts:
+        summary[f"ratio_pipeline_to_passthrough_{workers}w"] = round(
+            rate[("pipeline", workers)] / rate[("passthrough", workers)], 3)  # type: ignore[operator]
+    if 1 in worker_counts and 2 in worker_counts:
+        summary["speedup_2_workers"] = round(
+            rate[("pipeline", 2)] / rate[("pipeline", 1)], 2)  # type: ignore[operator]
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="wirewatch-bench-pipeline-") as scratch:
+        result = asyncio.run(bench(args.items, args.workers, Path(scratch)))
+    json.dump(result, sys.stdout, indent=2)
+    print()
+
+
+if __name__ == "__main__":
+    main()
