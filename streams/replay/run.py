@@ -28,7 +28,8 @@ from alerts.state import SentStore
 from alerts.store import SubscriptionStore, silences_of
 from streams.dedupe.engine import NearDupEngine
 from streams.dedupe.index import RedisStoryIndex
-from streams.ops.lag import high_waters, topic_partitions
+from streams.ops.lag import high_waters
+from streams.replay.archiver import existing_partitions
 from streams.replay.dedupe import LayeredIndex
 from streams.replay.engine import Delivery, Replayer, Window
 from streams.replay.merge import TimeMerge
@@ -126,7 +127,7 @@ async def _kafka_window(consumer: AIOKafkaConsumer, bootstrap: str, plan: Replay
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        partitions = await topic_partitions(admin, [plan.topic])
+        partitions = await existing_partitions(admin, plan.topic)  # never creates it
     finally:
         await admin.close()
     if not partitions:

@@ -75,8 +75,8 @@ async def recorded(broker: Any, redis_server: str, redis_client: aioredis.Redis,
 
 
 def plan_for(recorded: History, **changes: Any) -> ReplayPlan:
-    return ReplayPlan(run_id=run_id(), start=WINDOW[0], end=WINDOW[1],
-                      topic=recorded.topics.raw, **changes)
+    return ReplayPlan(**{"run_id": run_id(), "start": WINDOW[0], "end": WINDOW[1],
+                         "topic": recorded.topics.raw, **changes})
 
 
 def found(report: Report) -> set[tuple[str, str]]:
@@ -258,3 +258,20 @@ def test_archive_then_replay_from_it_finds_what_kafka_replay_finds(
     for key in ("matches", "by_topic", "by_entity", "by_source"):
         assert from_archive[key] == from_kafka[key], key
     assert from_archive["counts"]["articles"] == from_kafka["counts"]["articles"] == 7
+
+
+async def test_a_missing_topic_is_named_and_not_created(recorded: History, broker: Any) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from streams.replay.run import ReplayError
+
+    missing = f"{recorded.topics.raw}.typo"
+    with pytest.raises(ReplayError, match="does not exist"):
+        await run_replay(plan_for(recorded, topic=missing), recorded.services,
+                         stop=asyncio.Event())
+    admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    await admin.start()
+    try:
+        assert missing not in await admin.list_topics()
+    finally:
+        await admin.close()
