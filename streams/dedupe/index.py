@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
-from dataclasses import replace
 
 import msgspec
 import redis.asyncio as aioredis
@@ -157,7 +156,7 @@ class RedisStoryIndex:
             url_owner = (owners_raw[-1].decode()
                          if url_key and owners_raw and owners_raw[-1] is not None else None)
             results.append((_assignment(_decoder.decode(known)) if known is not None else None,
-                            [replace(loaded[o], same_url=o == url_owner)
+                            [loaded[o].with_same_url(o == url_owner)
                              for o in owners if o in loaded]))
         return results
 

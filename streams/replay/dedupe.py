@@ -8,7 +8,6 @@ with both indexes. The live index is never written, so a replay leaves no trace 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 from streams.dedupe.engine import Indexed, Pending, StoryAssignment, StoryIndex
 
@@ -27,8 +26,8 @@ class LayeredIndex:
             merged: dict[str, Indexed] = {}
             for candidate in (*found_live, *found_here):
                 kept = merged.get(candidate.article_id)
-                merged[candidate.article_id] = candidate if kept is None else replace(
-                    kept, same_url=kept.same_url or candidate.same_url)
+                merged[candidate.article_id] = candidate if kept is None else (
+                    kept.with_same_url(kept.same_url or candidate.same_url))
             merged_results.append((known_live or known_here, list(merged.values())))
         return merged_results
 
