@@ -16,7 +16,6 @@ import json
 import os
 import random
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,10 +23,13 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from connectors.records import RawItem, encode_raw_item
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import start_webhook_sink, write_sink_channel  # noqa: E402
+
+from connectors.records import RawItem, encode_raw_item  # noqa: E402
+from streams.embedded import free_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 WORDS = ("market shares investors region growth demand cloud services software devices "
@@ -43,12 +45,6 @@ def body(number: int) -> str:
                  for _ in range(14)]
     return " ".join([sentences[0], "Microsoft reported quarterly net income and earnings per "
                      "share above estimates.", *sentences[1:]])
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -67,24 +63,14 @@ async def main() -> None:
     received: dict[str, float] = {}
     done = asyncio.Event()
 
-    async def sink(request: web.Request) -> web.Response:
-        alert = json.loads(await request.read())
-        received.setdefault(alert["article_id"], time.time())
+    def on_alert(body: bytes) -> None:
+        received.setdefault(json.loads(body)["article_id"], time.time())
         if len(received) > count:  # the warm-up item is one more
             done.set()
-        return web.Response(text="ok")
 
-    app = web.Application()
-    app.router.add_post("/hook", sink)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    sink_port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", sink_port).start()
-
+    runner, sink_port = await start_webhook_sink(on_alert)
     scratch = Path(tempfile.mkdtemp(prefix="ww-bench-latency-"))
-    (scratch / "channels.yaml").write_text(
-        f"channels:\n  - {{id: sink, kind: webhook, url: 'http://127.0.0.1:{sink_port}/hook',"
-        " secret: bench, pace_seconds: 0}\n", encoding="utf-8")
+    write_sink_channel(scratch / "channels.yaml", sink_port)
     (scratch / "subscriptions.yaml").write_text(
         "subscriptions:\n  - {name: Microsoft earnings, query: 'entity:microsoft AND "
         "topic:earnings', channels: [sink], update_after_outlets: null}\n", encoding="utf-8")

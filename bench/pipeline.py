@@ -20,7 +20,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,28 +27,20 @@ import time
 from pathlib import Path
 
 import redis.asyncio as aioredis
-from aiohttp import web
-from aiokafka import AIOKafkaProducer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import raw_items  # noqa: E402
+from harness import produce_items, start_webhook_sink, write_sink_channel  # noqa: E402
 from replay import subscriptions  # noqa: E402
 from tagging import synthetic_entities  # noqa: E402
 
-from connectors.records import encode_raw_item  # noqa: E402
-from streams.embedded import embedded_services  # noqa: E402
+from streams.embedded import embedded_services, free_port  # noqa: E402
 from streams.ops.lag import measure  # noqa: E402
 from streams.tagging.files import write_watchlist  # noqa: E402
 from streams.topics import TopicNames, ensure_topics  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTITIONS = 4
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -62,23 +53,6 @@ def peak_rss_mb(pid: int) -> float:
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-async def produce(bootstrap: str, topic: str, count: int, seed: int) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20,
-                                max_batch_size=1 << 20)
-    await producer.start()
-    try:
-        pending = []
-        for item in raw_items(count, seed=seed):
-            pending.append(await producer.send(topic, key=item.item_id.encode(),
-                                               value=encode_raw_item(item)))
-            if len(pending) >= 5000:
-                await asyncio.gather(*pending)
-                pending = []
-        await asyncio.gather(*pending)
-    finally:
-        await producer.stop()
 
 
 async def committed_all(bootstrap: str, group: str, topic: str, count: int,
@@ -122,11 +96,11 @@ async def one_run(kind: str, workers: int, count: int, ends: object, base_env: d
     processes = [start(kind, n, env, names, app_id, scratch) for n in range(workers)]
     try:
         # One item first: every worker joined, assigned and warm before the clock starts.
-        await produce(bootstrap, names.raw, 1, seed=run + 1000)
+        await produce_items(bootstrap, names.raw, raw_items(1, seed=run + 1000))
         await committed_all(bootstrap, app_id, names.raw, 1, timeout=120)
         cpu_before = [cpu_seconds(p.pid) for p in processes]
         started = time.monotonic()
-        await produce(bootstrap, names.raw, count, seed=run)
+        await produce_items(bootstrap, names.raw, raw_items(count, seed=run))
         await committed_all(bootstrap, app_id, names.raw, count + 1, timeout=3600)
         seconds = time.monotonic() - started
         cpu = [cpu_seconds(p.pid) - before for p, before in zip(processes, cpu_before,
@@ -152,20 +126,11 @@ async def one_run(kind: str, workers: int, count: int, ends: object, base_env: d
 async def bench(count: int, worker_counts: list[int], scratch: Path) -> dict[str, object]:
     received = [0]
 
-    async def sink(request: web.Request) -> web.Response:
-        await request.read()
+    def on_alert(body: bytes) -> None:
         received[0] += 1
-        return web.Response(text="ok")
 
-    app = web.Application()
-    app.router.add_post("/hook", sink)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    sink_port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", sink_port).start()
-    (scratch / "channels.yaml").write_text(
-        f"channels:\n  - {{id: sink, kind: webhook, url: 'http://127.0.0.1:{sink_port}/hook',"
-        " secret: bench, pace_seconds: 0}\n", encoding="utf-8")
+    runner, sink_port = await start_webhook_sink(on_alert)
+    write_sink_channel(scratch / "channels.yaml", sink_port)
     (scratch / "subscriptions.yaml").write_text(json.dumps({"subscriptions": [
         {**s.to_dict(), "channels": ["sink"]} for s in subscriptions()]}), encoding="utf-8")
     write_watchlist(scratch / "watchlist.yaml", synthetic_entities(980),

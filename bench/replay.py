@@ -20,14 +20,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import redis.asyncio as aioredis
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import COMPANIES, raw_items  # noqa: E402
+from harness import produce_items  # noqa: E402
 
 from alerts.store import SubscriptionStore  # noqa: E402
 from alerts.subscriptions import Subscription  # noqa: E402
-from connectors.records import encode_raw_item  # noqa: E402
 from streams.embedded import embedded_services  # noqa: E402
 from streams.replay.engine import run_id  # noqa: E402
 from streams.replay.run import ReplayPlan, Services, run_replay  # noqa: E402
@@ -42,27 +42,6 @@ def subscriptions() -> list[Subscription]:
     return [Subscription.create(name=f"{company} {topic}", owner="bench",
                                 query=f"entity:{company.lower()} AND topic:{topic}")
             for company in COMPANIES[:10] for topic in TOPICS]
-
-
-async def produce(bootstrap: str, topic: str, count: int) -> tuple[int, int]:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20,
-                                max_batch_size=1 << 20)
-    await producer.start()
-    first = last = 0
-    try:
-        pending = []
-        for item in raw_items(count, span=timedelta(hours=24)):
-            stamp = int(item.fetched_at.timestamp() * 1000)
-            first, last = first or stamp, stamp
-            pending.append(await producer.send(topic, key=item.item_id.encode(),
-                                               value=encode_raw_item(item), timestamp_ms=stamp))
-            if len(pending) >= 5000:
-                await asyncio.gather(*pending)
-                pending = []
-        await asyncio.gather(*pending)
-    finally:
-        await producer.stop()
-    return first, last
 
 
 async def plain_read(bootstrap: str, topic: str, partitions: int, count: int) -> float:
@@ -89,7 +68,8 @@ async def bench(count: int, scratch: Path) -> dict[str, object]:
         names = TopicNames.with_prefix("bench.")
         await ensure_topics(ends.kafka_bootstrap, names, partitions=4, replication=1)
         started = time.perf_counter()
-        await produce(ends.kafka_bootstrap, names.raw, count)
+        await produce_items(ends.kafka_bootstrap, names.raw,
+                            raw_items(count, span=timedelta(hours=24)), stamped=True)
         produce_seconds = time.perf_counter() - started
         client = aioredis.Redis.from_url(ends.redis_url)
         store = SubscriptionStore(client, prefix="bench:")
