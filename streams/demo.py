@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
-from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +32,16 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 @contextlib.contextmanager
 def serve_samples(directory: Path = SAMPLES) -> Iterator[str]:
     """Serve the sample feeds on a free loopback port; yields the base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(directory))
+    with serve_loopback(functools.partial(_QuietHandler, directory=str(directory))) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serve_loopback(handler: Callable[..., BaseHTTPRequestHandler],
+                   name: str = "demo-feeds") -> Iterator[str]:
+    """Serve `handler` from a thread on a free loopback port; yields the base URL."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, name="demo-feeds", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"

@@ -13,13 +13,11 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +27,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from alerts.records import Alert, encode_alert
 from connectors.records import RawItem, encode_raw_item
-from streams.demo import SAMPLE_FEEDS, SAMPLES, serve_samples
+from streams.demo import SAMPLE_FEEDS, SAMPLES, serve_loopback, serve_samples
 from streams.embedded import free_port
 from tests.integration.test_connector import read_all
 from tests.support.alerts import make_alert
@@ -74,18 +72,6 @@ class _Feeds(BaseHTTPRequestHandler):
         pass
 
 
-@contextmanager
-def serve_hostile() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Feeds)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def get(url: str, *, data: bytes | None = None) -> tuple[int, bytes]:
     try:
         with urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=10) as r:
@@ -125,7 +111,7 @@ def worker(broker, redis_server, unique, topic_factory, tmp_path: Path) -> Itera
     topics = asyncio.run(topic_factory(prefix=f"{unique}."))
     asyncio.run(_produce(broker.bootstrap, topics.raw, b"{not json"))
     port = free_port()
-    with serve_samples(SAMPLES) as samples, serve_hostile() as hostile:
+    with serve_samples(SAMPLES) as samples, serve_loopback(_Feeds, "hostile-feeds") as hostile:
         feeds = tmp_path / "feeds.yaml"
         feeds.write_text(json.dumps({"feeds": [
             *({"url": f"{samples}/{name}", "name": title} for name, title in SAMPLE_FEEDS),

@@ -7,11 +7,10 @@ import asyncio
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from aiokafka import AIOKafkaProducer
 from alerts.store import SubscriptionStore
 from alerts.subscriptions import Subscription
 from connectors.records import encode_raw_item
+from streams.demo import serve_loopback
 from streams.replay.engine import run_id
 from streams.replay.report import Report
 from streams.replay.run import Checkpoint, ReplayPlan, Services, checkpoint_path, run_replay
@@ -164,13 +164,8 @@ class _Hook(BaseHTTPRequestHandler):
 @pytest.fixture
 def hook() -> Iterator[str]:
     _Hook.bodies = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hook"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_loopback(_Hook, "webhook") as url:
+        yield f"{url}/hook"
 
 
 def test_replay_after_live_processing_sends_nothing_new(recorded: History, broker: Any,
