@@ -17,11 +17,12 @@ import click
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
+from streams.cli_replay import moment_option
 from streams.embedded import running_kafka
 from streams.replay.archive import ArchiveError, ArchiveWriter, archive_files, read_archive
 from streams.replay.archiver import ArchiveRun, archive_topic
 from streams.replay.restore import restore_records
-from streams.replay.window import MomentError, parse_moment, to_ms
+from streams.replay.window import to_ms
 from streams.settings import Settings
 from streams.topics import TopicNames
 
@@ -120,12 +121,7 @@ def archive(ctx: click.Context, directory: Path | None, topic: str | None, once:
 
 
 def _moment(text: str | None, option: str, now: datetime) -> int | None:
-    if text is None:
-        return None
-    try:
-        return to_ms(parse_moment(text, now))
-    except MomentError as exc:
-        raise click.BadParameter(str(exc), param_hint=option) from exc
+    return to_ms(moment_option(text, option, now)) if text is not None else None
 
 
 @archive.command("restore")

@@ -10,6 +10,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -32,11 +33,26 @@ from streams.settings import Settings
 from streams.topics import TopicNames
 
 
-def _moment(text: str, option: str, now: datetime) -> str:
+def moment_option(text: str, option: str, now: datetime) -> datetime:
+    """A --from/--to value as a UTC time; a mistake is the option's error, not a traceback."""
     try:
-        return parse_moment(text, now).astimezone(UTC).isoformat()
+        return parse_moment(text, now).astimezone(UTC)
     except MomentError as exc:
         raise click.BadParameter(str(exc), param_hint=option) from exc
+
+
+def _plan(settings: Settings, start: str, end: str | None, archive: Path | None,
+          **choices: Any) -> ReplayPlan:
+    """The plan for a window given as typed, with a fresh run id."""
+    now = datetime.now(UTC)
+    begin = moment_option(start, "--from", now)
+    finish = moment_option(end, "--to", now) if end else None
+    if finish is not None and finish <= begin:
+        raise click.BadParameter("--to must be after --from", param_hint="--to")
+    return ReplayPlan(run_id=run_id(now), start=begin.isoformat(),
+                      end=finish.isoformat() if finish else None,
+                      topic=TopicNames.with_prefix(settings.topic_prefix).raw,
+                      archive=str(archive) if archive else None, **choices)
 
 
 class _Progress:
@@ -169,14 +185,8 @@ def replay(start: str | None, end: str | None, feeds: tuple[str, ...],
     if not start:
         raise click.UsageError("say where to start: --from 2026-11-20T08:00Z (or --from 2d), "
                                "or --resume RUN_ID")
-    now = datetime.now(UTC)
-    plan = ReplayPlan(run_id=run_id(now), start=_moment(start, "--from", now),
-                      end=_moment(end, "--to", now) if end else None,
-                      topic=TopicNames.with_prefix(settings.topic_prefix).raw,
-                      archive=str(archive) if archive else None, feeds=list(feeds),
-                      subscriptions=list(subscriptions), deliver=deliver, rate=rate)
-    if plan.end and plan.end <= plan.start:
-        raise click.BadParameter("--to must be after --from", param_hint="--to")
+    plan = _plan(settings, start, end, archive, feeds=list(feeds),
+                 subscriptions=list(subscriptions), deliver=deliver, rate=rate)
     out_dir = _out_dir(settings, report_dir, plan.run_id)
     click.echo(f"replay {plan.run_id}: {plan.start} to {plan.end or 'now'}, "
                f"{'delivering' if deliver else 'dry run'}; Ctrl-C stops (resumable)", err=True)
@@ -187,12 +197,7 @@ def backtest(subscription_id: str, start: str, end: str | None,
              archive: Path | None) -> tuple[Report, Path]:
     """What one subscription would have sent over a window: a dry-run replay's report."""
     settings = Settings()
-    now = datetime.now(UTC)
-    plan = ReplayPlan(run_id=run_id(now), start=_moment(start, "--from", now),
-                      end=_moment(end, "--to", now) if end else None,
-                      topic=TopicNames.with_prefix(settings.topic_prefix).raw,
-                      archive=str(archive) if archive else None,
-                      subscriptions=[subscription_id])
+    plan = _plan(settings, start, end, archive, subscriptions=[subscription_id])
     out_dir = _out_dir(settings, None, plan.run_id)
     report = execute(plan, settings, out_dir)
     write_report(report, out_dir)

@@ -63,3 +63,13 @@ def test_report_survives_a_checkpoint_and_escapes_markdown() -> None:
     assert "[A \\[link\\] \\| title](https://x/a%20b)" in markdown
     assert "Pipes \\| brackets" in markdown
     assert report.to_csv().splitlines()[1].startswith("s,story,2026-11-20T08:00:00+00:00,")
+
+
+@pytest.mark.parametrize("command", [["replay"], ["subscriptions", "backtest", "any"]])
+def test_a_window_that_ends_before_it_starts_is_refused(command: list[str]) -> None:
+    from click.testing import CliRunner
+
+    from streams.cli import main
+
+    result = CliRunner().invoke(main, [*command, "--from", "1h", "--to", "2h"])
+    assert result.exit_code == 2 and "--to must be after --from" in result.output
