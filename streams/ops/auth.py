@@ -83,9 +83,8 @@ class WebAuth:
         return "token" if expires.isdigit() and int(expires) > self.clock() else None
 
     def csrf(self, request: web.Request) -> str:
-        """The CSRF token forms must carry for this session ("" when not logged in)."""
-        if self.user_of(request) is None:
-            return ""
+        """The CSRF token forms must carry for this request's session; ask only once
+        `user_of` found the request logged in (callers have checked that already)."""
         basis = (f"basic:{self.user}" if self.mode == "basic"
                  else request.cookies.get(SESSION_COOKIE, ""))
         return self._sign("csrf:" + basis)

@@ -40,9 +40,10 @@ class Site:
 
     def render(self, name: str, request: web.Request, *, status: int = 200,
                **values: Any) -> web.Response:
+        user = self.auth.user_of(request)
         html = self.environment.get_template(name).render(
-            user=self.auth.user_of(request), actions=self.auth.enabled,
-            auth_mode=self.auth.mode, csrf=self.auth.csrf(request), **values)
+            user=user, actions=self.auth.enabled, auth_mode=self.auth.mode,
+            csrf=self.auth.csrf(request) if user else "", **values)
         return web.Response(text=html, status=status, content_type="text/html",
                             headers={**HEADERS, "Cache-Control": "no-store"})
 
