@@ -50,7 +50,7 @@ class PollOutcome:
 
 
 class FeedPoller:
-    """Polls a fixed set of feeds forever; each poll is independent and never raises."""
+    """Polls a set of feeds forever; each poll is independent and never raises."""
 
     def __init__(
         self, feeds: list[FeedSpec], *, session: aiohttp.ClientSession,
@@ -73,6 +73,11 @@ class FeedPoller:
         self._by_id = {spec.feed_id: spec for spec in feeds}
         self._slots = asyncio.Semaphore(concurrency)
         self._rng = random.Random()
+
+    def replace_feeds(self, feeds: list[FeedSpec]) -> None:
+        """Poll these feeds from the next tick on (polls in flight finish)."""
+        self.feeds = feeds
+        self._by_id = {spec.feed_id: spec for spec in feeds}
 
     async def run_forever(self, tick_seconds: float = 1.0, renew_every: float = 60.0) -> None:
         """Poll whatever is due, renew WebSub leases now and then; cancelled to stop."""
