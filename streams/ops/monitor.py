@@ -1,8 +1,9 @@
 """What an operator needs to know, gathered every few seconds: a Snapshot of the stream.
 
-The worker runs a Monitor: it measures consumer lag and topic sizes from Kafka, reads feed
-health from Redis, samples its own stage counters into a one-hour history, and keeps the
-latest Snapshot for the dashboard, /readyz and `wirewatch status` (which reads it as JSON).
+Workers and the web role run a Monitor: it measures consumer lag and topic sizes from Kafka,
+reads feed health from Redis, samples the stage counters of every worker (summed through
+Redis, streams.ops.counters) into a one-hour history, and keeps the latest Snapshot for the
+dashboard, /readyz and `wirewatch status` (which reads it as JSON).
 `problems` is pure: it judges a Snapshot.
 """
 
@@ -17,12 +18,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
-from prometheus_client import Counter
 
-from alerts import metrics as alert_metrics
 from connectors.feeds_file import FeedSpec
 from connectors.state import FeedState, FeedStateStore
 from streams.ops import metrics
+from streams.ops.counters import ClusterCounters, local_totals, section, stage_counts
 from streams.ops.lag import PartitionLag, measure
 
 log = logging.getLogger(__name__)
@@ -119,33 +119,13 @@ def problems(snapshot: Snapshot | None, *, max_lag: int, dlq_records: str) -> li
     return found
 
 
-def _counter_values(counter: Counter, label: str) -> dict[str, float]:
-    """A counter's current value per value of one label, summed over the other labels."""
-    values: dict[str, float] = {}
-    for family in counter.collect():
-        for sample in family.samples:
-            if sample.name.endswith("_total"):
-                key = sample.labels.get(label, "")
-                values[key] = values.get(key, 0.0) + sample.value
-    return values
-
-
-def _stage_counts() -> dict[str, dict[str, float]]:
-    counts: dict[str, dict[str, float]] = {}
-    for family in metrics.STAGE_ITEMS.collect():
-        for sample in family.samples:
-            if sample.name.endswith("_total"):
-                counts.setdefault(sample.labels["stage"], {})[
-                    sample.labels["direction"]] = sample.value
-    return counts
-
-
 class Monitor:
     """Refreshes the Snapshot every `interval` seconds until cancelled."""
 
     def __init__(self, *, bootstrap: str, group: str, consumed: list[str], sized: list[str],
                  dlq_topic: str, redis_client: aioredis.Redis, redis_prefix: str,
-                 feeds: Callable[[], list[FeedSpec]], interval: float = 10.0) -> None:
+                 feeds: Callable[[], list[FeedSpec]], interval: float = 10.0,
+                 instance: str | None = None) -> None:
         self.bootstrap, self.group = bootstrap, group
         self.consumed, self.sized, self.dlq_topic = consumed, sized, dlq_topic
         self.redis = redis_client
@@ -153,6 +133,9 @@ class Monitor:
         self.feeds = feeds
         self.interval = interval
         self.latest: Snapshot | None = None
+        # A worker publishes its counters as `instance`; every monitor shows the cluster's sum.
+        self.counters = ClusterCounters(redis_client, prefix=redis_prefix, instance=instance,
+                                        ttl_seconds=3 * interval)
         self._samples: deque[tuple[float, dict[str, dict[str, float]]]] = deque(
             maxlen=int(HISTORY_SECONDS / interval) + 1)
 
@@ -183,16 +166,20 @@ class Monitor:
         except Exception as exc:  # noqa: BLE001
             redis_ok = False
             errors.append(f"Redis: {type(exc).__name__}: {exc}")
-        counts = _stage_counts()
+        totals = local_totals()
+        try:
+            await self.counters.publish(totals)
+            totals = await self.counters.sum() or totals
+        except Exception as exc:  # noqa: BLE001 - this process's own counts, then
+            redis_ok = False
+            errors.append(f"Redis counters: {type(exc).__name__}: {exc}")
+        counts = stage_counts(totals)
         self._samples.append((now, counts))
         snapshot = Snapshot(
             taken_at=now, kafka_ok=kafka_ok, redis_ok=redis_ok, errors=errors, lag=lag,
             topic_records=sizes, feeds=feeds, stages=self._rates(counts),
-            dead_lettered=_counter_values(metrics.DEAD_LETTERS, "stage"),
-            alerts={name: sum(_counter_values(counter, "channel").values()) for name, counter
-                    in (("sent", alert_metrics.SENT), ("retried", alert_metrics.RETRIED),
-                        ("dead_lettered", alert_metrics.DEAD_LETTERED))},
-            articles=_counter_values(metrics.ARTICLES, "kind"),
+            dead_lettered=section(totals, "dead_lettered"), alerts=section(totals, "alerts"),
+            articles=section(totals, "articles"),
             history=self.history())
         self._export(snapshot)
         return snapshot
@@ -208,8 +195,8 @@ class Monitor:
                 elapsed = max(self._samples[-1][0] - previous[0], 1e-9)
                 before = previous[1].get(stage, {})
                 for direction in ("in", "out"):
-                    row[f"{direction}_per_s"] = round(
-                        (row[direction] - before.get(direction, 0.0)) / elapsed, 2)
+                    row[f"{direction}_per_s"] = round(max(
+                        row[direction] - before.get(direction, 0.0), 0.0) / elapsed, 2)
             rates[stage] = row
         return rates
 
@@ -220,7 +207,8 @@ class Monitor:
         for (t0, c0), (t1, c1) in zip(samples, samples[1:], strict=False):
             elapsed = max(t1 - t0, 1e-9)
             points.append({"at": t1, "rates": {
-                stage: round((d.get("in", 0.0) - c0.get(stage, {}).get("in", 0.0)) / elapsed, 2)
+                stage: round(max(d.get("in", 0.0) - c0.get(stage, {}).get("in", 0.0), 0.0)
+                             / elapsed, 2)
                 for stage, d in c1.items()}})
         return points
 

@@ -16,13 +16,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from streams.ops import dead_letters
 from streams.ops.activity import Activity
 from streams.ops.auth import SESSION_COOKIE, SESSION_SECONDS, WebAuth, local_path
 from streams.ops.charts import sparkline
 from streams.ops.monitor import Monitor, problems
+from streams.ops.probes import healthz, metrics_view, readiness
 from streams.ops.site import Site
 from streams.ops.subscription_pages import SubscriptionPagesConfig, add_subscription_pages
 
@@ -61,18 +61,12 @@ class WebConfig:
     resend_stages: frozenset[str] = frozenset()
     ready: Callable[[], list[str]] = lambda: []  # what keeps the worker from being ready
     subscriptions: SubscriptionPagesConfig | None = None  # None: no subscription pages
+    assignment: Callable[[], list[str]] = lambda: []  # this worker's partitions, topic:n
 
 
 def operations_app(config: WebConfig) -> web.Application:
     site = Site(config.auth)
     render = site.render
-
-    async def metrics_view(request: web.Request) -> web.Response:
-        return web.Response(body=generate_latest(REGISTRY),
-                            headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-    async def healthz(request: web.Request) -> web.Response:
-        return web.json_response({"status": "alive"})
 
     async def readyz(request: web.Request) -> web.Response:
         snapshot = config.monitor.latest
@@ -86,8 +80,7 @@ def operations_app(config: WebConfig) -> web.Application:
                 reasons.append("Redis unreachable")
             if time.time() - snapshot.taken_at > 3 * config.monitor.interval + 10:
                 reasons.append("health snapshot is stale")
-        return web.json_response({"ready": not reasons, "reasons": reasons},
-                                 status=503 if reasons else 200)
+        return readiness(reasons)
 
     async def status_json(request: web.Request) -> web.Response:
         snapshot = config.monitor.latest
@@ -95,6 +88,7 @@ def operations_app(config: WebConfig) -> web.Application:
         return web.json_response({
             "healthy": not any(p.severity == "critical" for p in found),
             "problems": [{"severity": p.severity, "what": p.what} for p in found],
+            "assigned": config.assignment(),
             "snapshot": snapshot.to_json() if snapshot else None})
 
     async def dashboard(request: web.Request) -> web.Response:
