@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -96,6 +98,11 @@ class IdempotentProducer(FaustProducer):
         return {"acks": "all", "enable_idempotence": True}
 
 
+def instance_name() -> str:
+    """This process among a cluster's: host and pid."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
 @dataclass
 class PipelineConfig:
     """Plain values the app needs; built once by the CLI from Settings and the endpoints."""
@@ -125,6 +132,24 @@ class PipelineConfig:
     web_auth: WebAuth = WebAuth()  # who may log in to the web pages (no secret: nobody)
     max_lag: int = 10_000
     monitor_seconds: float = 10.0
+    instance: str = field(default_factory=instance_name)  # this worker, in shared counters
+
+
+def subscription_pages(store: SubscriptionStore, channels: Channels, tagger: TaggerSource, *,
+                       dashboard_url: str | None,
+                       slack_api_url: str) -> SubscriptionPagesConfig:
+    """The subscription pages wired to the store, the channels and the current rules."""
+
+    def tag_for_trial(title: str, body: str) -> tuple[list[str], dict[str, float]]:
+        tags = tagger.current().tag(title, body)
+        return list(tags.topics), {entity.id: entity.salience for entity in tags.entities}
+
+    async def test_send(subscription: Subscription, title: str) -> dict[str, str]:
+        return await send_test_alert(subscription, title, channels,
+                                     dashboard_url=dashboard_url, slack_api_url=slack_api_url)
+
+    return SubscriptionPagesConfig(store=store, channel_ids=channels.ids, test_send=test_send,
+                                   tag=tag_for_trial)
 
 
 def broker_urls(bootstrap: str) -> list[str]:
@@ -265,7 +290,8 @@ def create_app(config: PipelineConfig) -> faust.App:
     monitor = Monitor(bootstrap=config.kafka_bootstrap, group=config.app_id,
                       consumed=[names.raw], sized=list(names.all()), dlq_topic=names.dlq,
                       redis_client=redis_client, redis_prefix=config.redis_prefix,
-                      feeds=config.feeds, interval=config.monitor_seconds)
+                      feeds=config.feeds, interval=config.monitor_seconds,
+                      instance=config.instance)
 
     async def resend(stage: str, key: bytes | None, value: bytes,
                      headers: dict[str, str]) -> None:
@@ -291,6 +317,13 @@ def create_app(config: PipelineConfig) -> faust.App:
         log.info("dead letter queued again", extra={"alert_id": alert.alert_id,
                                                     "channel": channel})
 
+    def assignment() -> list[str]:
+        try:
+            assigned = app.consumer.assignment()
+        except Exception:  # noqa: BLE001 - no consumer yet
+            return []
+        return sorted(f"{tp.topic}:{tp.partition}" for tp in assigned)
+
     def not_ready() -> list[str]:
         try:
             assigned = app.consumer.assignment()
@@ -298,23 +331,14 @@ def create_app(config: PipelineConfig) -> faust.App:
             assigned = set()
         return [] if assigned else ["no partitions assigned yet"]
 
-    def tag_for_trial(title: str, body: str) -> tuple[list[str], dict[str, float]]:
-        tags = config.tagger.current().tag(title, body)
-        return list(tags.topics), {entity.id: entity.salience for entity in tags.entities}
-
-    async def test_send(subscription: Subscription, title: str) -> dict[str, str]:
-        return await send_test_alert(subscription, title, config.channels,
-                                     dashboard_url=config.dashboard_url,
-                                     slack_api_url=config.slack_api_url)
-
     async def serve_operations() -> None:
         web_app = operations_app(WebConfig(
             monitor=monitor, activity=activity, bootstrap=config.kafka_bootstrap,
             dlq_topic=names.dlq, max_lag=config.max_lag, auth=config.web_auth,
             resend=resend, resend_stages=frozenset({"normalise", "tag", "match", "deliver"}),
-            ready=not_ready, subscriptions=SubscriptionPagesConfig(
-                store=store, channel_ids=config.channels.ids, test_send=test_send,
-                tag=tag_for_trial)))
+            ready=not_ready, assignment=assignment, subscriptions=subscription_pages(
+                store, config.channels, config.tagger, dashboard_url=config.dashboard_url,
+                slack_api_url=config.slack_api_url)))
         runner = aiohttp_web.AppRunner(web_app, access_log=None)
         await runner.setup()
         try:

@@ -24,12 +24,12 @@ from streams.cli_replay import replay
 from streams.cli_status import status
 from streams.cli_subscriptions import subscriptions
 from streams.cli_tagging import taxonomy, watchlist
-from streams.embedded import EmbeddedServiceError, Endpoints, free_port
+from streams.embedded import EmbeddedServiceError, Endpoints, RoleError, free_port
 from streams.settings import Settings
 from streams.tagging import TaxonomyError
 
 # Errors that mean "your input is wrong", shown as one clear line, never as a traceback.
-_USER_ERRORS = (AlertsError, ConnectorError, TaxonomyError, EmbeddedServiceError)
+_USER_ERRORS = (AlertsError, ConnectorError, TaxonomyError, EmbeddedServiceError, RoleError)
 
 
 def _settings(**overrides: object) -> Settings:
@@ -89,6 +89,39 @@ def run(feeds_file: Path | None, subscriptions_file: Path | None,
     settings = _settings(feeds_file=feeds_file, subscriptions_file=subscriptions_file)
     hook = stop_after(exit_after_alerts) if exit_after_alerts else None
     _run_guarded(lambda: run_pipeline(settings, on_delivered=hook, announce=_announce))
+
+
+@main.command()
+@click.option("--feeds", "feeds_file", type=click.Path(path_type=Path, exists=True,
+              dir_okay=False), help="Feeds file (YAML or OPML); overrides WIREWATCH_FEEDS_FILE.")
+@click.option("--shard", default=None, help="This instance's share of the feeds, I/N or "
+              "ordinal/N; overrides WIREWATCH_SHARD.")
+def connect(feeds_file: Path | None, shard: str | None) -> None:
+    """Cluster role: poll this shard of the feeds (file and registry) and publish them."""
+    from streams.roles import run_connect
+
+    _run_guarded(lambda: run_connect(_settings(feeds_file=feeds_file, shard=shard)))
+
+
+@main.command()
+@click.option("--subscriptions", "subscriptions_file", type=click.Path(path_type=Path,
+              exists=True, dir_okay=False), help="Subscriptions YAML; overrides "
+              "WIREWATCH_SUBSCRIPTIONS_FILE.")
+def worker(subscriptions_file: Path | None) -> None:
+    """Cluster role: the stream worker (normalise, dedupe, tag, match, deliver)."""
+    from streams.runner import run_pipeline
+
+    settings = _settings(subscriptions_file=subscriptions_file)
+    _run_guarded(lambda: run_pipeline(settings, feeds=[], announce=_announce,
+                                      worker_only=True))
+
+
+@main.command()
+def web() -> None:
+    """Cluster role: the dashboard, subscription pages and subscriptions API."""
+    from streams.roles import run_web
+
+    _run_guarded(lambda: run_web(_settings()))
 
 
 @main.command()

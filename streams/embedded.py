@@ -26,6 +26,10 @@ class EmbeddedServiceError(RuntimeError):
     """An embedded service could not be started."""
 
 
+class RoleError(Exception):
+    """A cluster role (connect, worker, web) cannot start as configured; says why."""
+
+
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
     os.setpgid(0, 0)  # own process group: the terminal's Ctrl-C goes to wirewatch alone
     die_with_parent()

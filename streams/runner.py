@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -30,16 +31,25 @@ from connectors.schedule import ScheduleBounds
 from connectors.state import FeedStateStore
 from connectors.websub import WebSubStore, WebSubSubscriber
 from streams.app import PipelineConfig, create_app
-from streams.embedded import Endpoints, embedded_services
+from streams.embedded import Endpoints, RoleError, embedded_services
 from streams.settings import Settings
 from streams.topics import TopicNames, ensure_topics
 
 log = logging.getLogger(__name__)
 
 
+Drive = Callable[[FeedPoller], Awaitable[None]]
+
+
+async def poll_forever(poller: FeedPoller) -> None:
+    await poller.run_forever()
+
+
 def connector_job(settings: Settings, endpoints: Endpoints, feeds: list[FeedSpec],
-                  topics: TopicNames, idempotent: bool) -> Callable[[], Awaitable[None]]:
-    """A background job that polls `feeds` and publishes to the raw topic until cancelled."""
+                  topics: TopicNames, idempotent: bool, *,
+                  drive: Drive = poll_forever) -> Callable[[], Awaitable[None]]:
+    """A background job that polls `feeds` and publishes to the raw topic until cancelled.
+    `drive` runs the poller (`wirewatch connect` holds a shard lease around it)."""
 
     async def run_connector() -> None:
         redis_client = aioredis.Redis.from_url(endpoints.redis_url)
@@ -63,7 +73,7 @@ def connector_job(settings: Settings, endpoints: Endpoints, feeds: list[FeedSpec
             )
             callback = await start_websub(settings, poller, session, redis_client, policy)
             try:
-                await poller.run_forever()
+                await drive(poller)
             finally:
                 if callback is not None:
                     await callback.cleanup()
@@ -154,12 +164,28 @@ def api_job(settings: Settings, redis_url: str,
     return serve
 
 
+def external_endpoints(settings: Settings, role: str) -> Endpoints:
+    """Kafka and Redis of a cluster role: both must be configured. An embedded broker and
+    Redis belong to one process, so a second process could not share them."""
+    missing = [name for name, value in (("WIREWATCH_KAFKA_BOOTSTRAP", settings.kafka_bootstrap),
+                                        ("WIREWATCH_REDIS_URL", settings.redis_url))
+               if not value]
+    if missing or settings.kafka_bootstrap is None or settings.redis_url is None:
+        raise RoleError(f"wirewatch {role} needs {' and '.join(missing)}: the roles share "
+                        "one Kafka and one Redis. On one machine, `wirewatch run` starts "
+                        "everything in one process with embedded ones.")
+    return Endpoints(settings.kafka_bootstrap, settings.redis_url.get_secret_value(),
+                     embedded_kafka=False, embedded_redis=False)
+
+
 def run_pipeline(settings: Settings, *, feeds: list[FeedSpec] | None = None,
                  subscriptions: list[Subscription] | None = None,
                  on_delivered: Callable[[Alert], None] | None = None,
                  announce: Callable[[Endpoints, Settings], None] | None = None,
-                 demo: bool = False) -> int:
-    """Run connectors and the stream worker until stopped; returns the exit code."""
+                 demo: bool = False, worker_only: bool = False) -> int:
+    """Run connectors and the stream worker until stopped; returns the exit code.
+    `worker_only` is `wirewatch worker`: no connectors, no subscriptions API, and the
+    cluster's Kafka and Redis (never embedded ones)."""
     feeds = feeds if feeds is not None else (
         load_feeds(settings.feeds_file) if settings.feeds_file else [])
     subscriptions = subscriptions if subscriptions is not None else (
@@ -169,7 +195,9 @@ def run_pipeline(settings: Settings, *, feeds: list[FeedSpec] | None = None,
     check_channels(subscriptions, channels.ids)
     redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    with embedded_services(settings.kafka_bootstrap, redis_url, settings.data_dir) as endpoints:
+    services = (contextlib.nullcontext(external_endpoints(settings, "worker")) if worker_only
+                else embedded_services(settings.kafka_bootstrap, redis_url, settings.data_dir))
+    with services as endpoints:
         if not demo:
             feeds = unique_feeds(feeds + asyncio.run(
                 registered_feeds(endpoints.redis_url, settings.redis_prefix)))
@@ -198,9 +226,9 @@ def run_pipeline(settings: Settings, *, feeds: list[FeedSpec] | None = None,
             web_auth=settings.web_auth_config(),
             max_lag=settings.status_max_lag, monitor_seconds=settings.monitor_seconds,
         )
-        if settings.api_token and settings.api_token.get_secret_value():
+        if settings.api_token and settings.api_token.get_secret_value() and not worker_only:
             config.background.append(api_job(settings, endpoints.redis_url, channels.ids))
-        if feeds:
+        if feeds and not worker_only:
             config.background.append(
                 connector_job(settings, endpoints, feeds, topics, idempotent))
         app = create_app(config)

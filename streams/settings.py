@@ -98,6 +98,18 @@ class Settings(BaseSettings):
     poll_max_seconds: float = Field(3600.0, gt=0, description="Longest interval between polls.")
     poll_default_seconds: float = Field(
         300.0, gt=0, description="Interval when the feed gives no hint of its own.")
+    shard: str = Field(
+        "0/1", pattern=r"^\s*(\d+|ordinal)\s*/\s*\d+\s*$",
+        description="This connector's share of the feeds (`wirewatch connect`): `I/N` polls "
+        "the feeds that rendezvous hashing gives shard I of N; `ordinal/N` takes I from the "
+        "hostname's trailing -N (a StatefulSet pod). One instance per shard: a lease in Redis "
+        "keeps a second one waiting.")
+    shard_lease_seconds: float = Field(
+        30.0, ge=3, description="How long a connector's shard lease lasts without renewal: "
+        "after a crash, the time until a waiting instance takes the shard over.")
+    feeds_refresh_seconds: float = Field(
+        30.0, gt=0, description="How often `wirewatch connect` re-reads the feed registry, "
+        "so feeds added with `wirewatch feeds add` are polled without a restart.")
     dedupe_window_days: float = Field(
         7.0, gt=0, description="How long the dedupe index remembers an article.")
     web_host: str = Field("127.0.0.1", description="Address of the web views and /metrics.")

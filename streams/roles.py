@@ -1,0 +1,152 @@
+"""`wirewatch connect` and `wirewatch web`: the roles of a cluster that run no Faust worker.
+
+`wirewatch worker` is the stream worker alone (streams.runner.run_pipeline, worker_only);
+`wirewatch run` is all three in one process for a laptop. Every role serves /healthz,
+/readyz and /metrics on WIREWATCH_WEB_HOST:WIREWATCH_WEB_PORT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from alerts.channels import load_channels
+from alerts.store import SubscriptionStore
+from connectors.feeds_file import FeedSpec, load_feeds, unique_feeds
+from connectors.lease import LeaseStatus, ShardLease, poll_while_held
+from connectors.poller import FeedPoller
+from connectors.registry import FeedRegistry
+from connectors.shard import Shard, parse_shard
+from streams.app import instance_name, subscription_pages
+from streams.ops.activity import Activity
+from streams.ops.monitor import Monitor
+from streams.ops.probes import probes_app
+from streams.ops.web import WebConfig, operations_app
+from streams.runner import api_job, connector_job, external_endpoints
+from streams.settings import Settings
+from streams.topics import TopicNames, ensure_topics
+
+log = logging.getLogger(__name__)
+
+
+def run_connect(settings: Settings) -> int:
+    """Poll this instance's shard of the feeds (file and registry) until stopped."""
+    endpoints = external_endpoints(settings, "connect")
+    shard = parse_shard(settings.shard)
+    file_feeds = load_feeds(settings.feeds_file) if settings.feeds_file else []
+    topics = TopicNames.with_prefix(settings.topic_prefix)
+    idempotent = settings.kafka_idempotence is not False  # a cluster is Apache Kafka
+    status = LeaseStatus(str(shard))
+
+    async def connect() -> None:
+        await ensure_topics(endpoints.kafka_bootstrap, topics,
+                            partitions=settings.topic_partitions,
+                            replication=settings.topic_replication)
+        client = aioredis.Redis.from_url(endpoints.redis_url)
+        lease = ShardLease(client, prefix=settings.redis_prefix, shard=str(shard),
+                           holder=instance_name(), ttl_seconds=settings.shard_lease_seconds)
+
+        async def drive(poller: FeedPoller) -> None:
+            await poll_while_held(
+                poller, lease, lambda: shard_feeds(client, settings.redis_prefix, file_feeds,
+                                                   shard),
+                refresh_seconds=settings.feeds_refresh_seconds, status=status)
+
+        job = connector_job(settings, endpoints, [], topics, idempotent, drive=drive)
+        try:
+            await serve(probes_app(status.not_ready, status.to_json), settings, job)
+        finally:
+            await client.aclose()
+
+    log.warning("wirewatch connect: shard %s, probes on http://%s:%d", shard,
+                settings.web_host, settings.web_port)
+    return run_until_stopped(connect)
+
+
+async def shard_feeds(client: aioredis.Redis, prefix: str, file_feeds: list[FeedSpec],
+                      shard: Shard) -> list[FeedSpec]:
+    """The feeds of the file and the registry that this shard polls."""
+    every = unique_feeds(file_feeds + await FeedRegistry(client, prefix).list())
+    return shard.select(every, lambda spec: spec.feed_id)
+
+
+def run_web(settings: Settings) -> int:
+    """Serve the dashboard, the subscription pages and the subscriptions API until stopped."""
+    endpoints = external_endpoints(settings, "web")
+    topics = TopicNames.with_prefix(settings.topic_prefix)
+    channels = load_channels(settings.channels_file)
+    file_feeds = load_feeds(settings.feeds_file) if settings.feeds_file else []
+    tagger = settings.tagger_source()
+    dashboard_url = settings.dashboard_url or f"http://{settings.web_host}:{settings.web_port}"
+
+    async def web_role() -> None:
+        client = aioredis.Redis.from_url(endpoints.redis_url)
+        known: list[FeedSpec] = list(file_feeds)
+        monitor = Monitor(bootstrap=endpoints.kafka_bootstrap, group=settings.app_id,
+                          consumed=[topics.raw], sized=list(topics.all()),
+                          dlq_topic=topics.dlq, redis_client=client,
+                          redis_prefix=settings.redis_prefix, feeds=lambda: known,
+                          interval=settings.monitor_seconds)
+
+        async def watch() -> None:
+            registry = FeedRegistry(client, settings.redis_prefix)
+            while True:
+                try:
+                    known[:] = unique_feeds(file_feeds + await registry.list())
+                except Exception:  # noqa: BLE001 - the monitor reports Redis being down
+                    log.exception("could not read the feed registry")
+                await asyncio.sleep(settings.feeds_refresh_seconds)
+
+        pages = operations_app(WebConfig(
+            monitor=monitor, activity=Activity(client, prefix=settings.redis_prefix),
+            bootstrap=endpoints.kafka_bootstrap, dlq_topic=topics.dlq,
+            max_lag=settings.status_max_lag, auth=settings.web_auth_config(),
+            subscriptions=subscription_pages(
+                SubscriptionStore(client, prefix=settings.redis_prefix), channels, tagger,
+                dashboard_url=dashboard_url, slack_api_url=settings.slack_api_url)))
+        jobs = [watch, monitor.run]
+        if settings.api_token and settings.api_token.get_secret_value():
+            jobs.append(api_job(settings, endpoints.redis_url, channels.ids))
+        try:
+            await serve(pages, settings, *jobs)
+        finally:
+            await client.aclose()
+
+    log.warning("wirewatch web: dashboard on %s", dashboard_url)
+    return run_until_stopped(web_role)
+
+
+async def serve(app: web.Application, settings: Settings,
+                *jobs: Callable[[], Awaitable[None]]) -> None:
+    """Serve `app` on the web port while the jobs run; the first job to fail ends it all."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, settings.web_host, settings.web_port).start()
+        async with asyncio.TaskGroup() as group:
+            for job in jobs:
+                group.create_task(job())
+    finally:
+        await runner.cleanup()
+
+
+def run_until_stopped(main: Callable[[], Awaitable[None]]) -> int:
+    """Run `main` until SIGTERM or SIGINT cancels it; exit code 0 for a clean stop."""
+
+    async def supervised() -> int:
+        task = asyncio.ensure_future(main())
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, task.cancel)
+        try:
+            await task
+        except asyncio.CancelledError:
+            return 0
+        return 0
+
+    return asyncio.run(supervised())
