@@ -1,4 +1,4 @@
-"""Scale-out on one machine: three `wirewatch worker`s and two `wirewatch connect`s.
+"""Scale-out on one machine: three `wirewatch worker`s, two `wirewatch connect`s, one web.
 
 Topics have 6 partitions. The test checks that the partitions spread over the workers, that
 the feeds split over the connectors with no feed polled twice, that a worker killed with
@@ -171,9 +171,15 @@ async def test_workers_and_connectors_scale_out_and_survive_a_killed_worker(
         connectors = [start(f"connect{n}", "connect", "--shard", f"{n}/2",
                             WIREWATCH_FEEDS_FILE=str(feeds_file)) for n in range(2)]
 
+        web = start("web", "web")
+
         def logs() -> str:
             return "\n".join(f"== {r.log.name}\n{r.log.read_text()[-2000:]}"
-                             for r in (*workers, *connectors))
+                             for r in (*workers, *connectors, web))
+
+        def web_counts() -> dict[str, float]:
+            snapshot = web.status().get("snapshot") or {}
+            return snapshot.get("stages", {}).get("normalise", {})  # type: ignore[union-attr]
 
         def spread(alive: list[Role]) -> bool:
             raw = {f"{topics.raw}:{p}" for p in range(PARTITIONS)}
@@ -190,6 +196,10 @@ async def test_workers_and_connectors_scale_out_and_survive_a_killed_worker(
         except (AssertionError, TimeoutError):
             print(logs())
             raise
+        # The web role processes nothing; its dashboard shows the workers' summed counts.
+        first_count = len(first_ids)
+        await asyncio.to_thread(wait_for, lambda: web_counts().get("in", 0) >= first_count,
+                                60, "the web role to show every worker's counts")
         shares = [r.status() for r in connectors]
         assert all(share["holding"] for share in shares)
         owned = [set(share["feed_ids"]) for share in shares]  # type: ignore[arg-type]
