@@ -12,10 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import subprocess
-import sys
 import threading
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -24,14 +21,13 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
-from aiokafka import AIOKafkaConsumer
 
 from connectors.feeds_file import FeedSpec
 from connectors.registry import FeedRegistry
 from streams.demo import serve_loopback
 from streams.embedded import free_port
-from streams.records import Article, decode
-from tests.support.processes import stop, wait_for, wirewatch_env
+from tests.support.processes import wait_for, wirewatch_env
+from tests.support.roles import Role, article_ids, raw_ids
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis, pytest.mark.slow]
 
@@ -71,72 +67,6 @@ def feed_server(requests: Counter[str]) -> Iterator[str]:
 
     with serve_loopback(Handler, "scale-out-feeds") as base:
         yield base
-
-
-def status_of(port: int) -> dict[str, object] | None:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/status", timeout=5) as r:
-            return json.loads(r.read())
-    except OSError:
-        return None
-
-
-class Role:
-    """One wirewatch role as a subprocess, its port and its log."""
-
-    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
-        self.port = int(env["WIREWATCH_WEB_PORT"])
-        self.log = log
-        self._log_file = log.open("w")
-        self.process = subprocess.Popen([sys.executable, "-m", "streams", *args], env=env,
-                                        stdout=self._log_file, stderr=subprocess.STDOUT,
-                                        text=True)
-
-    def status(self) -> dict[str, object]:
-        return status_of(self.port) or {}
-
-    def assigned(self) -> set[str]:
-        return set(self.status().get("assigned", []))  # type: ignore[arg-type]
-
-    def close(self) -> None:
-        stop(self.process, timeout=60)
-        self._log_file.close()
-
-
-async def article_ids(bootstrap: str, topic: str, expected: set[str],
-                      timeout: float) -> Counter[str]:
-    """Article ids on the topic (with repeats), once every expected id is there."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
-    await consumer.start()
-    seen: Counter[str] = Counter()
-    try:
-        async with asyncio.timeout(timeout):
-            while not expected <= seen.keys():
-                for messages in (await consumer.getmany(timeout_ms=500)).values():
-                    seen.update(decode(m.value, Article).article_id for m in messages)
-    except TimeoutError:
-        missing = sorted(expected - seen.keys())
-        raise AssertionError(
-            f"{len(missing)} items never reached {topic}: {missing[:5]}") from None
-    finally:
-        await consumer.stop()
-    return seen
-
-
-async def raw_ids(bootstrap: str, topic: str, count: int, timeout: float) -> set[str]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
-    await consumer.start()
-    ids: set[str] = set()
-    try:
-        async with asyncio.timeout(timeout):
-            while len(ids) < count:
-                for messages in (await consumer.getmany(timeout_ms=500)).values():
-                    ids.update(m.key.decode() for m in messages)
-    finally:
-        await consumer.stop()
-    return ids
 
 
 async def test_workers_and_connectors_scale_out_and_survive_a_killed_worker(

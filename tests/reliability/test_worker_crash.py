@@ -1,0 +1,127 @@
+"""kill -9 a stream worker at random points while 10,000 items flow, then restart it.
+
+Every raw item must reach news.articles.v1 (counted by id) and every expected alert must
+reach the channel, with at most one duplicate alert per crash (DESIGN.md: a crash between
+send and record may repeat one alert, never lose one). The test prints its numbers as JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import signal
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from alerts.records import Alert, decode_alert
+from bench.corpus import raw_items
+from bench.harness import produce_items, start_webhook_sink, write_sink_channel
+from streams.embedded import free_port
+from streams.records import Article, decode
+from tests.support.processes import wait_for, wirewatch_env
+from tests.support.roles import Role, metric_value
+
+pytestmark = [pytest.mark.kafka, pytest.mark.redis, pytest.mark.slow]
+
+ITEMS = 10_000
+CRASHES = 3
+
+
+class ArticleLog:
+    """Reads news.articles.v1 in the background: how often each id came, and its story."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.bootstrap, self.topic = bootstrap, topic
+        self.seen: Counter[str] = Counter()
+        self.story_of: dict[str, str] = {}
+        self.title_of: dict[str, str] = {}
+
+    async def run(self) -> None:
+        consumer = AIOKafkaConsumer(self.topic, bootstrap_servers=self.bootstrap,
+                                    auto_offset_reset="earliest", enable_auto_commit=False)
+        await consumer.start()
+        try:
+            while True:
+                for messages in (await consumer.getmany(timeout_ms=200)).values():
+                    for message in messages:
+                        article = decode(message.value, Article)
+                        self.seen[article.article_id] += 1
+                        self.story_of[article.article_id] = article.story_id
+                        self.title_of[article.article_id] = article.title
+        finally:
+            await consumer.stop()
+
+
+async def test_a_worker_killed_at_random_points_loses_nothing(
+        broker, redis_server, unique, topic_factory, tmp_path: Path) -> None:
+    topics = await topic_factory(partitions=4, prefix=f"{unique}.")
+    items = list(raw_items(ITEMS, seed=5, start=datetime.now(UTC) - timedelta(days=1)))
+    await produce_items(broker.bootstrap, topics.raw, items)
+    ids = {item.item_id for item in items}
+
+    delivered: list[Alert] = []
+    sink, port = await start_webhook_sink(lambda body: delivered.append(decode_alert(body)))
+    channels, subscriptions = tmp_path / "channels.yaml", tmp_path / "subscriptions.yaml"
+    write_sink_channel(channels, port)
+    subscriptions.write_text(json.dumps({"subscriptions": [{
+        "name": "Microsoft", "owner": "test", "query": "entity:microsoft",
+        "channels": ["sink"]}]}))
+    env = wirewatch_env(
+        WIREWATCH_KAFKA_BOOTSTRAP=broker.bootstrap, WIREWATCH_REDIS_URL=redis_server,
+        WIREWATCH_TOPIC_PREFIX=f"{unique}.", WIREWATCH_APP_ID=f"ww-{unique}",
+        WIREWATCH_REDIS_PREFIX=f"{unique}:", WIREWATCH_TOPIC_PARTITIONS="4",
+        WIREWATCH_KAFKA_IDEMPOTENCE=str(broker.idempotent).lower(),
+        WIREWATCH_CHANNELS_FILE=str(channels), WIREWATCH_SUBSCRIPTIONS_FILE=str(subscriptions),
+        WIREWATCH_WEB_PORT=str(free_port()), WIREWATCH_DATA_DIR=str(tmp_path / "data"))
+    seed = random.randrange(1 << 30)
+    kill_points = sorted(random.Random(seed).sample(range(1000, ITEMS - 1000), CRASHES))
+    articles = ArticleLog(broker.bootstrap, topics.articles)
+    reader = asyncio.create_task(articles.run())
+    workers: list[Role] = []
+    recoveries: list[float] = []
+    try:
+        workers.append(Role(["worker"], env, tmp_path / "worker0.log"))
+        for number, point in enumerate(kill_points, start=1):
+            await asyncio.to_thread(wait_for, lambda p=point: len(articles.seen) >= p, 240,
+                                    f"{point} articles before crash {number}")
+            workers[-1].process.send_signal(signal.SIGKILL)
+            workers[-1].process.wait(30)
+            restarted = time.monotonic()
+            workers.append(Role(["worker"], env, tmp_path / f"worker{number}.log"))
+            port = workers[-1].port
+            await asyncio.to_thread(wait_for, lambda port=port: metric_value(
+                port, "wirewatch_stage_items_total", stage="normalise", direction="in") > 0,
+                240, f"the restarted worker's first batch after crash {number}")
+            recoveries.append(round(time.monotonic() - restarted, 1))
+        await asyncio.to_thread(wait_for, lambda: ids <= articles.seen.keys(), 300,
+                                "every raw item in news.articles.v1")
+        expected = {articles.story_of[i] for i in ids
+                    if articles.title_of[i].startswith("Microsoft ")}
+        await asyncio.to_thread(wait_for, lambda: expected <= {a.story_id for a in delivered},
+                                120, f"{len(expected)} Microsoft alerts")
+    except AssertionError:
+        print("\n".join(f"== {w.log.name}\n{w.log.read_text()[-3000:]}" for w in workers))
+        raise
+    finally:
+        for worker in workers:
+            worker.close()
+        reader.cancel()
+        await asyncio.gather(reader, return_exceptions=True)
+        await sink.cleanup()
+    assert set(articles.seen) == ids
+    assert {a.story_id for a in delivered} == expected and expected
+    duplicates = len(delivered) - len({a.alert_id for a in delivered})
+    report = {"worker_crash": {
+        "items": ITEMS, "crashes": CRASHES, "seed": seed, "kill_points": kill_points,
+        "items_lost": len(ids - set(articles.seen)),
+        "articles_repeated": sum(articles.seen.values()) - len(articles.seen),
+        "alerts_expected": len(expected), "alerts_delivered": len(delivered),
+        "alert_duplicates": duplicates, "recovery_seconds": recoveries}}
+    print(json.dumps(report))
+    assert duplicates <= CRASHES
