@@ -327,12 +327,17 @@ def create_app(config: PipelineConfig) -> faust.App:
             return []
         return sorted(f"{tp.topic}:{tp.partition}" for tp in assigned)
 
+    joined = asyncio.Event()
+
+    @app.on_partitions_assigned.connect
+    async def on_assigned(sender: faust.App, assigned: set[Any], **kwargs: Any) -> None:
+        joined.set()
+
     def not_ready() -> list[str]:
-        try:
-            assigned = app.consumer.assignment()
-        except Exception:  # noqa: BLE001 - no consumer yet
-            assigned = set()
-        return [] if assigned else ["no partitions assigned yet"]
+        # Ready once the group gave this worker its share, even an empty one: a worker
+        # beyond the partition count is a hot spare, and a rollout must be able to wait
+        # for it.
+        return [] if joined.is_set() else ["not yet assigned partitions by the group"]
 
     async def serve_operations() -> None:
         web_app = operations_app(WebConfig(

@@ -82,7 +82,7 @@ def run_web(settings: Settings) -> int:
     channels = load_channels(settings.channels_file)
     file_feeds = load_feeds(settings.feeds_file) if settings.feeds_file else []
     tagger = settings.tagger_source()
-    dashboard_url = settings.dashboard_url or f"http://{settings.web_host}:{settings.web_port}"
+    dashboard_url = settings.public_web_url()
 
     async def web_role() -> None:
         client = aioredis.Redis.from_url(endpoints.redis_url)

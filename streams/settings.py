@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any, Literal
 
@@ -134,6 +135,15 @@ class Settings(BaseSettings):
     @property
     def user_taxonomy(self) -> Path:
         return self.taxonomy_file or self.data_dir / "taxonomy.yaml"
+
+    def public_web_url(self) -> str:
+        """Where alerts link to the dashboard: dashboard_url, else the web address (with
+        this host's name for a wildcard address such as 0.0.0.0 in a container)."""
+        if self.dashboard_url:
+            return self.dashboard_url
+        wildcard = self.web_host in ("0.0.0.0", "::", "")  # noqa: S104 - compared, not bound
+        host = socket.gethostname() if wildcard else self.web_host
+        return f"http://{host}:{self.web_port}"
 
     def web_auth_config(self) -> WebAuth:
         return WebAuth(secret=self.web_token.get_secret_value() if self.web_token else "",

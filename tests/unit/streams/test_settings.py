@@ -86,3 +86,13 @@ def test_user_rule_files_default_to_the_data_dir(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", sorted(Settings.model_fields))
 def test_every_field_is_described(name: str) -> None:
     assert Settings().describe()[name].strip()
+
+
+def test_alert_links_never_point_at_a_wildcard_address() -> None:
+    import socket
+
+    assert Settings(web_host="0.0.0.0", web_port=7000).public_web_url() == (
+        f"http://{socket.gethostname()}:7000")
+    assert Settings(web_host="127.0.0.1", web_port=7000).public_web_url() == (
+        "http://127.0.0.1:7000")
+    assert Settings(dashboard_url="https://ww.example").public_web_url() == "https://ww.example"
