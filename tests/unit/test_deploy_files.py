@@ -571,8 +571,8 @@ def test_k8s_workers_scale_on_consumer_lag_up_to_the_partitions() -> None:
     worker = workload_with_role("worker")
     assert worker["kind"] == "Deployment"
     assert "replicas" not in worker["spec"], "the autoscaler owns the worker count"
-    # A worker is ready only with partitions: a surge pod beyond them would never be ready.
-    assert worker["spec"]["strategy"]["rollingUpdate"]["maxSurge"] == 0
+    # A spare worker is ready (streams.app), so rollouts start the replacement first.
+    assert worker["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
     (scaled,) = k8s("ScaledObject")
     target = scaled["spec"]["scaleTargetRef"]
     assert (target["kind"], target["name"]) == ("Deployment", worker["metadata"]["name"])
