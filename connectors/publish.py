@@ -9,14 +9,17 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from connectors.records import RawItem, encode_raw_item
+from connectors.unprocessed import UnprocessedItems
 
 
 class RawItemPublisher:
     """Sends RawItems to the raw topic and waits until the broker has acknowledged them."""
 
-    def __init__(self, producer: AIOKafkaProducer, topic: str) -> None:
+    def __init__(self, producer: AIOKafkaProducer, topic: str, *,
+                 unprocessed: UnprocessedItems | None = None) -> None:
         self.producer = producer
         self.topic = topic
+        self.unprocessed = unprocessed  # set with the embedded broker: see its module
 
     async def publish(self, items: Sequence[RawItem]) -> list[tuple[RawItem, str]]:
         """Send every item and wait until the broker acknowledged each.
@@ -27,11 +30,14 @@ class RawItemPublisher:
         """
         futures: list[asyncio.Future[object]] = []
         refused: list[tuple[RawItem, str]] = []
+        records = [(item.item_id.encode(), encode_raw_item(item)) for item in items]
+        if self.unprocessed is not None:
+            await self.unprocessed.remember(records)
         try:
-            for item in items:
+            for item, (key, value) in zip(items, records, strict=True):
                 try:
                     futures.append(await self.producer.send(
-                        self.topic, key=item.item_id.encode(), value=encode_raw_item(item),
+                        self.topic, key=key, value=value,
                         headers=[("feed_id", item.feed_id.encode()),
                                  ("fetched_at", item.fetched_at.isoformat().encode())]))
                 except KafkaError as exc:

@@ -41,6 +41,7 @@ from alerts.store import LiveSubscriptions, SubscriptionStore
 from alerts.subscriptions import Subscription
 from connectors.feeds_file import FeedSpec
 from connectors.records import RawItem
+from connectors.unprocessed import UnprocessedItems
 from streams.dedupe.service import StoryAssigner
 from streams.dedupe.stories import StoryStore
 from streams.dlq import DeadLetter
@@ -133,6 +134,7 @@ class PipelineConfig:
     max_lag: int = 10_000
     monitor_seconds: float = 10.0
     instance: str = field(default_factory=instance_name)  # this worker, in shared counters
+    track_unprocessed: bool = False  # an embedded broker: see connectors.unprocessed
 
 
 def subscription_pages(store: SubscriptionStore, channels: Channels, tagger: TaggerSource, *,
@@ -288,7 +290,13 @@ def create_app(config: PipelineConfig) -> faust.App:
 
     steps = [Step("normalise", names.raw, normalise), Step("tag", names.articles, tag),
              Step("match", names.tagged, match), Step("deliver", names.alerts, notify)]
-    _register_pipeline(app, raw, steps, dlq)
+    unprocessed = UnprocessedItems(redis_client, prefix=config.redis_prefix)
+
+    async def processed(keys: list[bytes]) -> None:
+        if config.track_unprocessed:
+            await _until_infrastructure_recovers("normalise", lambda: unprocessed.forget(keys))
+
+    _register_pipeline(app, raw, steps, dlq, processed)
 
     monitor = Monitor(bootstrap=config.kafka_bootstrap, group=config.app_id,
                       consumed=[names.raw], sized=list(names.all()), dlq_topic=names.dlq,
@@ -406,14 +414,17 @@ class Step:
 
 
 def _register_pipeline(app: faust.App, source: faust.TopicT, steps: list[Step],
-                       dlq: faust.TopicT) -> None:
-    """One agent over `source` that runs the steps in turn on each batch of events."""
+                       dlq: faust.TopicT,
+                       processed: Callable[[list[bytes]], Awaitable[None]]) -> None:
+    """One agent over `source` that runs the steps in turn on each batch of events, then
+    tells `processed` the keys of the batch."""
 
     async def pipeline(stream: faust.StreamT[bytes]) -> None:
         async for events in stream.take_events(BATCH, within=BATCH_WAIT):
             await _run_steps(app, steps, [(event.key, event.value) for event in events], dlq,
                              origins=[(event.message.topic, event.message.partition,
                                        event.message.offset) for event in events])
+            await processed([event.key for event in events if event.key is not None])
 
     app.agent(source, name="pipeline")(pipeline)
 

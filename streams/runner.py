@@ -29,6 +29,7 @@ from connectors.publish import RawItemPublisher, new_producer
 from connectors.registry import FeedRegistry
 from connectors.schedule import ScheduleBounds
 from connectors.state import FeedStateStore
+from connectors.unprocessed import UnprocessedItems, republish
 from connectors.websub import WebSubStore, WebSubSubscriber
 from streams.app import PipelineConfig, create_app
 from streams.embedded import Endpoints, RoleError, embedded_services
@@ -47,9 +48,11 @@ async def poll_forever(poller: FeedPoller) -> None:
 
 def connector_job(settings: Settings, endpoints: Endpoints, feeds: list[FeedSpec],
                   topics: TopicNames, idempotent: bool, *,
-                  drive: Drive = poll_forever) -> Callable[[], Awaitable[None]]:
+                  drive: Drive = poll_forever,
+                  track_unprocessed: bool = False) -> Callable[[], Awaitable[None]]:
     """A background job that polls `feeds` and publishes to the raw topic until cancelled.
-    `drive` runs the poller (`wirewatch connect` holds a shard lease around it)."""
+    `drive` runs the poller (`wirewatch connect` holds a shard lease around it);
+    `track_unprocessed` keeps items in Redis until processed (an embedded broker)."""
 
     async def run_connector() -> None:
         redis_client = aioredis.Redis.from_url(endpoints.redis_url)
@@ -62,7 +65,10 @@ def connector_job(settings: Settings, endpoints: Endpoints, feeds: list[FeedSpec
         await producer.start()
         try:
             poller = FeedPoller(
-                feeds, session=session, publisher=RawItemPublisher(producer, topics.raw),
+                feeds, session=session, publisher=RawItemPublisher(
+                    producer, topics.raw, unprocessed=UnprocessedItems(
+                        redis_client, prefix=settings.redis_prefix)
+                    if track_unprocessed else None),
                 store=FeedStateStore(redis_client, settings.redis_prefix), policy=policy,
                 bounds=ScheduleBounds(min_seconds=settings.poll_min_seconds,
                                       max_seconds=settings.poll_max_seconds,
@@ -107,6 +113,26 @@ async def registered_feeds(redis_url: str, prefix: str) -> list[FeedSpec]:
     try:
         return await FeedRegistry(client, prefix).list()
     finally:
+        await client.aclose()
+
+
+async def republish_unprocessed(endpoints: Endpoints, prefix: str, raw_topic: str) -> int:
+    """Publish again the items a previous embedded broker took with it unprocessed."""
+    client = aioredis.Redis.from_url(endpoints.redis_url)
+    producer = new_producer(endpoints.kafka_bootstrap, idempotent=False,
+                            client_id="wirewatch-republish")
+    try:
+        unprocessed = UnprocessedItems(client, prefix=prefix)
+        if not await unprocessed.count():
+            return 0
+        await producer.start()
+        count = await republish(unprocessed, RawItemPublisher(producer, raw_topic,
+                                                              unprocessed=unprocessed))
+        log.warning("published %d items again that the embedded broker lost before they "
+                    "were processed", count)
+        return count
+    finally:
+        await producer.stop()
         await client.aclose()
 
 
@@ -209,6 +235,8 @@ def run_pipeline(settings: Settings, *, feeds: list[FeedSpec] | None = None,
         asyncio.run(ensure_topics(endpoints.kafka_bootstrap, topics,
                                   partitions=settings.topic_partitions,
                                   replication=settings.topic_replication))
+        if endpoints.embedded_kafka:  # a fresh broker: what it lost is published again
+            asyncio.run(republish_unprocessed(endpoints, settings.redis_prefix, topics.raw))
         config = PipelineConfig(
             app_id=settings.app_id, kafka_bootstrap=endpoints.kafka_bootstrap,
             redis_url=endpoints.redis_url, idempotent=idempotent, topics=topics,
@@ -224,12 +252,14 @@ def run_pipeline(settings: Settings, *, feeds: list[FeedSpec] | None = None,
             feeds=lambda: list(feeds or ()),
             web_auth=settings.web_auth_config(),
             max_lag=settings.status_max_lag, monitor_seconds=settings.monitor_seconds,
+            track_unprocessed=endpoints.embedded_kafka,
         )
         if settings.api_token and settings.api_token.get_secret_value() and not worker_only:
             config.background.append(api_job(settings, endpoints.redis_url, channels.ids))
         if feeds and not worker_only:
             config.background.append(
-                connector_job(settings, endpoints, feeds, topics, idempotent))
+                connector_job(settings, endpoints, feeds, topics, idempotent,
+                              track_unprocessed=endpoints.embedded_kafka))
         app = create_app(config)
         if announce:
             announce(endpoints, settings)
