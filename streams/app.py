@@ -385,7 +385,7 @@ async def _until_infrastructure_recovers(stage: str, call: Callable[[], Awaitabl
         except TRANSIENT as exc:
             log.warning("stage waiting for Redis", extra={"stage": stage, "error": str(exc)})
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
+            delay = min(delay * 2, 5.0)  # back within 5 s of Redis returning
 
 
 BATCH = 256  # events per batch

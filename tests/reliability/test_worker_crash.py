@@ -12,50 +12,22 @@ import json
 import random
 import signal
 import time
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from alerts.records import Alert, decode_alert
 from bench.corpus import raw_items
 from bench.harness import produce_items, start_webhook_sink, write_sink_channel
 from streams.embedded import free_port
-from streams.records import Article, decode
 from tests.support.processes import wait_for, wirewatch_env
-from tests.support.roles import Role, metric_value
+from tests.support.roles import ArticleLog, Role, metric_value
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis, pytest.mark.slow]
 
 ITEMS = 10_000
 CRASHES = 3
-
-
-class ArticleLog:
-    """Reads news.articles.v1 in the background: how often each id came, and its story."""
-
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        self.bootstrap, self.topic = bootstrap, topic
-        self.seen: Counter[str] = Counter()
-        self.story_of: dict[str, str] = {}
-        self.title_of: dict[str, str] = {}
-
-    async def run(self) -> None:
-        consumer = AIOKafkaConsumer(self.topic, bootstrap_servers=self.bootstrap,
-                                    auto_offset_reset="earliest", enable_auto_commit=False)
-        await consumer.start()
-        try:
-            while True:
-                for messages in (await consumer.getmany(timeout_ms=200)).values():
-                    for message in messages:
-                        article = decode(message.value, Article)
-                        self.seen[article.article_id] += 1
-                        self.story_of[article.article_id] = article.story_id
-                        self.title_of[article.article_id] = article.title
-        finally:
-            await consumer.stop()
 
 
 async def test_a_worker_killed_at_random_points_loses_nothing(

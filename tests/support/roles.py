@@ -1,4 +1,4 @@
-"""Wirewatch roles as subprocesses, and reading back which items reached a topic."""
+"""Wirewatch roles as subprocesses under load, and reading back what reached the topics."""
 
 from __future__ import annotations
 
@@ -6,14 +6,17 @@ import asyncio
 import json
 import subprocess
 import sys
+import time
 import urllib.request
 from collections import Counter
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from bench.harness import write_sink_channel
+from connectors.records import RawItem, encode_raw_item
 from streams.records import Article, decode
-from tests.support.processes import stop
+from tests.support.processes import stop, wirewatch_env
 
 
 def status_of(port: int) -> dict[str, object] | None:
@@ -97,3 +100,75 @@ def metric_value(port: int, name: str, **labels: str) -> float:
         if sample == (f"{name}{{{wanted}}}" if labels else name):
             return float(value)
     return 0.0
+
+
+class ArticleLog:
+    """Reads news.articles.v1 in the background: how often each id came, and its story."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.bootstrap, self.topic = bootstrap, topic
+        self.seen: Counter[str] = Counter()
+        self.story_of: dict[str, str] = {}
+        self.title_of: dict[str, str] = {}
+
+    async def run(self) -> None:
+        consumer = AIOKafkaConsumer(self.topic, bootstrap_servers=self.bootstrap,
+                                    auto_offset_reset="earliest", enable_auto_commit=False)
+        await consumer.start()
+        try:
+            while True:
+                for messages in (await consumer.getmany(timeout_ms=200)).values():
+                    for message in messages:
+                        article = decode(message.value, Article)
+                        self.seen[article.article_id] += 1
+                        self.story_of[article.article_id] = article.story_id
+                        self.title_of[article.article_id] = article.title
+        finally:
+            await consumer.stop()
+
+
+def sink_subscription(directory: Path, sink_port: int) -> tuple[Path, Path]:
+    """A channels file with the webhook sink and one subscription to Microsoft on it."""
+    channels, subscriptions = directory / "channels.yaml", directory / "subscriptions.yaml"
+    write_sink_channel(channels, sink_port)
+    subscriptions.write_text(json.dumps({"subscriptions": [{
+        "name": "Microsoft", "owner": "test", "query": "entity:microsoft",
+        "channels": ["sink"]}]}))
+    return channels, subscriptions
+
+
+def expected_stories(articles: ArticleLog, ids: set[str]) -> set[str]:
+    """The stories the Microsoft subscription must alert on (bench/corpus.py titles start
+    with the company), as the pipeline grouped them."""
+    return {articles.story_of[i] for i in ids if articles.title_of[i].startswith("Microsoft ")}
+
+
+def pipeline_env(*, bootstrap: str, redis_url: str, unique: str, directory: Path,
+                 idempotent: bool, partitions: int, **extra: str) -> dict[str, str]:
+    """The environment of a `wirewatch worker` under test: its own names everywhere."""
+    return wirewatch_env(
+        WIREWATCH_KAFKA_BOOTSTRAP=bootstrap, WIREWATCH_REDIS_URL=redis_url,
+        WIREWATCH_TOPIC_PREFIX=f"{unique}.", WIREWATCH_APP_ID=f"ww-{unique}",
+        WIREWATCH_REDIS_PREFIX=f"{unique}:", WIREWATCH_TOPIC_PARTITIONS=str(partitions),
+        WIREWATCH_KAFKA_IDEMPOTENCE=str(idempotent).lower(),
+        WIREWATCH_DATA_DIR=str(directory / "data"), **extra)
+
+
+async def produce_steadily(bootstrap: str, topic: str, items: list[RawItem],
+                           per_second: float) -> None:
+    """Produce the items at about `per_second`, a tenth of a second's worth at a time."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    try:
+        step = max(int(per_second / 10), 1)
+        started = time.monotonic()
+        for start in range(0, len(items), step):
+            await asyncio.gather(*[
+                await producer.send(topic, key=item.item_id.encode(),
+                                    value=encode_raw_item(item))
+                for item in items[start:start + step]])
+            delay = started + (start + step) / per_second - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)  # pacing the load, not waiting for a condition
+    finally:
+        await producer.stop()
