@@ -4,7 +4,7 @@
 # Maven Central artifacts (see pom.xml beside this script) and the machine's
 # Java 17+.
 #
-# Usage: kafka.sh fetch|start|stop|status|version
+# Usage: kafka.sh fetch|start|stop|status|halt|resume|version
 #   fetch    copy the broker's runtime jars into $CACHE/libs with Maven
 #            (skipped when already done; exit 3 if Maven cannot get them)
 #   start    fetch if needed, format a fresh KRaft log dir, start the broker in
@@ -15,6 +15,8 @@
 #   stop     SIGTERM the broker (SIGKILL after 20 s); remove $DATA if start
 #            created it as a temp dir. Exits 0 when nothing is running.
 #   status   print "bootstrap=..." and exit 0 if running, else exit 1
+#   halt     stop the broker but keep its data, config and port (an outage)
+#   resume   start a halted broker again on them; prints its bootstrap line
 #   version  print the Kafka version used
 #
 # Environment (all optional):
@@ -207,6 +209,52 @@ fail_start() {
   exit 1
 }
 
+# How many times the broker of $1 logged that it started.
+started_count() {
+  local n
+  n="$(grep -c 'Kafka Server started' "$1/logs/server.log" 2>/dev/null)" || true
+  echo "${n:-0}"
+}
+
+# Start the JVM on $data's config and wait until it serves $port (a new "Kafka Server
+# started" line in server.log: a resumed broker's log already has one from before).
+launch() {
+  local data="$1" port="$2" pid seen
+  local cp="$LIBS/*"
+  local jvm=(-Djava.awt.headless=true -XX:+UseG1GC -XX:MaxGCPauseMillis=20
+             -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent
+             -Dlog4j2.configurationFile="$data/log4j2.xml" -Dkafka.logs.dir="$data/logs")
+  seen="$(started_count "$data")"
+  # shellcheck disable=SC2086  # HEAP_OPTS is a list of flags
+  nohup "$JAVA" $HEAP_OPTS "${jvm[@]}" -cp "$cp" kafka.Kafka "$data/server.properties" \
+    </dev/null >>"$data/logs/stdout.log" 2>&1 &
+  pid=$!
+  echo "$pid" >"$data/kafka.pid"
+  log "broker pid $pid, data $data, waiting for 127.0.0.1:$port ..."
+  local deadline=$((SECONDS + START_TIMEOUT))
+  until (( $(started_count "$data") > seen )) && port_open "$port"; do
+    kill -0 "$pid" 2>/dev/null || fail_start "$data" "" "broker exited during startup"
+    ((SECONDS < deadline)) || fail_start "$data" "$pid" "broker not ready after ${START_TIMEOUT}s"
+    sleep 0.2
+  done
+}
+
+# SIGTERM the broker $1 (SIGKILL after 20 s) and wait until it is gone.
+terminate() {
+  local pid="$1" i
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do     # 100 x 0.2 s = 20 s
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "broker $pid still alive after 20 s, sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    for ((i = 0; i < 25; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+  fi
+  log "stopped broker pid $pid"
+}
+
 cmd_start() {
   local data pid
   data="$(current_data)"
@@ -249,12 +297,8 @@ cmd_start() {
   write_config "$data" "$port" "$cport"
   echo "$KAFKA_VERSION" >"$data/version"
 
-  local cp="$LIBS/*"
-  local jvm=(-Djava.awt.headless=true -XX:+UseG1GC -XX:MaxGCPauseMillis=20
-             -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent
-             -Dlog4j2.configurationFile="$data/log4j2.xml" -Dkafka.logs.dir="$data/logs")
-
   local t0=$SECONDS
+  local cp="$LIBS/*"
   if ! "$JAVA" -Xmx256m -cp "$cp" \
         kafka.tools.StorageTool format --standalone \
         -t "$("$JAVA" -cp "$cp" kafka.tools.StorageTool random-uuid)" \
@@ -263,20 +307,7 @@ cmd_start() {
     die "formatting KRaft storage failed"
   fi
 
-  # shellcheck disable=SC2086  # HEAP_OPTS is a list of flags
-  nohup "$JAVA" $HEAP_OPTS "${jvm[@]}" -cp "$cp" kafka.Kafka "$data/server.properties" \
-    </dev/null >"$data/logs/stdout.log" 2>&1 &
-  pid=$!
-  echo "$pid" >"$data/kafka.pid"
-  log "broker pid $pid, data $data, waiting for 127.0.0.1:$port ..."
-
-  local deadline=$((SECONDS + START_TIMEOUT))
-  until grep -q 'Kafka Server started' "$data/logs/server.log" 2>/dev/null && port_open "$port"; do
-    kill -0 "$pid" 2>/dev/null || fail_start "$data" "" "broker exited during startup"
-    ((SECONDS < deadline)) || fail_start "$data" "$pid" "broker not ready after ${START_TIMEOUT}s"
-    sleep 0.2
-  done
-
+  launch "$data" "$port"
   echo "bootstrap=127.0.0.1:$port" >"$data/bootstrap"
   log "Kafka $KAFKA_VERSION ready in $((SECONDS - t0)) s"
   echo "kafka_version=$KAFKA_VERSION"
@@ -294,18 +325,7 @@ cmd_stop() {
     return 0
   fi
   if pid="$(running_pid "$data")"; then
-    kill -TERM "$pid" 2>/dev/null || true
-    local i
-    for ((i = 0; i < 100; i++)); do     # 100 x 0.2 s = 20 s
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.2
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-      log "broker $pid still alive after 20 s, sending SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-      for ((i = 0; i < 25; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-    fi
-    log "stopped broker pid $pid"
+    terminate "$pid"
   else
     log "broker not running"
   fi
@@ -329,11 +349,38 @@ cmd_status() {
   fi
 }
 
+# ---------------------------------------------------------------- halt / resume
+# An outage for the reliability tests: halt stops the broker but keeps its data, config and
+# port; resume starts it again on them (no formatting), so acknowledged records survive.
+cmd_halt() {
+  local data pid
+  data="$(current_data)"
+  pid="$(running_pid "$data")" || die "no running broker to halt"
+  terminate "$pid"
+  rm -f "$data/kafka.pid"
+}
+
+cmd_resume() {
+  local data pid port
+  data="$(current_data)"
+  [[ -n "$data" && -f "$data/server.properties" && -f "$data/bootstrap" ]] \
+    || die "no halted broker to resume"
+  if pid="$(running_pid "$data")"; then log "broker already running (pid $pid)"
+  else
+    check_java
+    port="$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$data/bootstrap")"
+    launch "$data" "$port"
+  fi
+  cat "$data/bootstrap"
+}
+
 case "${1:-}" in
   fetch) cmd_fetch; log "jars in $LIBS" ;;
   start) cmd_start ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
+  halt) cmd_halt ;;
+  resume) cmd_resume ;;
   version) echo "$KAFKA_VERSION" ;;
-  *) echo "usage: $0 fetch|start|stop|status|version" >&2; exit 1 ;;
+  *) echo "usage: $0 fetch|start|stop|status|halt|resume|version" >&2; exit 1 ;;
 esac
