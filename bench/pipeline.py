@@ -80,7 +80,8 @@ def start(kind: str, number: int, env: dict[str, str], names: TopicNames, app_id
     return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=(data / "log").open("w"),
                             env={**env, "WIREWATCH_DATA_DIR": str(data),
-                                 "WIREWATCH_WEB_PORT": str(free_port())})
+                                 "WIREWATCH_WEB_PORT": env.get("WIREWATCH_WEB_PORT")
+                                 or str(free_port())})
 
 
 async def one_run(kind: str, workers: int, count: int, ends: object, base_env: dict[str, str],
@@ -123,6 +124,24 @@ async def one_run(kind: str, workers: int, count: int, ends: object, base_env: d
             "redis_bytes_per_record": round((memory_after - memory_before) / count)}
 
 
+def worker_env(scratch: Path, sink_port: int, ends: object) -> dict[str, str]:
+    """The benchmark workers' settings: 50 subscriptions alerting a loopback webhook sink,
+    the shipped watchlist plus synthetic companies up to 1,000 aliases."""
+    write_sink_channel(scratch / "channels.yaml", sink_port)
+    (scratch / "subscriptions.yaml").write_text(json.dumps({"subscriptions": [
+        {**s.to_dict(), "channels": ["sink"]} for s in subscriptions()]}), encoding="utf-8")
+    write_watchlist(scratch / "watchlist.yaml", synthetic_entities(980),
+                    extends_defaults=True)
+    return {**os.environ, "WIREWATCH_KAFKA_BOOTSTRAP": ends.kafka_bootstrap,  # type: ignore[attr-defined]
+            "WIREWATCH_REDIS_URL": ends.redis_url,  # type: ignore[attr-defined]
+            "WIREWATCH_CHANNELS_FILE": str(scratch / "channels.yaml"),
+            "WIREWATCH_SUBSCRIPTIONS_FILE": str(scratch / "subscriptions.yaml"),
+            "WIREWATCH_WATCHLIST_FILE": str(scratch / "watchlist.yaml"),
+            "WIREWATCH_TOPIC_PARTITIONS": str(PARTITIONS),
+            "WIREWATCH_KAFKA_IDEMPOTENCE": "false",
+            "WIREWATCH_LOG_LEVEL": "ERROR"}
+
+
 async def bench(count: int, worker_counts: list[int], scratch: Path) -> dict[str, object]:
     received = [0]
 
@@ -130,22 +149,10 @@ async def bench(count: int, worker_counts: list[int], scratch: Path) -> dict[str
         received[0] += 1
 
     runner, sink_port = await start_webhook_sink(on_alert)
-    write_sink_channel(scratch / "channels.yaml", sink_port)
-    (scratch / "subscriptions.yaml").write_text(json.dumps({"subscriptions": [
-        {**s.to_dict(), "channels": ["sink"]} for s in subscriptions()]}), encoding="utf-8")
-    write_watchlist(scratch / "watchlist.yaml", synthetic_entities(980),
-                    extends_defaults=True)
     results = []
     try:
         with embedded_services(None, None, scratch / "services") as ends:
-            base_env = {**os.environ, "WIREWATCH_KAFKA_BOOTSTRAP": ends.kafka_bootstrap,
-                        "WIREWATCH_REDIS_URL": ends.redis_url,
-                        "WIREWATCH_CHANNELS_FILE": str(scratch / "channels.yaml"),
-                        "WIREWATCH_SUBSCRIPTIONS_FILE": str(scratch / "subscriptions.yaml"),
-                        "WIREWATCH_WATCHLIST_FILE": str(scratch / "watchlist.yaml"),
-                        "WIREWATCH_TOPIC_PARTITIONS": str(PARTITIONS),
-                        "WIREWATCH_KAFKA_IDEMPOTENCE": "false",
-                        "WIREWATCH_LOG_LEVEL": "ERROR"}
+            base_env = worker_env(scratch, sink_port, ends)
             run = 0
             for workers in worker_counts:
                 for kind in ("passthrough", "pipeline"):

@@ -20,3 +20,5 @@ DLQ_RECORDS = Gauge("wirewatch_dlq_records", "Records in the dead-letter topic."
 FEEDS = Gauge("wirewatch_feeds", "Feeds by health.", ["state"])
 UP = Gauge("wirewatch_dependency_up", "1 when the last check reached the dependency.",
            ["dependency"])
+ASYNCIO_TASKS = Gauge("wirewatch_asyncio_tasks",
+                      "Tasks alive on the worker's event loop: flat in a healthy worker.")

@@ -213,6 +213,7 @@ class Monitor:
         return points
 
     def _export(self, snapshot: Snapshot) -> None:
+        metrics.ASYNCIO_TASKS.set(len(asyncio.all_tasks()))
         metrics.UP.labels("kafka").set(1 if snapshot.kafka_ok else 0)
         metrics.UP.labels("redis").set(1 if snapshot.redis_ok else 0)
         for p in snapshot.lag:
