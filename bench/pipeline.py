@@ -10,7 +10,7 @@ Starts the embedded broker and Redis, then for each configuration a fresh set of
 The clock runs from the first record produced until the group has committed every offset.
 Prints JSON: records/s per configuration, the pipeline/passthrough ratio, 2-worker speed-up,
 peak RSS and CPU seconds per 1,000 records per worker, Redis bytes per record.
-Usage: python bench/pipeline.py [--items 100000] [--workers 1 2]
+Usage: python bench/pipeline.py [--items 100000] [--workers 1 2] [--kafka HOST:PORT]
 """
 
 from __future__ import annotations
@@ -87,7 +87,8 @@ def start(kind: str, number: int, env: dict[str, str], names: TopicNames, app_id
 async def one_run(kind: str, workers: int, count: int, ends: object, base_env: dict[str, str],
                   scratch: Path, run: int) -> dict[str, object]:
     bootstrap, redis_url = ends.kafka_bootstrap, ends.redis_url  # type: ignore[attr-defined]
-    prefix, app_id = f"b{run}.", f"bench-{kind}-{workers}-{run}"
+    tag = f"{run}-{os.getpid()}"  # fresh topics even on a long-lived broker
+    prefix, app_id = f"b{tag}.", f"bench-{kind}-{workers}-{tag}"
     names = TopicNames.with_prefix(prefix)
     await ensure_topics(bootstrap, names, partitions=PARTITIONS, replication=1)
     client = aioredis.Redis.from_url(redis_url)
@@ -142,7 +143,8 @@ def worker_env(scratch: Path, sink_port: int, ends: object) -> dict[str, str]:
             "WIREWATCH_LOG_LEVEL": "ERROR"}
 
 
-async def bench(count: int, worker_counts: list[int], scratch: Path) -> dict[str, object]:
+async def bench(count: int, worker_counts: list[int], scratch: Path,
+                kafka: str | None = None) -> dict[str, object]:
     received = [0]
 
     def on_alert(body: bytes) -> None:
@@ -151,8 +153,10 @@ async def bench(count: int, worker_counts: list[int], scratch: Path) -> dict[str
     runner, sink_port = await start_webhook_sink(on_alert)
     results = []
     try:
-        with embedded_services(None, None, scratch / "services") as ends:
+        with embedded_services(kafka, None, scratch / "services") as ends:
             base_env = worker_env(scratch, sink_port, ends)
+            if kafka:  # Apache Kafka: idempotent producers, as in production
+                base_env["WIREWATCH_KAFKA_IDEMPOTENCE"] = "true"
             run = 0
             for workers in worker_counts:
                 for kind in ("passthrough", "pipeline"):
@@ -164,7 +168,8 @@ async def bench(count: int, worker_counts: list[int], scratch: Path) -> dict[str
     finally:
         await runner.cleanup()
     rate = {(r["kind"], r["workers"]): r["records_per_s"] for r in results}
-    summary: dict[str, object] = {"broker": "embedded (Tansu)", "partitions": PARTITIONS,
+    summary: dict[str, object] = {"broker": f"Apache Kafka at {kafka}" if kafka
+                                  else "embedded (Tansu)", "partitions": PARTITIONS,
                                   "cores": os.cpu_count(), "alerts_delivered": received[0],
                                   "runs": results}
     for workers in worker_counts:
@@ -180,9 +185,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--kafka", default=None, help="bootstrap of a running Kafka (e.g. "
+                        "`bash deploy/kafka/kafka.sh start`) instead of the embedded broker")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="wirewatch-bench-pipeline-") as scratch:
-        result = asyncio.run(bench(args.items, args.workers, Path(scratch)))
+        result = asyncio.run(bench(args.items, args.workers, Path(scratch), args.kafka))
     json.dump(result, sys.stdout, indent=2)
     print()
 
