@@ -29,7 +29,7 @@ from streams.embedded import free_port
 from tests.support.processes import wait_for, wirewatch_env
 from tests.support.roles import Role, article_ids, raw_ids
 
-pytestmark = [pytest.mark.kafka, pytest.mark.redis, pytest.mark.slow]
+pytestmark = [pytest.mark.kafka, pytest.mark.redis, pytest.mark.slow, pytest.mark.apache_kafka]
 
 PARTITIONS = 6
 ITEMS_PER_FEED = 4
