@@ -118,7 +118,9 @@ class Dispatcher:
         self._paces = {channel: Pace(seconds, time.monotonic)
                        for channel, seconds in (pace_seconds or {}).items()}
         self._stopping = asyncio.Event()
-        self._in_flight = asyncio.Semaphore(concurrency)
+        # Per channel: a channel whose deliveries hang or wait out a 429 holds its own
+        # slots through every retry, never another channel's.
+        self._in_flight = {channel: asyncio.Semaphore(concurrency) for channel in notifiers}
 
     def stop(self) -> None:
         """Ask the workers to finish: a delivery waiting to retry is left for the next run."""
@@ -159,7 +161,8 @@ class Dispatcher:
                     return
 
     async def _deliver_limited(self, pending: Pending) -> str:
-        async with self._in_flight:
+        slots = self._in_flight.setdefault(pending.channel, asyncio.Semaphore(8))
+        async with slots:
             if self._stopping.is_set():
                 raise _Stopped
             return await self.deliver(pending)

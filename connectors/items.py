@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from connectors.identity import canonical_url, content_hash, item_id
@@ -11,23 +12,40 @@ from connectors.records import RawItem
 
 # A feed clock a little ahead of ours is normal; further ahead is a wrong date.
 _FUTURE_TOLERANCE = timedelta(minutes=10)
+# Items taken from one fetch. Real feeds list tens to a few hundred; a feed of a million
+# (a bug or an attack) must not publish a million records and their Redis bookkeeping.
+# Feeds list the newest first, so the first ones are kept.
+MAX_ITEMS_PER_FETCH = 1000
+
+
+def bounded(parsed: ParsedFeed, limit: int = MAX_ITEMS_PER_FETCH) -> ParsedFeed:
+    """The feed with at most `limit` entries; the cut is recorded as the feed's error."""
+    if len(parsed.entries) <= limit:
+        return parsed
+    note = f"kept the first {limit} of {len(parsed.entries)} items"
+    return replace(parsed, entries=parsed.entries[:limit],
+                   error=f"{parsed.error}; {note}" if parsed.error else note)
 
 
 def raw_items(
     parsed: ParsedFeed, *, feed_id: str, feed_url: str, source: str, fetched_at: datetime,
 ) -> list[RawItem]:
-    """Build one RawItem per entry; GUIDs reused within the feed fall back to GUID+URL."""
+    """Build one RawItem per entry; GUIDs reused within the feed fall back to GUID+URL, and
+    an item listed twice (the same id) is taken once."""
     guid_counts = Counter(entry.guid for entry in parsed.entries if entry.guid)
-    items = []
+    items: dict[str, RawItem] = {}
     for entry in parsed.entries:
         content = entry.content or entry.summary
         published = entry.published
         if published is not None and published > fetched_at + _FUTURE_TOLERANCE:
             published = fetched_at  # a future date would sort the item ahead of the news
         link = canonical_url(entry.url) if entry.url else ""
-        items.append(RawItem(
-            item_id=item_id(feed_id, guid=entry.guid, url=entry.url, title=entry.title,
-                            content=content, guid_collides=guid_counts[entry.guid] > 1),
+        identity = item_id(feed_id, guid=entry.guid, url=entry.url, title=entry.title,
+                           content=content, guid_collides=guid_counts[entry.guid] > 1)
+        if identity in items:
+            continue
+        items[identity] = RawItem(
+            item_id=identity,
             feed_id=feed_id,
             feed_url=feed_url,
             source=source,
@@ -41,5 +59,5 @@ def raw_items(
             published=published,
             fetched_at=fetched_at,
             content_hash=content_hash(entry.title, content),
-        ))
-    return items
+        )
+    return list(items.values())

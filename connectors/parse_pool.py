@@ -1,8 +1,8 @@
 """Parse feeds in worker processes, bounded in CPU time and memory, off the event loop.
 
 One hostile feed (a parser bomb, a pathological document) can use at most one worker for
-`timeout` seconds and `memory_mb` of address space; then its worker is replaced and the feed
-gets an error, while every other feed keeps being parsed.
+`timeout` seconds and `memory_mb` of address space; then that worker alone is replaced and
+the feed gets an error, while every other feed keeps being parsed.
 """
 
 from __future__ import annotations
@@ -34,54 +34,67 @@ def _parse_guarded(body: bytes, content_type: str) -> ParsedFeed:  # pragma: no 
 
 
 class ParserPool:
-    """A pool of parser processes; `parse` never raises and never blocks the event loop."""
+    """Parser processes; `parse` never raises and never blocks the event loop.
+
+    Each worker is an executor of its own (a lane), used by one parse at a time: a parse
+    that times out or kills its process takes only its own lane down, never a parse of
+    another feed running beside it in another process.
+    """
 
     def __init__(self, workers: int = 2, timeout: float = 10.0, memory_mb: int = 1024) -> None:
         self.workers = workers
         self.timeout = timeout
         self.memory_mb = memory_mb
-        self._executor: concurrent.futures.ProcessPoolExecutor | None = None
-        self._slots: asyncio.Semaphore | None = None
+        self._lanes: list[concurrent.futures.ProcessPoolExecutor | None] = [None] * workers
+        self._free: asyncio.Queue[int] | None = None
 
-    def _pool(self) -> concurrent.futures.ProcessPoolExecutor:
-        if self._executor is None:
+    def _lane(self, index: int) -> concurrent.futures.ProcessPoolExecutor:
+        lane = self._lanes[index]
+        if lane is None:
             # spawn: never fork a process that runs threads (aiohttp, Faust, Kafka), and keep
             # the workers direct children so that they can die with wirewatch.
-            self._executor = concurrent.futures.ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+            lane = self._lanes[index] = concurrent.futures.ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker, initargs=(self.memory_mb,))
-        return self._executor
+        return lane
 
     async def parse(self, body: bytes, content_type: str = "") -> ParsedFeed:
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self.workers)
-        # One parse per worker at a time: the timeout then measures parsing, not queueing.
-        async with self._slots:
-            return await self._parse(body, content_type)
+        if self._free is None:
+            self._free = asyncio.Queue()
+            for index in range(self.workers):
+                self._free.put_nowait(index)
+        # One parse per lane at a time: the timeout then measures parsing, not queueing.
+        index = await self._free.get()
+        try:
+            return await self._parse(index, body, content_type)
+        finally:
+            self._free.put_nowait(index)
 
-    async def _parse(self, body: bytes, content_type: str) -> ParsedFeed:
+    async def _parse(self, index: int, body: bytes, content_type: str) -> ParsedFeed:
         loop = asyncio.get_running_loop()
         try:
-            future = loop.run_in_executor(self._pool(), _parse_guarded, body, content_type)
+            future = loop.run_in_executor(self._lane(index), _parse_guarded, body,
+                                          content_type)
             return await asyncio.wait_for(future, self.timeout)
         except TimeoutError:
-            log.warning("feed parse timed out; replacing the parser workers")
-            self._replace_workers()
+            log.warning("feed parse timed out; replacing its parser process")
+            self._replace(index)
             return ParsedFeed(error=f"parse took longer than {self.timeout:g}s")
         except BrokenProcessPool:
-            self._replace_workers()
+            self._replace(index)
             return ParsedFeed(error="parser process died (memory or crash)")
 
-    def _replace_workers(self) -> None:
-        executor, self._executor = self._executor, None
-        if executor is None:
+    def _replace(self, index: int) -> None:
+        lane, self._lanes[index] = self._lanes[index], None
+        if lane is None:
             return
         # A running parse cannot be cancelled, only killed with its process.
-        for process in list(getattr(executor, "_processes", {}).values()):
+        for process in list(getattr(lane, "_processes", {}).values()):
             process.kill()
-        executor.shutdown(wait=False, cancel_futures=True)
+        lane.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
-        executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
+        lanes, self._lanes = self._lanes, [None] * self.workers
+        for lane in lanes:
+            if lane is not None:
+                lane.shutdown(wait=True, cancel_futures=True)

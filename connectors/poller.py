@@ -20,7 +20,7 @@ from connectors.errors import FetchError
 from connectors.feeds_file import FeedSpec
 from connectors.fetch import FetchLimits, fetch_feed
 from connectors.guard import AddressPolicy
-from connectors.items import raw_items
+from connectors.items import bounded, raw_items
 from connectors.parse import ParsedFeed, parse_feed
 from connectors.publish import RawItemPublisher
 from connectors.records import RawItem
@@ -111,7 +111,7 @@ class FeedPoller:
         if spec is None:
             log.warning("push for a feed this connector does not poll", extra={"feed_id": feed_id})
             return
-        parsed = await self.parse(body, content_type)
+        parsed = bounded(await self.parse(body, content_type))
         await self._publish(spec, parsed)  # Kafka down: raises, and the hub retries
 
     async def _due(self) -> list[tuple[FeedSpec, FeedState]]:
@@ -162,7 +162,7 @@ class FeedPoller:
         refused: str | None = None
         pushed = False
         if result.status == 200:
-            parsed = await self.parse(result.body, result.content_type)
+            parsed = bounded(await self.parse(result.body, result.content_type))
             if parsed.error and not parsed.entries:
                 # Keep the old validators: a 304 next time would hide items never parsed.
                 await self._record_error(spec, state, result.status, "ParseError",

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from connectors.identity import content_hash, item_id
-from connectors.items import raw_items
+from connectors.items import MAX_ITEMS_PER_FETCH, bounded, raw_items
 from connectors.parse import ParsedEntry, ParsedFeed
 from connectors.records import RawItem
 
@@ -59,9 +59,8 @@ def test_empty_feed_gives_no_items() -> None:
     ],
 )
 def test_guid_collisions(entries: list[ParsedEntry], distinct: int) -> None:
-    items = build(*entries)
-    assert len(items) == len(entries)
-    assert len({item.item_id for item in items}) == distinct
+    items = build(*entries)  # one item per identity: the same item listed twice is one
+    assert len(items) == len({item.item_id for item in items}) == distinct
 
 
 def test_colliding_guids_use_guid_plus_url_and_unique_guid_uses_guid() -> None:
@@ -121,3 +120,20 @@ def test_content_hash_uses_content_else_summary(
     assert item.content_hash == content_hash("T", hashed_content)
     assert item.item_id == item_id(FEED_ID, guid=None, url=None, title="T",
                                    content=hashed_content)
+
+
+def test_a_feed_is_cut_to_the_first_items_and_says_so() -> None:
+    entries = [entry(guid=f"g{n}", url=f"https://e.example/{n}", title=f"t{n}")
+               for n in range(MAX_ITEMS_PER_FETCH + 5)]
+    cut = bounded(ParsedFeed(title="t", entries=entries))
+    assert [e.guid for e in cut.entries] == [f"g{n}" for n in range(MAX_ITEMS_PER_FETCH)]
+    assert cut.error == f"kept the first {MAX_ITEMS_PER_FETCH} of {MAX_ITEMS_PER_FETCH + 5} items"
+    small = ParsedFeed(title="t", entries=entries[:3])
+    assert bounded(small) is small
+
+
+def test_an_item_listed_twice_in_one_fetch_is_taken_once() -> None:
+    same = entry(guid="same", url="https://e.example/1", title="t")
+    other = entry(guid="other", url="https://e.example/2", title="u")
+    items = build(same, other, same, same)
+    assert [i.guid for i in items] == ["same", "other"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import pytest
@@ -83,3 +84,29 @@ async def test_the_timeout_counts_parsing_not_waiting_for_a_worker():
         pool.close()
     assert [r.error for r in results] == [None] * 4
     assert all(len(r.entries) == 63 for r in results)
+
+
+async def test_a_timed_out_parse_takes_down_only_its_own_worker():
+    # A slow feed's parse times out while another feed's parse runs in the second worker:
+    # only the slow one's process is killed, the other parse finishes with all its items.
+    item = b"<item><title>x</title><description>" + b"word " * 20_000 + b"</description></item>"
+    good = SAMPLE.replace(b"</channel>", item * 60 + b"</channel>")
+    slow = json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "t", "items": [
+        {"id": str(n), "url": f"https://e.example/{n}", "content_text": "x"}
+        for n in range(600_000)]}).encode()
+    pool = ParserPool(workers=2, timeout=60.0)
+    try:
+        await asyncio.gather(pool.parse(SAMPLE), pool.parse(SAMPLE))  # both workers up
+        started = time.perf_counter()
+        await pool.parse(good)
+        one = time.perf_counter() - started
+        pool.timeout = max(one * 2, 0.5)  # the slow feed (seconds) runs out, the good does not
+        slow_parse = asyncio.ensure_future(pool.parse(slow, "application/feed+json"))
+        # Start the good parse so that it is still running when the slow one times out.
+        await asyncio.sleep(pool.timeout - one / 2)  # placing the fault in time
+        good_parse = asyncio.ensure_future(pool.parse(good))
+        timed_out, parsed = await asyncio.gather(slow_parse, good_parse)
+    finally:
+        pool.close()
+    assert timed_out.error == f"parse took longer than {pool.timeout:g}s"
+    assert parsed.error is None and len(parsed.entries) == 63
