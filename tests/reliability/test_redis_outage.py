@@ -10,7 +10,6 @@ through and every alert goes out once.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +20,7 @@ from alerts.records import Alert, decode_alert
 from bench.corpus import raw_items
 from bench.harness import start_webhook_sink
 from streams.embedded import free_port, start_redis
+from tests.reliability.results import record
 from tests.support.processes import wait_for
 from tests.support.roles import (
     ArticleLog,
@@ -97,11 +97,12 @@ async def test_a_30_second_redis_outage_pauses_the_worker_and_loses_nothing(
         await sink.cleanup()
         redis.stop()
     duplicates = len(delivered) - len({a.alert_id for a in delivered})
-    print(json.dumps({"redis_outage": {
-        "items": ITEMS, "outage_seconds": OUTAGE_SECONDS, "articles_during_outage": during,
-        "items_lost": len(ids - set(articles.seen)), "alert_duplicates": duplicates,
-        "alerts": len(expected), "dead_lettered": dead_lettered,
-        "recovery_seconds": recovery}}))
+    record("test_redis_outage", {
+        "fault": f"Redis stopped for {OUTAGE_SECONDS:.0f} s under load",
+        "what_happened": f"stages paused and retried (no exit, nothing dead-lettered); "
+                         f"{during} articles finished during the outage; all went on after",
+        "items_lost": len(ids - set(articles.seen)), "duplicates": duplicates,
+        "recovery_seconds": recovery, "alerts": len(expected), "dead_lettered": dead_lettered})
     assert set(articles.seen) == ids and {a.story_id for a in delivered} == expected
     assert duplicates == 0 and dead_lettered == 0
     assert during <= 512  # at most the batches already past Redis when it went
