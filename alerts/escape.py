@@ -11,7 +11,10 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 _LINE_BREAKS = re.compile(r"[\r\n\x0b\x0c\x85\u2028\u2029]+")
 # RFC 2047 encoded words ("=?utf-8?q?...?="): in a header value they can smuggle line breaks
 # past naive checks (CVE-2024-6923 in Python 3.11's email package); never pass them through.
-_ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[bBqQ]\?[^?\s]*\?=")
+# The email package decodes more than RFC 2047 allows: with spaces inside, and even without
+# the closing "?=" ("=?utf-8?q?=0D=0ABcc:_x" became a Bcc line), so whole words are removed
+# and any "=?" left is broken up: without one, the email package finds no encoded word.
+_ENCODED_WORD = re.compile(r"=\?[^?]*\?[bBqQ]\?[^?]*\?=")
 
 
 def plain(text: str) -> str:
@@ -51,8 +54,10 @@ def slack_link(url: str, label: str) -> str:
 
 def header_value(text: str, limit: int = 200) -> str:
     """A header-safe single line: no CR/LF or controls, no encoded words, bounded length."""
-    value = _ENCODED_WORD.sub(" ", plain(text))
-    value = " ".join(value.split())
+    value = plain(text)
+    while (removed := _ENCODED_WORD.sub(" ", value)) != value:  # "=?a?q?=?b?q?c?= ?=" hides
+        value = removed  # a second word that only appears once the first is gone
+    value = " ".join(value.replace("=?", "= ?").split())
     return value[: limit - 1] + "…" if len(value) > limit else value
 
 

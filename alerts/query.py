@@ -9,6 +9,10 @@ from dataclasses import dataclass
 from alerts.errors import QueryError
 
 FIELDS = frozenset({"entity", "topic", "source"})
+# Parentheses and NOTs nested deeper than this are refused: the parser and `evaluate`
+# recurse once per level, and a query accepted here must still evaluate deep inside the
+# stream worker's call stack (1,000 NOTs parsed, then overflowed the worker's stack).
+MAX_DEPTH = 50
 _TOKEN = re.compile(r'\s*(?:(\()|(\))|([A-Za-z_]+):("(?:[^"\\]|\\.)*"|[^\s()]+)|(\S+))')
 _QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 
@@ -73,41 +77,47 @@ def parse_query(text: str) -> Node:
     tokens = _tokens(text)
     if not tokens:
         raise QueryError("empty query")
-    node, rest = _parse_or(tokens)
+    node, rest = _parse_or(tokens, 0)
     if rest:
         raise QueryError(f"unexpected {rest[0][0]!r} after a complete query")
     return node
 
 
-def _parse_or(tokens: list[tuple[str, str, str]]) -> tuple[Node, list[tuple[str, str, str]]]:
-    left, tokens = _parse_and(tokens)
+def _parse_or(tokens: list[tuple[str, str, str]],
+              depth: int) -> tuple[Node, list[tuple[str, str, str]]]:
+    left, tokens = _parse_and(tokens, depth)
     operands = [left]
     while tokens and tokens[0][0] == "OR":
-        right, tokens = _parse_and(tokens[1:])
+        right, tokens = _parse_and(tokens[1:], depth)
         operands.append(right)
     return (operands[0] if len(operands) == 1 else Or(tuple(operands))), tokens
 
 
-def _parse_and(tokens: list[tuple[str, str, str]]) -> tuple[Node, list[tuple[str, str, str]]]:
-    left, tokens = _parse_unary(tokens)
+def _parse_and(tokens: list[tuple[str, str, str]],
+               depth: int) -> tuple[Node, list[tuple[str, str, str]]]:
+    left, tokens = _parse_unary(tokens, depth)
     operands = [left]
     while tokens and tokens[0][0] not in ("OR", ")"):
         if tokens[0][0] == "AND":
             tokens = tokens[1:]
-        right, tokens = _parse_unary(tokens)  # juxtaposition means AND
+        right, tokens = _parse_unary(tokens, depth)  # juxtaposition means AND
         operands.append(right)
     return (operands[0] if len(operands) == 1 else And(tuple(operands))), tokens
 
 
-def _parse_unary(tokens: list[tuple[str, str, str]]) -> tuple[Node, list[tuple[str, str, str]]]:
+def _parse_unary(tokens: list[tuple[str, str, str]],
+                 depth: int) -> tuple[Node, list[tuple[str, str, str]]]:
     if not tokens:
         raise QueryError("query ends where a term was expected")
     kind, field, value = tokens[0]
+    if kind in ("NOT", "(") and depth == MAX_DEPTH:
+        raise QueryError(f"query nested too deeply: at most {MAX_DEPTH} levels of "
+                         "parentheses and NOT")
     if kind == "NOT":
-        operand, rest = _parse_unary(tokens[1:])
+        operand, rest = _parse_unary(tokens[1:], depth + 1)
         return Not(operand), rest
     if kind == "(":
-        node, rest = _parse_or(tokens[1:])
+        node, rest = _parse_or(tokens[1:], depth + 1)
         if not rest or rest[0][0] != ")":
             raise QueryError("missing closing parenthesis")
         return node, rest[1:]

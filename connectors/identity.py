@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 # Query parameters that only track the reader; they never change what the page shows.
@@ -12,24 +13,32 @@ _TRACKING_PARAMS = frozenset(
      "mkt_tok", "oly_anon_id", "oly_enc_id", "vero_id", "wt_mc", "cmpid", "ncid", "sr_share"}
 )
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_PATH_END = re.compile(r"[\s/]+\Z")
 
 
 def canonical_url(url: str) -> str:
     """Normalise a URL so that the same page gets the same string.
 
     Lower-cases scheme and host, drops default ports, fragments and tracking parameters,
-    sorts the remaining query and removes a trailing slash (except on the root path).
-    Non-HTTP URLs are returned stripped but otherwise unchanged.
+    sorts the remaining query and removes trailing slashes and whitespace from the path
+    (the root path keeps its slash).
+    Non-HTTP URLs, and strings urllib cannot split (`http://[oops`), are returned stripped
+    but otherwise unchanged: a feed's bad link must not cost the feed its other items.
 
     >>> canonical_url("HTTPS://Example.com:443/a/?utm_source=x&b=2&a=1#top")
     'https://example.com/a?a=1&b=2'
     """
     url = url.strip()
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unbalanced "[" or a host that NFKC turns into "/", "?", "#"...
+        return url
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS or not parts.hostname:
         return url
     host = parts.hostname.lower().rstrip(".")
+    if not host:  # "http://./": no host left to canonicalise
+        return url
     if ":" in host:  # IPv6 literal
         host = f"[{host}]"
     try:
@@ -37,9 +46,9 @@ def canonical_url(url: str) -> str:
     except ValueError:
         port = None
     netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
-    path = parts.path or "/"
-    if len(path) > 1 and path.endswith("/"):
-        path = path.rstrip("/") or "/"
+    # Trailing slashes go, and trailing whitespace with them: once the query or fragment
+    # is dropped it would end the URL, and the next call's strip() would change the result.
+    path = _PATH_END.sub("", parts.path) or "/"
     query = [
         (key, value)
         for key, value in parse_qsl(parts.query, keep_blank_values=True)

@@ -59,9 +59,29 @@ def parse_feed(body: bytes, content_type: str = "") -> ParsedFeed:
 
 def _guarded(parse: Callable[[bytes], ParsedFeed], body: bytes) -> ParsedFeed:
     try:
-        return parse(body)
+        return _encodable(parse(body))
     except Exception as exc:  # noqa: BLE001 - a parser bug is the feed's error, not ours
         return ParsedFeed(error=f"{type(exc).__name__}: {exc}")
+
+
+# A JSON string may hold a lone surrogate ("\ud800"): no UTF-8 encoder takes it, so the
+# item (and with it the whole feed's publish) would fail later. U+FFFD takes its place.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _clean(text: str | None) -> str | None:
+    return _SURROGATE.sub("\ufffd", text) if text and _SURROGATE.search(text) else text
+
+
+def _encodable(feed: ParsedFeed) -> ParsedFeed:
+    """The feed with every string encodable as UTF-8."""
+    entries = [replace(entry, guid=_clean(entry.guid), url=_clean(entry.url),
+                       title=_clean(entry.title) or "", summary=_clean(entry.summary) or "",
+                       content=_clean(entry.content) or "", author=_clean(entry.author))
+               for entry in feed.entries]
+    return replace(feed, title=_clean(feed.title) or "", entries=entries,
+                   hub_urls=tuple(_clean(url) or "" for url in feed.hub_urls),
+                   self_url=_clean(feed.self_url))
 
 
 def _parse_with_feedparser_rs(body: bytes) -> ParsedFeed:
@@ -129,7 +149,10 @@ def _entry_from_feedparser(entry: Any, unescape_titles: bool) -> ParsedEntry:
     published_struct = entry.get("published_parsed") or entry.get("updated_parsed")
     published = None
     if published_struct:
-        published = datetime.fromtimestamp(calendar.timegm(published_struct), tz=UTC)
+        try:
+            published = datetime.fromtimestamp(calendar.timegm(published_struct), tz=UTC)
+        except (ValueError, OverflowError, OSError):  # year 0 or past 9999: no date
+            published = None
     return ParsedEntry(
         guid=entry.get("id") or None,
         url=entry.get("link") or None,
@@ -161,16 +184,21 @@ def _parse_json_feed(body: bytes) -> ParsedFeed:
             author=_json_feed_author(item),
             published=_iso_datetime(item.get("date_published") or item.get("date_modified")),
         ))
-    hubs = tuple(str(hub["url"]) for hub in document.get("hubs") or []
+    hubs = tuple(str(hub["url"]) for hub in _list(document.get("hubs"))
                  if isinstance(hub, dict) and hub.get("url"))
     return ParsedFeed(title=str(document.get("title") or ""), entries=entries, hub_urls=hubs,
                       self_url=_str_or_none(document.get("feed_url")))
 
 
 def _json_feed_author(item: dict[str, Any]) -> str | None:
-    authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
+    authors = _list(item.get("authors")) or ([item["author"]] if item.get("author") else [])
     names = [str(a.get("name")) for a in authors if isinstance(a, dict) and a.get("name")]
     return ", ".join(names) or None
+
+
+def _list(value: Any) -> list[Any]:
+    """A JSON array as a list; anything else (a number, a string, an object) as empty."""
+    return value if isinstance(value, list) else []
 
 
 def _iso_datetime(value: Any) -> datetime | None:
@@ -178,9 +206,9 @@ def _iso_datetime(value: Any) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 moved across UTC
         return None
-    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _str_or_none(value: Any) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from dataclasses import dataclass, field
+from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -34,10 +35,13 @@ class SmtpServer:
 def plain_address(value: str) -> Address:
     """An address from configuration, refused if it could carry anything but one address."""
     cleaned = header_value(value, limit=320)
-    if cleaned != value.strip() or "@" not in cleaned or any(c in cleaned for c in ",;<>\""):
-        raise ValueError(f"not a single plain e-mail address: {value!r}")
     local, _, domain = cleaned.rpartition("@")
-    return Address(addr_spec=f"{local}@{domain}")
+    if cleaned != value.strip() or not local or not domain or any(c in cleaned for c in ",;<>\""):
+        raise ValueError(f"not a single plain e-mail address: {value!r}")
+    try:
+        return Address(addr_spec=f"{local}@{domain}")
+    except HeaderParseError as exc:  # "@@x", "a@b." ...: not a ValueError of its own
+        raise ValueError(f"not a single plain e-mail address: {value!r}: {exc}") from exc
 
 
 def build_message(alert: Alert, sender: str, recipients: list[str],
