@@ -11,6 +11,7 @@ import jinja2
 from aiohttp import web
 from multidict import MultiDict, MultiDictProxy
 
+from alerts.escape import safe_url
 from streams.ops.auth import FailedLogins, WebAuth
 from streams.ops.when import ago, when
 
@@ -27,6 +28,8 @@ def _environment() -> jinja2.Environment:
                                      autoescape=True, undefined=jinja2.StrictUndefined)
     environment.filters["when"] = when
     environment.filters["ago"] = ago
+    # Links come from feeds: only absolute http(s) ones become links (no javascript:, data:).
+    environment.filters["safe_url"] = lambda url: safe_url(url or "")
     return environment
 
 

@@ -10,11 +10,9 @@ page tests). The page must carry the feed's `<script>`, `<img onerror>` and quot
 text only as escaped text: the same elements and attributes as a page with benign data,
 and one script element, our own.
 
-A strict xfail marks a bug in streams/ops (owned elsewhere; see the report): a story's link
-is the item's URL as the feed wrote it (canonical_url passes non-HTTP URLs through, as
-documented), so a `javascript:` or `data:` link from a feed becomes a clickable script on
-the dashboard; the page's Content-Security-Policy allows 'unsafe-inline' scripts, which
-javascript: URLs count as.
+A story's link is the item's URL as the feed wrote it; the dashboard makes a link of it only
+when it is an absolute http(s) URL (alerts.escape.safe_url), so a `javascript:` or `data:`
+link from a feed is shown as text, never as something to click.
 """
 
 from __future__ import annotations
@@ -169,10 +167,6 @@ async def test_feed_text_on_the_dashboard_is_only_escaped_text(pages: dict[str, 
     assert "default-src 'self'" in headers["Content-Security-Policy"]
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "BUG (streams/ops/templates/dashboard.html): a story's link is its URL as the feed "
-    "wrote it; a javascript: or data: link is a clickable script (CSP allows "
-    "'unsafe-inline')"))
 async def test_the_dashboard_links_to_no_script_or_data_url(pages: dict[str, Any]) -> None:
     text, _ = pages["hostile"]
     for href in Page(text).hrefs:
