@@ -18,6 +18,9 @@ from streams.tagging.text import words_of
 
 SCOPES = frozenset({"title", "body", "lead", "any"})
 MAX_NEAR = 50
+# Parentheses, NOTs and scopes nested deeper are refused: parsing and matching recurse once
+# per level, and a rule file must not be able to overflow the worker's stack.
+MAX_DEPTH = 50
 
 
 class RuleError(ValueError):
@@ -100,7 +103,7 @@ def _lexemes(source: str) -> list[Lexeme]:
             lexemes.append(("phrase", match["phrase"] + (match["phrase_star"] or ""), column))
         elif match["word"].upper() in ("AND", "OR", "NOT"):
             lexemes.append((match["word"].upper(), "", column))
-        elif match["word"].upper().startswith("NEAR"):
+        elif match["word"].upper() == "NEAR" or match["word"].upper().startswith("NEAR/"):
             raise RuleError(f"write NEAR/n (e.g. NEAR/5) at column {column}")
         else:
             lexemes.append(("phrase", match["word"], column))
@@ -123,6 +126,7 @@ class _Parser:
     def __init__(self, source: str) -> None:
         self.lexemes = _lexemes(source)
         self.position = 0
+        self.depth = 0  # parentheses, NOTs and scopes open around the current term
 
     def peek(self) -> str | None:
         return self.lexemes[self.position][0] if self.position < len(self.lexemes) else None
@@ -161,7 +165,7 @@ class _Parser:
         while self.peek() == "NEAR":
             _, distance, column = self.take()
             right = self.parse_unary(scope)
-            if not 0 < int(distance) <= MAX_NEAR:
+            if len(distance) > 3 or not 0 < int(distance) <= MAX_NEAR:
                 raise RuleError(f"NEAR/{distance} at column {column}: use 1 to {MAX_NEAR}")
             if _has_not(left) or _has_not(right):
                 raise RuleError(f"NEAR at column {column} needs terms on both sides, not NOT")
@@ -172,19 +176,29 @@ class _Parser:
         if self.peek() is None:
             raise RuleError("rule ends where a term was expected")
         kind, value, column = self.take()
+        if kind in ("NOT", "scope", "("):
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise RuleError(f"nested more than {MAX_DEPTH} deep at column {column}")
+            try:
+                return self.parse_nested(kind, value, column, scope)
+            finally:
+                self.depth -= 1
+        if kind == "phrase":
+            return _term(value, column, scope)
+        raise RuleError(f"expected a term at column {column}, found {value or kind!r}")
+
+
+    def parse_nested(self, kind: str, value: str, column: int, scope: str) -> Rule:
         if kind == "NOT":
             return Not(self.parse_unary(scope))
         if kind == "scope":
             return self.parse_unary(value)
-        if kind == "(":
-            rule = self.parse_or(scope)
-            if self.peek() != ")":
-                raise RuleError(f"missing ')' for the '(' at column {column}")
-            self.take()
-            return rule
-        if kind == "phrase":
-            return _term(value, column, scope)
-        raise RuleError(f"expected a term at column {column}, found {value or kind!r}")
+        rule = self.parse_or(scope)
+        if self.peek() != ")":
+            raise RuleError(f"missing ')' for the '(' at column {column}")
+        self.take()
+        return rule
 
 
 def _has_not(rule: Rule) -> bool:

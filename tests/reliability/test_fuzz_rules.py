@@ -14,9 +14,9 @@ trees and one example of each error message. Here:
 - a subscription query's `triggers` (the index that decides which queries to evaluate for
   a story) never leaves out a query that holds.
 
-Strict xfails mark bugs in streams/tagging/rules.py (owned elsewhere; see the report):
-deep nesting raises RecursionError, NEAR/<5,000 digits> a bare ValueError, and bare words
-that start with "near" (nearly, nearby) are refused.
+Three bugs these tests found are fixed in streams/tagging/rules.py: deep nesting raised
+RecursionError (now a RuleError past 50 levels), NEAR/<5,000 digits> a bare ValueError, and
+bare words that start with "near" (nearly, nearby) were refused.
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ word = st.builds(str.__add__, st.sampled_from("abcnortz"),
 
 
 def _bare(text: str) -> bool:
-    """A word that can stand unquoted: not an operator, and not NEAR-like (see the xfail)."""
-    return text not in ("and", "or", "not") and not text.startswith("near")
+    """A word that can stand unquoted: not an operator, and not NEAR itself."""
+    return text not in ("and", "or", "not", "near") and not text.startswith("near/")
 
 
 @st.composite
@@ -161,9 +161,6 @@ deeply_nested = [
 ]
 
 
-@pytest.mark.xfail(strict=True, raises=RecursionError, reason=(
-    "BUG (streams/tagging/rules.py): nesting is unbounded; the recursive descent runs out "
-    "of stack and raises RecursionError instead of RuleError"))
 @pytest.mark.parametrize("source", deeply_nested)
 def test_deeply_nested_topic_rules_raise_rule_error(source: str) -> None:
     with pytest.raises(RuleError):
@@ -175,17 +172,11 @@ def test_moderately_nested_topic_rules_parse() -> None:
     assert parse_topic_rule("NOT " * 40 + "a") is not None
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "BUG (streams/tagging/rules.py): int() of a NEAR distance over 4,300 digits raises "
-    "a bare ValueError (CPython's integer string limit), not RuleError"))
 def test_a_huge_near_distance_is_a_rule_error() -> None:
     with pytest.raises(RuleError, match="use 1 to"):
         parse_topic_rule("a NEAR/" + "9" * 5000 + " b")
 
 
-@pytest.mark.xfail(strict=True, raises=RuleError, reason=(
-    "BUG (streams/tagging/rules.py): any bare word starting with 'near' is taken for a "
-    "misspelt NEAR/n, so `nearly OR nearby` must be written with quotes"))
 def test_words_that_start_with_near_are_words() -> None:
     assert parse_topic_rule("nearly OR nearby") == Or((Term(("nearly",)), Term(("nearby",))))
 
