@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import zlib
-from collections import defaultdict
 
 MAX_BOILERPLATE_CHARS = 160  # furniture is short; story paragraphs are long
 MIN_ARTICLES = 5  # seen in this many of one site's articles before it counts as furniture
 MAX_LINES_PER_SITE = 50_000  # beyond this, lines seen only once are forgotten
+# Lines remembered over all sites (~100 bytes each): a worker reading thousands of sites
+# would otherwise grow by each one's 50,000 (bench/soak.py saw +1.7 MB a minute with 8).
+# Past it the sites not seen for longest are forgotten: five articles relearn a site.
+MAX_LINES = 300_000
 
 
 def line_key(line: str) -> int:
@@ -21,9 +24,11 @@ class BoilerplateModel:
     counts never mistake them for furniture, however widely the story is syndicated.
     """
 
-    def __init__(self, min_articles: int = MIN_ARTICLES) -> None:
+    def __init__(self, min_articles: int = MIN_ARTICLES, max_lines: int = MAX_LINES) -> None:
         self.min_articles = min_articles
-        self._counts: dict[str, dict[int, int]] = defaultdict(dict)
+        self.max_lines = max_lines
+        self._counts: dict[str, dict[int, int]] = {}  # in order of last observation
+        self._lines = 0
 
     @staticmethod
     def keys(lines: list[str]) -> list[int | None]:
@@ -32,14 +37,25 @@ class BoilerplateModel:
                 for line in lines]
 
     def observe(self, site: str, keys: list[int | None]) -> None:
-        counts = self._counts[site]
+        counts = self._counts.pop(site, None) or {}
+        self._counts[site] = counts  # the most recently observed site goes last
+        before = len(counts)
         for key in set(keys):
             if key is not None:
                 counts[key] = counts.get(key, 0) + 1
         if len(counts) > MAX_LINES_PER_SITE:
             # Headlines and other one-off lines would grow the model forever; furniture
             # recurs, so it survives the pruning.
-            self._counts[site] = {key: n for key, n in counts.items() if n > 1}
+            counts = self._counts[site] = {key: n for key, n in counts.items() if n > 1}
+        self._lines += len(counts) - before
+        while self._lines > self.max_lines and len(self._counts) > 1:
+            oldest = next(iter(self._counts))
+            self._lines -= len(self._counts.pop(oldest))
+
+    @property
+    def lines(self) -> int:
+        """Lines remembered over all sites."""
+        return self._lines
 
     def strip(self, site: str, lines: list[str], keys: list[int | None]) -> list[str]:
         """The lines that carry the story, without the furniture learned for the site.

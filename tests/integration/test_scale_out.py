@@ -16,7 +16,6 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -24,10 +23,9 @@ import redis.asyncio as aioredis
 
 from connectors.feeds_file import FeedSpec
 from connectors.registry import FeedRegistry
-from streams.demo import serve_loopback
 from streams.embedded import free_port
 from tests.support.processes import wait_for, wirewatch_env
-from tests.support.roles import Role, article_ids, raw_ids
+from tests.support.roles import Role, article_ids, raw_ids, serve_feeds
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis, pytest.mark.slow, pytest.mark.apache_kafka]
 
@@ -51,21 +49,12 @@ def feed_server(requests: Counter[str]) -> Iterator[str]:
     """Serves /<name>.xml for any name, counting the requests per path."""
     lock = threading.Lock()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the http.server interface
-            with lock:
-                requests[self.path] += 1
-            body = feed_body(self.path.strip("/").removesuffix(".xml"))
-            self.send_response(200)
-            self.send_header("Content-Type", "application/rss+xml")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def body_of(name: str) -> bytes:
+        with lock:
+            requests[f"/{name}.xml"] += 1
+        return feed_body(name)
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    with serve_loopback(Handler, "scale-out-feeds") as base:
+    with serve_feeds(body_of, "scale-out-feeds") as base:
         yield base
 
 

@@ -17,17 +17,15 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
-from streams.demo import serve_loopback
 from streams.embedded import free_port
 from tests.conftest import REPO
 from tests.reliability.results import record
 from tests.support.processes import wait_for
-from tests.support.roles import ArticleLog, Role, pipeline_env
+from tests.support.roles import ArticleLog, Role, pipeline_env, serve_feeds
 
 pytestmark = [pytest.mark.kafka, pytest.mark.apache_kafka, pytest.mark.redis,
               pytest.mark.slow]
@@ -66,26 +64,17 @@ def title(feed: int, item: int) -> str:
 
 @contextmanager
 def serve(feeds: GrowingFeeds) -> Iterator[str]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the http.server interface
-            k = int(self.path.strip("/").removesuffix(".xml").removeprefix("feed"))
-            items = "".join(
-                f"<item><title>{title(k, j)}</title><link>https://plant{k}.example/{j}</link>"
-                f"<guid>plant{k}-{j}</guid><description>Line {j} of plant {k} reported "
-                f"{j * 3 % 97} units per hour in its latest figures.</description></item>"
-                for j in range(feeds.count()))
-            body = (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Plant {k}'
-                    f"</title>{items}</channel></rss>").encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/rss+xml")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def body_of(name: str) -> bytes:
+        k = int(name.removeprefix("feed"))
+        items = "".join(
+            f"<item><title>{title(k, j)}</title><link>https://plant{k}.example/{j}</link>"
+            f"<guid>plant{k}-{j}</guid><description>Line {j} of plant {k} reported "
+            f"{j * 3 % 97} units per hour in its latest figures.</description></item>"
+            for j in range(feeds.count()))
+        return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Plant {k}'
+                f"</title>{items}</channel></rss>").encode()
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    with serve_loopback(Handler, "growing-feeds") as base:
+    with serve_feeds(body_of, "growing-feeds") as base:
         yield base
 
 

@@ -9,12 +9,16 @@ import sys
 import time
 import urllib.request
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.harness import write_sink_channel
 from connectors.records import RawItem, encode_raw_item
+from streams.demo import serve_loopback
 from streams.records import Article, decode
 from tests.support.processes import stop, wirewatch_env
 
@@ -172,3 +176,23 @@ async def produce_steadily(bootstrap: str, topic: str, items: list[RawItem],
                 await asyncio.sleep(delay)  # pacing the load, not waiting for a condition
     finally:
         await producer.stop()
+
+
+@contextmanager
+def serve_feeds(body_of: Callable[[str], bytes], name: str = "feeds") -> Iterator[str]:
+    """An RSS server on loopback: GET /<name>.xml answers body_of(name); yields its URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server interface
+            body = body_of(self.path.strip("/").removesuffix(".xml"))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/rss+xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with serve_loopback(Handler, name) as base:
+        yield base
