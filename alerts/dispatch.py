@@ -6,6 +6,7 @@ dead-letters the rest with the reason."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import random
@@ -15,6 +16,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
+
+import redis.exceptions
 
 from alerts import metrics
 from alerts.errors import NotifierError
@@ -134,11 +137,14 @@ class Dispatcher:
 
     async def run_channel(self, channel: str) -> None:
         await self.outbox.ensure_group(channel)
+        failed = False  # the last round failed: what it had taken is still ours to deliver
         while not self._stopping.is_set():
             try:
                 await self.release_due(channel)
                 taken = await self.outbox.take(channel, self.consumer,
-                                               reclaim_idle_ms=self.reclaim_idle_ms)
+                                               reclaim_idle_ms=self.reclaim_idle_ms,
+                                               own_first=failed)
+                failed = False
                 if channel in self._paces:  # paced (Slack): in order, one at a time
                     for pending in taken:
                         if self._stopping.is_set():
@@ -153,7 +159,9 @@ class Dispatcher:
             except _Stopped:
                 return
             except Exception:  # noqa: BLE001 - Redis down, a bug: log, wait, keep the worker
-                # Whatever was taken stays pending in the stream and is claimed again.
+                # Whatever was taken stays pending in the stream; this worker takes it
+                # again first (a dead worker's is claimed by others after reclaim_idle).
+                failed = True
                 log.exception("%s: delivery worker error; retrying in 5 s", channel)
                 try:
                     await self._pause(5.0)
@@ -190,7 +198,7 @@ class Dispatcher:
         except NotifierError as exc:
             await self._dead(pending, exc.reason, str(exc))
             return "dead"
-        await self.outbox.record_sent(pending, reference)
+        await self._once_sent(lambda: self.outbox.record_sent(pending, reference))
         await self._count_sent(channel, [alert])
         return "sent"
 
@@ -236,8 +244,10 @@ class Dispatcher:
                     for alert in fresh:
                         await self.outbox.mark(alert.alert_id, channel, f"failed {exc.reason}")
                 else:
+                    value = sent_value(reference)
                     for alert in fresh:
-                        await self.outbox.mark(alert.alert_id, channel, sent_value(reference))
+                        await self._once_sent(functools.partial(
+                            self.outbox.mark, alert.alert_id, channel, value))
                     await self._count_sent(channel, fresh)
                     await self.outbox.group_sent(channel, subscription_id,
                                                  self.clock().timestamp())
@@ -264,6 +274,19 @@ class Dispatcher:
                 log.warning("%s: attempt %d failed, retrying in %.1fs: %s", channel, attempt,
                             delay, exc)
                 await self._pause(delay)
+
+    async def _once_sent(self, record: Callable[[], Awaitable[None]]) -> None:
+        """Record a message the channel took, waiting out a Redis outage: given up, the
+        entry would stay pending and go out a second time once Redis is back."""
+        delay = 0.5
+        while True:
+            try:
+                await record()
+                return
+            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+                log.warning("sent, but Redis is unreachable to record it; retrying: %s", exc)
+                await self._pause(delay)
+                delay = min(delay * 2, 5.0)
 
     async def _pause(self, seconds: float) -> None:
         """Sleep before a retry, cut short by stop()."""

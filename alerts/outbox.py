@@ -102,9 +102,19 @@ class Outbox:
                 raise
 
     async def take(self, channel: str, consumer: str, *, count: int = 16,
-                   block_ms: int = 1000, reclaim_idle_ms: int = 60_000) -> list[Pending]:
-        """Deliveries for this consumer: ones abandoned by a dead worker first, then new."""
+                   block_ms: int = 1000, reclaim_idle_ms: int = 60_000,
+                   own_first: bool = False) -> list[Pending]:
+        """Deliveries for this consumer: ones abandoned by a dead worker first, then new.
+        `own_first`: this consumer's own unacknowledged ones before anything (after an
+        error left them taken but not delivered), instead of waiting `reclaim_idle_ms`."""
         stream = self._stream(channel)
+        if own_first:
+            replies = await self.client.xreadgroup(GROUP, consumer, {stream: "0"}, count=count)
+            own = [entry for _, stream_entries in replies for entry in stream_entries
+                   if entry[1]]
+            if own:
+                return [Pending(_text(entry_id), channel, decode_alert(fields[b"alert"]))
+                        for entry_id, fields in own]
         reply = await self.client.xautoclaim(stream, GROUP, consumer,
                                              min_idle_time=reclaim_idle_ms, start_id="0-0",
                                              count=count)

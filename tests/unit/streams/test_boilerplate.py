@@ -22,7 +22,7 @@ def test_sites_not_seen_for_longest_are_forgotten_past_the_line_budget() -> None
     assert model.lines <= 100
     model.observe("site29", model.keys(["again"]))
     assert model.lines <= 100
-    for n in range(MIN_ARTICLES):  # a forgotten site learns its furniture again
+    for _ in range(MIN_ARTICLES):  # a forgotten site learns its furniture again
         model.observe("site0", model.keys(["Share this article"]))
     lines = ["Share this article", "Body"]
     assert model.strip("site0", lines, model.keys(lines)) == ["Body"]
