@@ -65,7 +65,6 @@ from connectors.unprocessed import UnprocessedItems
 from streams.topics import TopicNames, ensure_topics
 from tests.reliability.results import record
 from tests.support.feedserver import (
-    FINISHED,
     REQUESTS,
     SENT,
     Seen,
@@ -495,8 +494,8 @@ async def test_hostile_feed_is_refused_or_bounded_and_the_good_feed_flows(
         assert elapsed >= FETCH_DEADLINE - 0.2
     assert memory.growth_mb < case.memory_mb, f"connector RSS grew {memory.growth_mb:.0f} MB"
     assert memory.parser_peak_kb / 1024 < PARSE_MEMORY_MB
-    if case.error_class == "FetchError" and case.streamed:  # refused before the end
-        assert case.streamed not in rig.app[FINISHED], "the whole body was read"
+    # Whether the server got to write its whole body says nothing about what the connector
+    # read (socket buffers take the rest after the client hangs up): the bounds above do.
 
     if unbounded and case.finding:
         pytest.xfail(f"{case.finding}: {', '.join(unbounded)} from one feed in one poll, "
