@@ -123,6 +123,7 @@ class Dispatcher:
         self._stopping = asyncio.Event()
         # Per channel: a channel whose deliveries hang or wait out a 429 holds its own
         # slots through every retry, never another channel's.
+        self._concurrency = concurrency
         self._in_flight = {channel: asyncio.Semaphore(concurrency) for channel in notifiers}
 
     def stop(self) -> None:
@@ -169,7 +170,7 @@ class Dispatcher:
                     return
 
     async def _deliver_limited(self, pending: Pending) -> str:
-        slots = self._in_flight.setdefault(pending.channel, asyncio.Semaphore(8))
+        slots = self._in_flight.setdefault(pending.channel, asyncio.Semaphore(self._concurrency))
         async with slots:
             if self._stopping.is_set():
                 raise _Stopped

@@ -109,8 +109,9 @@ class Settings(BaseSettings):
         30.0, ge=3, description="How long a connector's shard lease lasts without renewal: "
         "after a crash, the time until a waiting instance takes the shard over.")
     feeds_refresh_seconds: float = Field(
-        30.0, gt=0, description="How often `wirewatch connect` re-reads the feed registry, "
-        "so feeds added with `wirewatch feeds add` are polled without a restart.")
+        30.0, gt=0, description="How often `wirewatch connect` and `wirewatch web` re-read "
+        "the feed registry, so feeds added with `wirewatch feeds add` are polled (and shown) "
+        "without a restart.")
     dedupe_window_days: float = Field(
         7.0, gt=0, description="How long the dedupe index remembers an article.")
     web_host: str = Field("127.0.0.1", description="Address of the web views and /metrics.")
