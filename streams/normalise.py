@@ -173,10 +173,26 @@ def html_to_text(markup: str) -> str:
     return parse_to_text(markup)
 
 
+# ASCII whitespace other than " " and "\n": str.split() and str.splitlines() act on these.
+_ODD_ASCII_SPACE = b"\t\r\x0b\x0c\x1c\x1d\x1e\x1f"
+
+
+def _plainly_spaced(text: str) -> bool:
+    """True for ASCII text whose only whitespace is " " and "\n" (one C pass over it)."""
+    return text.isascii() and len(text.encode("ascii").translate(
+        None, _ODD_ASCII_SPACE)) == len(text)
+
+
 def fold_typography(text: str) -> str:
     """NFKC, straight quotes, ASCII dashes, no zero-width characters, single spaces."""
     if not text.isascii():  # ASCII has nothing to normalise or fold
         text = unicodedata.normalize("NFKC", text).translate(_TYPOGRAPHY)
+    if _plainly_spaced(text):
+        # Splitting every line into words and joining them again was most of normalising;
+        # with only " " and "\n" about, a line without doubled, leading or trailing spaces
+        # would come back unchanged, so only the other lines are rebuilt (same result).
+        return "\n".join(" ".join(line.split()) if "  " in line or line.startswith(" ")
+                         or line.endswith(" ") else line for line in text.splitlines())
     return "\n".join(" ".join(line.split()) for line in text.splitlines())
 
 

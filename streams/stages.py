@@ -9,7 +9,7 @@ from connectors.records import RawItem
 from streams.dedupe import StoryAssignment
 from streams.normalise import normalise_text, normalise_title
 from streams.records import Article, TaggedArticle
-from streams.tagging import Tagger
+from streams.tagging import Tagger, Tags
 
 
 def clean_raw(raw: RawItem) -> tuple[str, str]:
@@ -28,7 +28,12 @@ def build_article(raw: RawItem, title: str, text: str, story: StoryAssignment,
 
 
 def tag_article(article: Article, tagger: Tagger) -> TaggedArticle:
-    tags = tagger.tag(article.title, article.text)
+    return with_tags(article, tagger.tag(article.title, article.text))
+
+
+def with_tags(article: Article, tags: Tags) -> TaggedArticle:
+    """The article with tags found for its title and text (the tagger needs no story, so a
+    batch job may tag before its stories are assigned)."""
     return TaggedArticle(article=article, topics=tags.topics, entities=tags.entities,
                          evidence=tags.evidence)
 

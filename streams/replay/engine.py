@@ -9,6 +9,7 @@ updates are counted, never delivered by a replay.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,8 +35,8 @@ from streams.dedupe.service import dedupe_text, url_key
 from streams.records import decode
 from streams.replay.report import Match, Report
 from streams.replay.source import SourceRecord
-from streams.stages import build_article, clean_raw, now_utc, story_view, tag_article
-from streams.tagging import Tagger
+from streams.stages import build_article, clean_raw, now_utc, story_view, with_tags
+from streams.tagging import Tagger, Tags
 
 
 @dataclass(frozen=True)
@@ -97,15 +98,24 @@ class Replayer:
         if not items:
             return
         cleaned = [clean_raw(item) for item in items]
-        stories = await self.engine.assign_many([
-            Doc(item.item_id, item.source, dedupe_text(title, text), url_key(item.url))
-            for item, (title, text) in zip(items, cleaned, strict=True)])
         tagger = self.tagger()
+        # Dedupe waits on Redis round trips and tagging needs no story: run them together, so
+        # the waits (and Redis's own work, in its own process) overlap the tagging.
+        dedupe = asyncio.ensure_future(self.engine.assign_many([
+            Doc(item.item_id, item.source, dedupe_text(title, text), url_key(item.url))
+            for item, (title, text) in zip(items, cleaned, strict=True)]))
+        try:
+            found = await _tag_all(tagger, cleaned)
+            stories = await dedupe
+        except BaseException:
+            dedupe.cancel()
+            raise
         views = []
-        for item, (title, text), story in zip(items, cleaned, stories, strict=True):
+        for item, (title, text), story, tags in zip(items, cleaned, stories, found,
+                                                     strict=True):
             outlets = self.outlets.setdefault(story.story_id, set())
             outlets.add(item.source)
-            tagged = tag_article(build_article(item, title, text, story, len(outlets)), tagger)
+            tagged = with_tags(build_article(item, title, text, story, len(outlets)), tags)
             self.report.count_article(topics=tagged.topics,
                                       entities=[e.id for e in tagged.entities],
                                       source=item.source, new_story=not story.is_duplicate)
@@ -152,6 +162,19 @@ class Replayer:
             for (match, _), channels in zip(to_queue, queued, strict=True):
                 match.queued = channels
                 counts["queued"] += bool(channels)
+
+
+TAG_SLICE = 50  # articles tagged between two chances for dedupe to go on (~10 ms)
+
+
+async def _tag_all(tagger: Tagger, cleaned: list[tuple[str, str]]) -> list[Tags]:
+    """Tags of each (title, text), handing the loop over every slice so a concurrent
+    dedupe can send its next Redis call or take its reply."""
+    found: list[Tags] = []
+    for start in range(0, len(cleaned), TAG_SLICE):
+        await asyncio.sleep(0)
+        found += [tagger.tag(title, text) for title, text in cleaned[start:start + TAG_SLICE]]
+    return found
 
 
 def run_id(now: datetime | None = None) -> str:

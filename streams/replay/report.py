@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 COUNTS = ("records", "outside_window", "filtered_out", "undecodable", "articles",
@@ -56,9 +56,23 @@ class Report:
                 row["stories"] += new_story
 
     def to_json(self) -> dict[str, Any]:
-        document = asdict(self)
-        document["matches_per_subscription"] = self.matches_per_subscription()
-        return document
+        # What asdict() gives (same keys, same order, copies of every container), built
+        # directly: the checkpoint rewrites this every few seconds with every match so far,
+        # and asdict's generic recursion cost more than the rest of the checkpoint.
+        return {
+            "run_id": self.run_id, "source": self.source, "window": dict(self.window),
+            "mode": self.mode,
+            "filters": {name: list(values) for name, values in self.filters.items()},
+            "counts": dict(self.counts),
+            "by_topic": {name: dict(row) for name, row in self.by_topic.items()},
+            "by_entity": {name: dict(row) for name, row in self.by_entity.items()},
+            "by_source": {name: dict(row) for name, row in self.by_source.items()},
+            "subscriptions": dict(self.subscriptions),
+            "matches": [{**vars(m), "because": list(m.because), "queued": list(m.queued)}
+                        for m in self.matches],
+            "complete": self.complete, "elapsed_seconds": self.elapsed_seconds,
+            "matches_per_subscription": self.matches_per_subscription(),
+        }
 
     @classmethod
     def from_json(cls, document: dict[str, Any]) -> Report:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -59,6 +60,9 @@ def test_report_survives_a_checkpoint_and_escapes_markdown() -> None:
                                 "2026-11-20T08:00:00+00:00", ["topic:earnings"], False))
     again = Report.from_json(json.loads(json.dumps(report.to_json())))
     assert again == report
+    # to_json is built by hand for speed: it must stay what asdict() gives, key order too
+    expected = {**asdict(report), "matches_per_subscription": {"s": 1}}
+    assert json.dumps(report.to_json()) == json.dumps(expected)
     markdown = report.to_markdown()
     assert "[A \\[link\\] \\| title](https://x/a%20b)" in markdown
     assert "Pipes \\| brackets" in markdown
