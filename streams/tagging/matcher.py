@@ -46,21 +46,8 @@ class Scan:
     text: str = ""  # the tokens as the automaton saw them: " token token ... "
     matches: list[Match] = field(default_factory=list, repr=False)
     pattern_ids: Sequence[int] = field(default=(), repr=False)  # automaton index -> pattern
-    _starts: dict[int, list[int]] | None = field(default=None, repr=False)
-    _token_at: dict[int, int] | None = field(default=None, repr=False)
-
-    def starts(self) -> dict[int, list[int]]:
-        """Pattern id -> where each of its matches starts (characters), in text order."""
-        if self._starts is None:
-            ids, starts = self.pattern_ids, dict[int, list[int]]()
-            for index, start, _ in self.matches:
-                found = starts.get(ids[index])
-                if found is None:
-                    starts[ids[index]] = [start]
-                else:
-                    found.append(start)
-            self._starts = starts
-        return self._starts
+    patterns: Sequence[Pattern] = field(default=(), repr=False)  # pattern id -> pattern
+    _places: dict[int, list[Occurrence]] | None = field(default=None, repr=False)
 
     def present_before(self, token_limit: int) -> set[int]:
         """Patterns found by the automaton starting within the first `token_limit` tokens."""
@@ -69,29 +56,40 @@ class Scan:
         return {ids[index] for index, start, _ in self.matches if start < limit}
 
     def occurrences(self, pattern_id: int, pattern: Pattern) -> list[Occurrence]:
-        starts = self.starts().get(pattern_id)
-        if not starts:
+        found = self.places().get(pattern_id)
+        if found is None:
             if pattern_id in self.present:
                 raise ValueError(f"{pattern} was not compiled as positional")
             return []
-        words, token_at = len(pattern.words), self.token_index()
-        return [(token_at[start], token_at[start] + words) for start in sorted(starts)]
+        return found
 
-    def token_index(self) -> dict[int, int]:
-        """Character offset of every match's start -> the token it starts at, worked out
-        once for all matches: one pass over the text however many patterns ask (counting
-        per pattern cost patterns x text: 5 s for a 1 MB article naming 10,000 aliases)."""
-        if self._token_at is None:
+    def places(self) -> dict[int, list[Occurrence]]:
+        """Pattern id -> where each of its matches lies (tokens), in text order: worked out
+        once for all matches when a rule first asks, in one pass however many patterns ask
+        (counting per pattern cost patterns x text: 5 s for a 1 MB article naming 10,000
+        aliases)."""
+        if self._places is None:
             # A match starts at its first token's leading space, so the spaces before it
             # count the tokens before it: str.count runs in C, far cheaper than a table.
-            text, token_at = self.text, {}
-            index = last = 0
-            for start in sorted({start for _, start, _ in self.matches}):
-                index += text.count(" ", last, start)
+            text, ids, patterns = self.text, self.pattern_ids, self.patterns
+            places: dict[int, list[Occurrence]] = {}
+            token = last = 0
+            for index, start, _ in sorted(self.matches, key=_start_of):
+                token += text.count(" ", last, start)
                 last = start
-                token_at[start] = index
-            self._token_at = token_at
-        return self._token_at
+                pattern_id = ids[index]
+                place = (token, token + len(patterns[pattern_id].words))
+                found = places.get(pattern_id)
+                if found is None:
+                    places[pattern_id] = [place]
+                else:
+                    found.append(place)
+            self._places = places
+        return self._places
+
+
+def _start_of(match: Match) -> int:
+    return match[1]
 
 
 class PhraseMatcher:
@@ -131,7 +129,7 @@ class PhraseMatcher:
         matches = self._automaton.find_matches_as_indexes(text, overlapping=True)
         ids = self._scanned
         present.update([ids[index] for index, _, _ in matches])
-        return Scan(tokens, present, text, matches, ids)
+        return Scan(tokens, present, text, matches, ids, self.patterns)
 
     def present(self, tokens: Sequence[str]) -> set[int]:
         """The ids of the patterns that occur at least once in the tokens."""
