@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import aiohttp
 import faust
@@ -266,10 +267,60 @@ def run_pipeline(settings: Settings, *, feeds: list[FeedSpec] | None = None,
         return _execute(app, settings.log_level)
 
 
+# How long a SIGTERM'd worker may take to stop (drain its batch, flush the producer, commit,
+# leave the group: a few seconds) before it gives up waiting and exits anyway. Below
+# Kubernetes' default 30 s grace period, so the worker still logs why before a SIGKILL.
+STOP_DEADLINE_SECONDS = 20.0
+ASYNCIO_DIR = os.path.dirname(asyncio.__file__)
+
+
+class BoundedStopWorker(faust.Worker):
+    """Faust's worker with a deadline on the stop a signal starts.
+
+    mode's Service.stop cancels each app task once and then waits for it with no timeout,
+    so one task that swallows its cancellation kept a SIGTERM'd worker alive until it was
+    killed (tests/reliability/test_rebalance.py). Past the deadline this logs what is still
+    running and returns; the worker's shutdown then cancels every task, closes the loop
+    and exits 0.
+    """
+
+    async def _stop_on_signal(self, signum: signal.Signals) -> None:
+        stopping = asyncio.ensure_future(super()._stop_on_signal(signum))
+        # asyncio.wait, not asyncio.timeout: mode shields and swallows cancellations
+        # while it stops, so cancelling the stop would not end it.
+        done, _ = await asyncio.wait({stopping}, timeout=STOP_DEADLINE_SECONDS)
+        if not done:
+            log.error("worker did not stop within %.0f s of %s; exiting anyway. Still "
+                      "running: %s", STOP_DEADLINE_SECONDS, signum.name,
+                      "; ".join(_describe_pending(stopping)) or "nothing")
+            if self._starting_fut is not None and not self._starting_fut.done():
+                self._starting_fut.cancel()  # what super()._stop_on_signal does last
+
+
+def _describe_pending(stopping: asyncio.Future[None]) -> list[str]:
+    """Each pending task of the loop but the stop itself: its name and the line it waits on."""
+    described = []
+    for task in asyncio.all_tasks():
+        if task is stopping or task is asyncio.current_task():
+            continue
+        # Follow the awaits down to the innermost coroutine outside asyncio itself (an
+        # asyncio.sleep or wait says nothing): that is the line it is stuck on.
+        awaited: Any = task.get_coro()
+        frame = None
+        while awaited is not None:
+            here = getattr(awaited, "cr_frame", None)
+            if here is not None and not here.f_code.co_filename.startswith(ASYNCIO_DIR):
+                frame = here
+            awaited = getattr(awaited, "cr_await", None)
+        where = f" at {frame.f_code.co_filename}:{frame.f_lineno}" if frame else ""
+        described.append(f"{task.get_name()}{where}")
+    return described
+
+
 def _execute(app: faust.App, log_level: str) -> int:
     # Faust's worker installs its own signal handlers and owns the event loop from here on.
     asyncio.set_event_loop(asyncio.new_event_loop())
-    worker = faust.Worker(app, loglevel=log_level, quiet=True, redirect_stdouts=False)
+    worker = BoundedStopWorker(app, loglevel=log_level, quiet=True, redirect_stdouts=False)
     worker.spinner = None  # it draws terminal escape codes between alert lines
     try:
         worker.execute_from_commandline()

@@ -62,8 +62,10 @@ async def measure(bootstrap: str, group: str, consumed: list[str], sized: list[s
                                 fetch_max_wait_ms=100, request_timeout_ms=int(timeout * 1000))
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap,
                                 request_timeout_ms=int(timeout * 1000))
-    await consumer.start()
+    # Started inside the try: a start that fails (broker away) or is cancelled still closes
+    # the client, else every monitor tick of an outage would leak one.
     try:
+        await consumer.start()
         await admin.start()
         try:
             names = sorted(set(consumed) | set(sized))

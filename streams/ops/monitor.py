@@ -140,11 +140,22 @@ class Monitor:
             maxlen=int(HISTORY_SECONDS / interval) + 1)
 
     async def run(self) -> None:
+        task = asyncio.current_task()
         while True:
             try:
                 self.latest = await self.take()
             except Exception:  # noqa: BLE001 - the monitor must outlive any one bad check
                 log.exception("health snapshot failed")
+            # aiokafka swallows a cancellation that lands while measure() closes its
+            # clients (AIOKafkaClient.close and Fetcher.close await their own cancelled
+            # task under suppress(CancelledError)): take() then returns normally and this
+            # loop would go on for ever. Faust cancels app tasks once at stop and waits
+            # for them without a deadline, so a SIGTERM'd worker hung until it was
+            # killed. The request is still counted on the task (Task.cancelling), so
+            # honour it here.
+            if task is not None and task.cancelling():
+                log.warning("health monitor stopping: a cancellation was swallowed")
+                raise asyncio.CancelledError
             await asyncio.sleep(self.interval)
 
     async def take(self) -> Snapshot:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+
+import pytest
+import redis.asyncio as aioredis
 
 from connectors.feeds_file import FeedSpec
 from connectors.state import FeedState
 from streams.cli_status import render
 from streams.ops.charts import sparkline
 from streams.ops.lag import PartitionLag
-from streams.ops.monitor import Snapshot, feed_row, problems
+from streams.ops.monitor import Monitor, Snapshot, feed_row, problems
 from streams.ops.when import ago, when
 
 NOW = 1_800_000_000.0
@@ -78,3 +82,26 @@ def test_moments_read_as_how_long_ago_or_how_soon() -> None:
     assert ago(NOW + 300, now=NOW) == "in 5 min"
     assert ago(NOW - 5400, now=NOW) == "1.5 h ago"
     assert when(NOW) == "2027-01-15 08:00:00"
+
+
+async def test_monitor_stops_when_a_library_swallowed_its_cancellation() -> None:
+    # aiokafka sometimes swallows a cancellation inside measure(); the monitor then kept
+    # a SIGTERM'd worker from stopping (tests/reliability/test_rebalance.py).
+    class Swallowing(Monitor):
+        async def take(self) -> Snapshot:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                pass  # what the library did
+            return snapshot()
+
+    client = aioredis.Redis.from_url("redis://127.0.0.1:1")  # never connected
+    monitor = Swallowing(bootstrap="127.0.0.1:1", group="g", consumed=[], sized=[],
+                         dlq_topic="dlq", redis_client=client, redis_prefix="unused:",
+                         feeds=list, interval=3600)
+    task = asyncio.create_task(monitor.run())
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 5)
+    await client.aclose()
