@@ -121,7 +121,9 @@ class RedisStoryIndex:
     def __init__(self, client: aioredis.Redis, *, prefix: str = "ww:",
                  window_seconds: float = 7 * 86400) -> None:
         self.client = client
-        self.prefix = f"{prefix}dd:"
+        # "dd2": sketches hash words differently from "dd" (crc32 per word); entries under
+        # the old name cannot be compared with new ones and are left to expire.
+        self.prefix = f"{prefix}dd2:"
         self.ttl = max(1, int(window_seconds))
         self._lookup_many = client.register_script(_LOOKUP_MANY)
         self._add_many = client.register_script(_ADD_MANY)

@@ -1,6 +1,7 @@
 """Text sketches for near-duplicate detection: tokens, shingles, bottom-k, lead sentences.
 
-Everything here is pure and deterministic across processes (crc32, never Python's hash()).
+Everything here is pure and deterministic across processes (own hashes, never Python's
+hash() of a string).
 """
 
 from __future__ import annotations
@@ -8,8 +9,6 @@ from __future__ import annotations
 import functools
 import re
 import string
-import zlib
-from array import array
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +18,6 @@ SKETCH_SIZE = 128
 ANCHOR_SENTENCES = 6
 MIN_ANCHOR_WORDS = 6
 
-_PUNCTUATION_TO_SPACE = str.maketrans({c: " " for c in string.punctuation})
 # Applied line by line; the stop itself is dropped (punctuation is not a word anyway).
 _SENTENCE_END = re.compile(r"[.!?][ \t]+(?=[A-Z0-9\"'(])")
 # Ticker tags a republisher adds, e.g. "(NASDAQ:MSFT)" or "(NYSE: IBM)": not the story's words.
@@ -41,40 +39,74 @@ def clean_for_sketch(text: str) -> str:
     return _ELLIPSIS_MARK.sub(" ", _TICKER_TAG.sub(" ", text))
 
 
-# ASCII text in one bytes.translate that lower-cases too: a table lookup per byte.
-_ASCII_TO_TOKENS = bytes(32 if chr(code) in string.punctuation else
-                         code + 32 if 65 <= code <= 90 else code for code in range(256))
+# One bytes.translate that lower-cases ASCII and turns ASCII punctuation and whitespace
+# (what str.split() splits on) into spaces: a table lookup per byte.
+_SEPARATORS = set(string.punctuation) | set("\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f")
+_TO_WORDS = bytes(32 if chr(code) in _SEPARATORS else code + 32 if 65 <= code <= 90 else code
+                  for code in range(256))
+_BASE = np.uint64(0x100000001B3)  # odd, so invertible modulo 2**64
+_BASE_INVERSE = np.uint64(pow(0x100000001B3, -1, 1 << 64))
 
 
-def tokens(text: str) -> list[str]:
-    """Lower-case words and numbers; ASCII punctuation separates (typography is folded)."""
-    if text.isascii():
-        return text.encode("ascii").translate(_ASCII_TO_TOKENS).decode("ascii").split()
-    return text.lower().translate(_PUNCTUATION_TO_SPACE).split()
+def _power_table(base: np.uint64, count: int) -> np.ndarray:
+    """base**0 .. base**(count - 1) modulo 2**64 (uint64 arithmetic wraps)."""
+    powers = np.full(count, base, dtype=np.uint64)
+    powers[0] = 1
+    return np.cumprod(powers, out=powers)
 
 
-_WORD_IDS: dict[str, int] = {}  # crc32 of each word seen; words repeat, so look them up
-# News vocabulary never stops growing (names, numbers): at 2,000,000 words this cache alone
-# would take ~250 MB of a worker's 500 MB; 200,000 (~25 MB) still holds a day's common words.
-_MAX_WORD_IDS = 200_000
+# Worked out once (1 MB): a cumulative product per text cost as much as the rest of it.
+_TABLE_BYTES = 1 << 16
+_POWERS = _power_table(_BASE, _TABLE_BYTES)
+_INVERSE_POWERS = _power_table(_BASE_INVERSE, _TABLE_BYTES)
 
 
-def word_ids(words: list[str]) -> list[int]:
-    cache = _WORD_IDS
-    ids: list[int | None] = list(map(cache.get, words))
-    if None in ids:
-        if len(cache) > _MAX_WORD_IDS:
-            cache.clear()
-        for position, word in enumerate(words):
-            if ids[position] is None:
-                ids[position] = cache[word] = zlib.crc32(word.encode())
-    return ids  # type: ignore[return-value]  # every None was filled in
+def _powers(count: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first `count` powers of the base and of its inverse."""
+    if count <= _TABLE_BYTES:
+        return _POWERS[:count], _INVERSE_POWERS[:count]
+    return _power_table(_BASE, count), _power_table(_BASE_INVERSE, count)
+
+
+def word_ids(text: str) -> np.ndarray:
+    """A 64-bit id for each word of the text, in order: lower-case words and numbers, ASCII
+    punctuation separating (typography is folded before), the same in every process.
+
+    Computed for all words at once over the text's bytes: a polynomial hash of each word
+    (prefix sums of byte x base**position, shifted to the word's start by the inverse
+    power), then mixed. No Python string per word: four times faster than splitting and
+    looking up a crc32 per word, and no cache of words to grow.
+    """
+    if not text.isascii():
+        text = " ".join(text.lower().split())  # Unicode spaces separate too, as str.split
+    codes = np.frombuffer(b" " + text.encode().translate(_TO_WORDS) + b" ", dtype=np.uint8)
+    space = codes == 32
+    edges = np.flatnonzero(space[1:] != space[:-1]) + 1  # where words start and end
+    starts, ends = edges[0::2], edges[1::2]
+    if not len(starts):
+        return np.empty(0, dtype=np.uint64)
+    powers, inverse_powers = _powers(len(codes))
+    # Byte values + 1, so that a NUL byte (the sentence mark) still changes the hash.
+    prefix = np.cumsum((codes.astype(np.uint64) + np.uint64(1)) * powers)
+    hashes = (prefix[ends - 1] - prefix[starts - 1]) * inverse_powers[starts]
+    return _mixed(hashes)
 
 
 _SHINGLE_WEIGHTS = tuple(np.uint64(w) for w in (
     0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93))
 _MIX_1, _MIX_2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 _SHIFTS = tuple(np.uint64(s) for s in (30, 27, 31, 32))
+
+
+def _mixed(hashes: np.ndarray) -> np.ndarray:
+    """The splitmix64 finaliser, in place: every input bit reaches every output bit."""
+    shift_a, shift_b, shift_c, _ = _SHIFTS
+    hashes ^= hashes >> shift_a
+    hashes *= _MIX_1
+    hashes ^= hashes >> shift_b
+    hashes *= _MIX_2
+    hashes ^= hashes >> shift_c
+    return hashes
 
 
 def shingle_hashes(words: np.ndarray) -> np.ndarray:
@@ -91,12 +123,7 @@ def shingle_hashes(words: np.ndarray) -> np.ndarray:
     hashes = words[:count] * _SHINGLE_WEIGHTS[0]
     for offset in range(1, SHINGLE_WORDS):
         hashes += words[offset:offset + count] * _SHINGLE_WEIGHTS[offset]
-    shift_a, shift_b, shift_c, _ = _SHIFTS
-    hashes ^= hashes >> shift_a
-    hashes *= _MIX_1
-    hashes ^= hashes >> shift_b
-    hashes *= _MIX_2
-    hashes ^= hashes >> shift_c
+    hashes = _mixed(hashes)
     hashes.sort()
     if count > 1:
         keep = np.empty(count, dtype=bool)
@@ -110,7 +137,7 @@ ANCHOR_CHARS = 3000  # the lead: anchors come from its first sentences
 
 
 _SENTENCE_MARK = "\x00"  # a token of its own between lead sentences; never in clean text
-_SENTENCE_MARK_ID = zlib.crc32(_SENTENCE_MARK.encode())
+_SENTENCE_MARK_ID = int(word_ids(_SENTENCE_MARK)[0])
 
 
 @functools.lru_cache(maxsize=4096)  # syndicated copies often normalise to the same text
@@ -129,21 +156,18 @@ def sketch(text: str) -> Sketch:
         # The last piece was cut mid-sentence: no anchor from it, its words go with the rest.
         rest = sentences.pop() + cleaned[ANCHOR_CHARS:]
     marked = f" {_SENTENCE_MARK} ".join(sentences)
-    ids = word_ids(tokens(f"{marked} {_SENTENCE_MARK} {rest}" if rest else marked))
+    ids = word_ids(f"{marked} {_SENTENCE_MARK} {rest}" if rest else marked)
+    marks = np.flatnonzero(ids == _SENTENCE_MARK_ID).tolist()
     anchors: list[int] = []
-    start, lead_sentences = 0, len(sentences)
-    for _ in range(lead_sentences):
-        try:
-            end = ids.index(_SENTENCE_MARK_ID, start)
-        except ValueError:
-            end = len(ids)
+    start = 0
+    for sentence in range(len(sentences)):
+        end = marks[sentence] if sentence < len(marks) else len(ids)
         if end - start >= MIN_ANCHOR_WORDS:
-            anchors.append(hash(tuple(ids[start:end])) >> 32)
+            anchors.append(hash(tuple(ids[start:end].tolist())) >> 32)
             if len(anchors) == ANCHOR_SENTENCES:
                 break
         start = end + 1
-    words = np.frombuffer(array("Q", ids), dtype=np.uint64)  # faster than np.array(list)
-    words = words[words != _SENTENCE_MARK_ID]
+    words = ids[ids != _SENTENCE_MARK_ID]
     if not len(words):
         return Sketch(shingles=0, bottom=(), anchors=())
     hashes = shingle_hashes(words)

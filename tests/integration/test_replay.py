@@ -101,7 +101,7 @@ async def test_dry_run_reports_exactly_the_window_and_writes_nothing_live(
     assert "https://wire.example/news/2" in report.to_csv()
     # Nothing live was touched, and the scratch dedupe index is gone.
     assert [k async for k in redis_client.scan_iter(match=f"{recorded.prefix}*")] != []
-    for pattern in ("dd:*", "sent:*", "outbox*", "replay:*"):
+    for pattern in ("dd*", "sent:*", "outbox*", "replay:*"):
         assert [k async for k in redis_client.scan_iter(
             match=f"{recorded.prefix}{pattern}")] == [], pattern
 

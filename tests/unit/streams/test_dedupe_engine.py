@@ -204,7 +204,7 @@ async def test_redis_index_expires_with_the_window(redis_client: aioredis.Redis,
                                                    unique: str) -> None:
     index = RedisStoryIndex(redis_client, prefix=f"{unique}:", window_seconds=120)
     await NearDupEngine(index).assign("a", site="s", text=normalise_text(WIRE), url_key="u")
-    keys = [key async for key in redis_client.scan_iter(f"{unique}:dd:*")]
+    keys = [key async for key in redis_client.scan_iter(f"{index.prefix}*")]
     assert len(keys) >= 3  # the article, its anchors and its URL
     ttls = [await redis_client.ttl(key) for key in keys]
     assert all(0 < ttl <= 120 for ttl in ttls)

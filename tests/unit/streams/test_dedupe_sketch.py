@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import string
 import subprocess
 import sys
 
@@ -14,6 +15,7 @@ from streams.dedupe.sketch import (
     Sketch,
     similarity,
     sketch,
+    word_ids,
 )
 
 LEAD = ("Acme Corp agreed to buy Widget Works for 2.1 billion dollars on Tuesday. "
@@ -77,3 +79,25 @@ def test_similarity_estimates_jaccard_and_containment() -> None:
     assert containment > 0.8  # but the excerpt is inside the full text
     other = sketch(_article(12, sentences=120))
     assert similarity(full, other) == (0.0, 0.0)
+
+
+def _reference_words(text: str) -> list[str]:
+    """The words word_ids hashes, the slow way: lower-case, ASCII punctuation separates."""
+    return text.lower().translate(str.maketrans(
+        {c: " " for c in string.punctuation})).split()
+
+
+def test_word_ids_name_each_word_by_its_letters_alone() -> None:
+    draw = random.Random(11)
+    vocabulary = ["Acme", "acme", "ACME.", "Widget", "déjà", "vu", "Zürich", "2.1", "\x00",
+                  "$MSFT", "naïve", "w1", "w11", "a"]
+    texts = [" ".join(draw.choice(vocabulary) + draw.choice(["", ",", "\t", "\u00a0", "\n"])
+                      for _ in range(draw.randrange(0, 400))) for _ in range(200)]
+    texts.append("Acme " * 20_000)  # longer than the table of powers (64 KB)
+    ids_of: dict[str, int] = {}
+    for text in texts:
+        words, ids = _reference_words(text), word_ids(text).tolist()
+        assert len(ids) == len(words), text
+        for word, word_id in zip(words, ids, strict=True):
+            assert ids_of.setdefault(word, word_id) == word_id, word
+    assert len(set(ids_of.values())) == len(ids_of)  # distinct words, distinct ids
