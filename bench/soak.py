@@ -5,9 +5,11 @@ for one worker), so 200 bench/corpus.py items a second: well under a worker's ca
 (~580/s, bench/pipeline.py), which is the point: a soak asks whether a worker that keeps
 up stays healthy, not how fast it goes. Every 10 s it samples the worker's resident memory,
 the tasks on its event loop (wirewatch_asyncio_tasks), the group's lag and what was
-committed. Prints JSON: the samples, and memory growth after the first two minutes
-(warm-up: memos, caches and the dedupe index's working set fill), the largest lag, the
-task count's range, and the rate achieved.
+committed, and the fill level of its bounded caches (wirewatch_cache_entries). Prints JSON:
+the samples; memory growth after the first two minutes and its slope (MB/min) over the
+last third; when every cache was full and the slope from then on (memory that grows while
+a cache fills is the cache, not a leak); the largest lag, the task count's range, and the
+rate achieved.
 Usage: python bench/soak.py [--minutes 10] [--rate 200]
 """
 
@@ -38,6 +40,9 @@ from streams.topics import TopicNames, ensure_topics  # noqa: E402
 
 SAMPLE_SECONDS = 10.0
 WARM_UP_SECONDS = 120.0
+# The worker's bounded caches (wirewatch_cache_entries): the boilerplate model fills last,
+# in about 20 minutes at 200 items/s.
+CACHES = ("boilerplate_lines", "sketches", "tags")
 
 
 def rss_mb(pid: int) -> float:
@@ -78,10 +83,24 @@ async def produce(bootstrap: str, topic: str, rate: float, seconds: float) -> in
     return sent
 
 
+def slope(samples: list[dict[str, float | int | None]]) -> float | None:
+    """Least-squares slope of resident memory over time, MB per minute."""
+    points = [(float(s["at_s"] or 0) / 60, float(s["rss_mb"] or 0)) for s in samples]
+    if len(points) < 3:
+        return None
+    mean_t = sum(t for t, _ in points) / len(points)
+    mean_m = sum(m for _, m in points) / len(points)
+    spread = sum((t - mean_t) ** 2 for t, _ in points)
+    if not spread:
+        return None
+    return round(sum((t - mean_t) * (m - mean_m) for t, m in points) / spread, 3)
+
+
 async def soak(minutes: float, rate: float, scratch: Path) -> dict[str, object]:
     alerts = [0]
     runner, sink_port = await start_webhook_sink(lambda body: alerts.__setitem__(0, alerts[0] + 1))
     samples: list[dict[str, float | int | None]] = []
+    gauge_at_end: dict[str, float | None] = {}
     try:
         with embedded_services(None, None, scratch / "services") as ends:
             port = free_port()
@@ -104,11 +123,16 @@ async def soak(minutes: float, rate: float, scratch: Path) -> dict[str, object]:
                         "at_s": round(time.monotonic() - started),
                         "rss_mb": rss_mb(worker.pid),
                         "tasks": gauge(port, "wirewatch_asyncio_tasks"),
+                        **{f"cache_{name}": gauge(
+                            port, f'wirewatch_cache_entries{{cache="{name}"}}')
+                           for name in CACHES},
                         "lag": sum(p.lag for p in lags),
                         "committed": sum(p.committed or 0 for p in lags),
                         "alerts": alerts[0]})
                     print(json.dumps(samples[-1]), file=sys.stderr)
                 produced = load.result()
+                gauge_at_end.update({name: gauge(
+                    port, f'wirewatch_cache_capacity{{cache="{name}"}}') for name in CACHES})
             finally:
                 worker.send_signal(signal.SIGTERM)
                 try:
@@ -120,6 +144,13 @@ async def soak(minutes: float, rate: float, scratch: Path) -> dict[str, object]:
     warm = [s for s in samples if float(s["at_s"] or 0) >= WARM_UP_SECONDS] or samples
     first, last = float(warm[0]["rss_mb"] or 0), float(warm[-1]["rss_mb"] or 0)
     tasks = [int(s["tasks"]) for s in warm if s["tasks"] is not None]
+    # A bounded cache still filling grows memory by design: the slope that says "flat" is
+    # the one after every cache is full; until then the fill levels say where it will stop.
+    capacity = {name: gauge_at_end[name] for name in CACHES}
+    full_from = next((s for s in samples if all(
+        s[f"cache_{name}"] is not None and capacity[name]
+        and float(s[f"cache_{name}"] or 0) >= 0.98 * capacity[name] for name in CACHES)), None)
+    last_third = warm[len(warm) * 2 // 3:]
     return {
         "minutes": minutes, "rate_per_s": rate, "produced": produced,
         "committed_per_s": round(float(samples[-1]["committed"] or 0) / (minutes * 60), 1),
@@ -127,6 +158,12 @@ async def soak(minutes: float, rate: float, scratch: Path) -> dict[str, object]:
         "rss_growth_after_warm_up_pct": round((last - first) / first * 100, 1) if first else None,
         "lag_max": max(int(s["lag"] or 0) for s in samples),
         "lag_at_end": samples[-1]["lag"],
+        "rss_slope_mb_per_min_last_third": slope(last_third),
+        "caches_at_end": {name: {"entries": samples[-1][f"cache_{name}"],
+                                 "capacity": capacity[name]} for name in CACHES},
+        "caches_full_from_s": full_from["at_s"] if full_from else None,
+        "rss_slope_mb_per_min_once_full": slope(
+            [s for s in samples if full_from and s["at_s"] >= full_from["at_s"]]),
         "tasks_after_warm_up": [min(tasks), max(tasks)] if tasks else None,
         "alerts_delivered": alerts[0], "samples": samples}
 

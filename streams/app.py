@@ -43,6 +43,7 @@ from connectors.feeds_file import FeedSpec
 from connectors.records import RawItem
 from connectors.unprocessed import UnprocessedItems
 from streams.dedupe.service import StoryAssigner
+from streams.dedupe.sketch import SKETCH_MEMO_SIZE, sketch
 from streams.dedupe.stories import StoryStore
 from streams.dlq import DeadLetter
 from streams.ops import metrics
@@ -54,6 +55,7 @@ from streams.ops.web import CannotResend, WebConfig, operations_app
 from streams.records import Article, TaggedArticle, decode, encode
 from streams.stages import build_article, clean_raw, now_utc, story_view, tag_article
 from streams.tagging.reload import TaggerSource
+from streams.tagging.tagger import MEMO_SIZE
 from streams.topics import TopicNames
 
 log = logging.getLogger(__name__)
@@ -187,6 +189,12 @@ def create_app(config: PipelineConfig) -> faust.App:
                              window_seconds=config.dedupe_window_seconds)
     stories = StoryStore(redis_client, prefix=config.redis_prefix,
                          window_seconds=config.dedupe_window_seconds)
+    # Bounded caches fill for a while after start: their fill levels say whether memory
+    # that grows is a cache still filling (bench/soak.py) or something that never stops.
+    boilerplate = assigner.engine.boilerplate
+    metrics.watch_cache("boilerplate_lines", lambda: boilerplate.lines, boilerplate.max_lines)
+    metrics.watch_cache("sketches", lambda: sketch.cache_info().currsize, SKETCH_MEMO_SIZE)
+    metrics.watch_cache("tags", lambda: config.tagger.current().memo_entries, MEMO_SIZE)
     outbox = Outbox(redis_client, prefix=config.redis_prefix, ledger_days=config.ledger_days)
     store = SubscriptionStore(redis_client, prefix=config.redis_prefix)
     live = LiveSubscriptions(store,

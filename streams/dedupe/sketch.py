@@ -140,7 +140,10 @@ _SENTENCE_MARK = "\x00"  # a token of its own between lead sentences; never in c
 _SENTENCE_MARK_ID = int(word_ids(_SENTENCE_MARK)[0])
 
 
-@functools.lru_cache(maxsize=4096)  # syndicated copies often normalise to the same text
+SKETCH_MEMO_SIZE = 4096  # texts whose sketch is kept: syndicated copies often normalise alike
+
+
+@functools.lru_cache(maxsize=SKETCH_MEMO_SIZE)
 def sketch(text: str) -> Sketch:
     """Sketch a (normalised) text: its size, bottom-k shingle hashes and lead anchors.
 

@@ -1,4 +1,7 @@
-"""Stream metrics (Prometheus): per-stage flow and time, dedupe, lag, DLQ and connectivity."""
+"""Stream metrics (Prometheus): per-stage flow and time, dedupe, lag, DLQ, connectivity
+and the fill level of in-process caches."""
+
+from collections.abc import Callable
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -22,3 +25,14 @@ UP = Gauge("wirewatch_dependency_up", "1 when the last check reached the depende
            ["dependency"])
 ASYNCIO_TASKS = Gauge("wirewatch_asyncio_tasks",
                       "Tasks alive on the worker's event loop: flat in a healthy worker.")
+CACHE_ENTRIES = Gauge("wirewatch_cache_entries",
+                      "Entries in a bounded in-process cache: memory grows until it is full.",
+                      ["cache"])
+CACHE_CAPACITY = Gauge("wirewatch_cache_capacity",
+                       "The most entries a bounded in-process cache keeps.", ["cache"])
+
+
+def watch_cache(name: str, entries: Callable[[], float], capacity: int) -> None:
+    """Export a bounded cache's fill level, read when /metrics is scraped."""
+    CACHE_ENTRIES.labels(name).set_function(entries)
+    CACHE_CAPACITY.labels(name).set(capacity)

@@ -127,6 +127,11 @@ class Tagger:
         return cls(load_topics(taxonomy), load_entities(watchlist))
 
     @property
+    def memo_entries(self) -> int:
+        """Texts whose tags are kept (at most MEMO_SIZE)."""
+        return self._memo.cache_info().currsize
+
+    @property
     def alias_count(self) -> int:
         return sum(len(e.aliases) + len(e.ambiguous_aliases) + len(e.tickers)
                    for e in self.entities.values())

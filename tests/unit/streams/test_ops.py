@@ -7,14 +7,17 @@ import time
 
 import pytest
 import redis.asyncio as aioredis
+from prometheus_client import REGISTRY
 
 from connectors.feeds_file import FeedSpec
 from connectors.state import FeedState
 from streams.cli_status import render
+from streams.ops import metrics
 from streams.ops.charts import sparkline
 from streams.ops.lag import PartitionLag
 from streams.ops.monitor import Monitor, Snapshot, feed_row, problems
 from streams.ops.when import ago, when
+from streams.tagging import Tagger
 
 NOW = 1_800_000_000.0
 
@@ -105,3 +108,23 @@ async def test_monitor_stops_when_a_library_swallowed_its_cancellation() -> None
     with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(task, 5)
     await client.aclose()
+
+
+def test_a_watched_cache_exports_its_fill_level_when_scraped() -> None:
+    entries = [3]
+    metrics.watch_cache("test-cache", lambda: entries[0], 10)
+
+    def sample(name: str) -> float | None:
+        return REGISTRY.get_sample_value(name, {"cache": "test-cache"})
+
+    assert (sample("wirewatch_cache_entries"), sample("wirewatch_cache_capacity")) == (3, 10)
+    entries[0] = 7
+    assert sample("wirewatch_cache_entries") == 7
+
+
+def test_the_tagger_counts_the_texts_it_remembers() -> None:
+    tagger = Tagger.from_files()
+    tagger.tag("Acme names a new chief executive", "Acme said on Monday.")
+    tagger.tag("Acme names a new chief executive", "Acme said on Monday.")
+    tagger.tag("Widget Works cuts jobs", "Widget Works said on Tuesday.")
+    assert tagger.memo_entries == 2
