@@ -13,6 +13,10 @@ MAX_LINES_PER_SITE = 50_000  # beyond this, lines seen only once are forgotten
 MAX_LINES = 300_000
 
 
+def _count_of(entry: tuple[int, int]) -> int:
+    return entry[1]
+
+
 def line_key(line: str) -> int:
     return zlib.crc32(" ".join(line.lower().split()).encode())
 
@@ -45,8 +49,12 @@ class BoilerplateModel:
                 counts[key] = counts.get(key, 0) + 1
         if len(counts) > MAX_LINES_PER_SITE:
             # Headlines and other one-off lines would grow the model forever; furniture
-            # recurs, so it survives the pruning.
-            counts = self._counts[site] = {key: n for key, n in counts.items() if n > 1}
+            # recurs in every article, so the most recurrent half survives. Half, not just
+            # under the cap: a site whose lines mostly recur (updated stories) would otherwise
+            # be pruned again on every article, a 50,000-line rebuild each time (a 25-minute
+            # bench/soak.py run fell behind its load once a site reached the cap).
+            ranked = sorted(counts.items(), key=_count_of, reverse=True)
+            counts = self._counts[site] = dict(ranked[:MAX_LINES_PER_SITE // 2])
         self._lines += len(counts) - before
         while self._lines > self.max_lines and len(self._counts) > 1:
             oldest = next(iter(self._counts))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.dedupe.boilerplate import MIN_ARTICLES, BoilerplateModel
+from streams.dedupe.boilerplate import MAX_LINES_PER_SITE, MIN_ARTICLES, BoilerplateModel
 
 
 def test_a_line_on_enough_of_one_sites_articles_is_furniture_there_only() -> None:
@@ -26,3 +26,20 @@ def test_sites_not_seen_for_longest_are_forgotten_past_the_line_budget() -> None
         model.observe("site0", model.keys(["Share this article"]))
     lines = ["Share this article", "Body"]
     assert model.strip("site0", lines, model.keys(lines)) == ["Body"]
+
+
+def test_a_site_past_its_line_cap_keeps_its_furniture_and_is_pruned_rarely() -> None:
+    model = BoilerplateModel(max_lines=10 * MAX_LINES_PER_SITE)
+    furniture = "Read more on The Daily Planet"
+    prunes = 0
+    # Every story line recurs (an update sends each story twice), so dropping the lines
+    # seen once frees nothing: pruning must still shrink the site well below its cap.
+    for article in range(MAX_LINES_PER_SITE):
+        story = [f"story {article // 2} line {n}" for n in range(3)]
+        before = model.lines
+        model.observe("planet", model.keys([furniture, *story]))
+        prunes += model.lines < before
+    assert model.lines <= MAX_LINES_PER_SITE
+    assert 1 <= prunes <= 6  # once per ~25,000 new lines, not on every article past the cap
+    lines = [furniture, "Body"]
+    assert model.strip("planet", lines, model.keys(lines)) == ["Body"]
