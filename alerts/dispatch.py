@@ -121,9 +121,9 @@ class Dispatcher:
         self._paces = {channel: Pace(seconds, time.monotonic)
                        for channel, seconds in (pace_seconds or {}).items()}
         self._stopping = asyncio.Event()
+        self._concurrency = concurrency
         # Per channel: a channel whose deliveries hang or wait out a 429 holds its own
         # slots through every retry, never another channel's.
-        self._concurrency = concurrency
         self._in_flight = {channel: asyncio.Semaphore(concurrency) for channel in notifiers}
 
     def stop(self) -> None:

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import zlib
+from operator import itemgetter
 
 MAX_BOILERPLATE_CHARS = 160  # furniture is short; story paragraphs are long
 MIN_ARTICLES = 5  # seen in this many of one site's articles before it counts as furniture
-MAX_LINES_PER_SITE = 50_000  # beyond this, lines seen only once are forgotten
+MAX_LINES_PER_SITE = 50_000  # beyond this, the site's least recurrent half is forgotten
 # Lines remembered over all sites (~100 bytes each): a worker reading thousands of sites
 # would otherwise grow by each one's 50,000 (bench/soak.py saw +1.7 MB a minute with 8).
 # Past it the sites not seen for longest are forgotten: five articles relearn a site.
 MAX_LINES = 300_000
-
-
-def _count_of(entry: tuple[int, int]) -> int:
-    return entry[1]
 
 
 def line_key(line: str) -> int:
@@ -53,7 +50,7 @@ class BoilerplateModel:
             # under the cap: a site whose lines mostly recur (updated stories) would otherwise
             # be pruned again on every article, a 50,000-line rebuild each time (a 25-minute
             # bench/soak.py run fell behind its load once a site reached the cap).
-            ranked = sorted(counts.items(), key=_count_of, reverse=True)
+            ranked = sorted(counts.items(), key=itemgetter(1), reverse=True)
             counts = self._counts[site] = dict(ranked[:MAX_LINES_PER_SITE // 2])
         self._lines += len(counts) - before
         while self._lines > self.max_lines and len(self._counts) > 1:

@@ -189,19 +189,18 @@ def similarity(a: Sketch, b: Sketch) -> tuple[float, float]:
         return 0.0, 0.0
     if a.bottom == b.bottom:  # syndicated copies often sketch alike: no sets to build
         jaccard = 1.0
-        intersection = (a.shingles + b.shingles) / 2.0
-        return jaccard, min(1.0, intersection / max(1, min(a.shingles, b.shingles)))
-    in_a = set(a.bottom)
-    in_both = in_a.intersection(b.bottom)
-    if not in_both:
-        return 0.0, 0.0
-    union = in_a.union(b.bottom)
-    if len(union) > SKETCH_SIZE:
-        # The union's bottom-k ends at its k-th smallest value; the shared values beyond
-        # that are dropped by one set intersection (a generator over them cost more).
-        beyond = sorted(union)[SKETCH_SIZE:]
-        jaccard = (len(in_both) - len(in_both.intersection(beyond))) / SKETCH_SIZE
     else:
-        jaccard = len(in_both) / len(union)
+        in_a = set(a.bottom)
+        in_both = in_a.intersection(b.bottom)
+        if not in_both:
+            return 0.0, 0.0
+        union = in_a.union(b.bottom)
+        if len(union) > SKETCH_SIZE:
+            # The union's bottom-k ends at its k-th smallest value; the shared values beyond
+            # that are dropped by one set intersection (a generator over them cost more).
+            beyond = sorted(union)[SKETCH_SIZE:]
+            jaccard = (len(in_both) - len(in_both.intersection(beyond))) / SKETCH_SIZE
+        else:
+            jaccard = len(in_both) / len(union)
     intersection = jaccard * (a.shingles + b.shingles) / (1.0 + jaccard)
     return jaccard, min(1.0, intersection / max(1, min(a.shingles, b.shingles)))

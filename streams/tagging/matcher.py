@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 import ahocorasick_rs
 
@@ -55,11 +56,11 @@ class Scan:
         ids = self.pattern_ids
         return {ids[index] for index, start, _ in self.matches if start < limit}
 
-    def occurrences(self, pattern_id: int, pattern: Pattern) -> list[Occurrence]:
+    def occurrences(self, pattern_id: int) -> list[Occurrence]:
         found = self.places().get(pattern_id)
         if found is None:
             if pattern_id in self.present:
-                raise ValueError(f"{pattern} was not compiled as positional")
+                raise ValueError(f"{self.patterns[pattern_id]} was not compiled as positional")
             return []
         return found
 
@@ -74,7 +75,7 @@ class Scan:
             text, ids, patterns = self.text, self.pattern_ids, self.patterns
             places: dict[int, list[Occurrence]] = {}
             token = last = 0
-            for index, start, _ in sorted(self.matches, key=_start_of):
+            for index, start, _ in sorted(self.matches, key=itemgetter(1)):
                 token += text.count(" ", last, start)
                 last = start
                 pattern_id = ids[index]
@@ -86,10 +87,6 @@ class Scan:
                     found.append(place)
             self._places = places
         return self._places
-
-
-def _start_of(match: Match) -> int:
-    return match[1]
 
 
 class PhraseMatcher:
@@ -137,4 +134,4 @@ class PhraseMatcher:
 
     def occurrences(self, tokens: Sequence[str], pattern_id: int) -> list[Occurrence]:
         """Where a pattern occurs, in order (it must be one of the positional patterns)."""
-        return self.scan(tokens).occurrences(pattern_id, self.patterns[pattern_id])
+        return self.scan(tokens).occurrences(pattern_id)

@@ -471,8 +471,7 @@ class _View:
         if found is None:
             found = self._hits[key] = [
                 (field_index, start, end, pattern_id) for start, end in
-                self.scans[field_index].occurrences(pattern_id,
-                                                    self.matcher.patterns[pattern_id])]
+                self.scans[field_index].occurrences(pattern_id)]
         return found
 
 
