@@ -15,7 +15,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -220,18 +220,65 @@ def _browser() -> Any:
     return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
 
 
+class _PageWait:
+    """WebDriverWait whose condition may read an element of a page being replaced."""
+
+    def __init__(self, driver: Any, timeout: float) -> None:
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        self._wait = WebDriverWait(driver, timeout)
+
+    def until(self, condition: Callable[[Any], Any]) -> Any:
+        return self._wait.until(lambda driver: _unless_replaced(condition, driver))
+
+
+def _unless_replaced(condition: Callable[[Any], Any], driver: Any) -> Any:
+    """The condition's value, or False if an element it read left the document meanwhile."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    try:
+        return condition(driver)
+    except StaleElementReferenceException:
+        return False
+    except WebDriverException as error:
+        # chromedriver reports an element lost to a re-render this way too, not only as
+        # "stale element reference"; anything else is a real failure.
+        if "does not belong to the document" in (error.msg or ""):
+            return False
+        raise
+
+
+def test_page_wait_asks_again_when_an_element_left_the_document() -> None:
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    answers: list[Any] = [
+        StaleElementReferenceException("stale element reference"),
+        WebDriverException("unhandled inspector error: Node with given id does not "
+                           "belong to the document"),
+        "found",
+    ]
+
+    def condition(_driver: Any) -> Any:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert [_unless_replaced(condition, None) for _ in range(3)] == [False, False, "found"]
+    answers.append(WebDriverException("invalid session id"))
+    with pytest.raises(WebDriverException, match="invalid session id"):
+        _unless_replaced(condition, None)
+
+
 @pytest.mark.browser
 def test_dashboard_in_headless_chromium(worker: dict[str, Any], tmp_path: Path) -> None:
-    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     base = worker["base"]
     driver = _browser()
     try:
         driver.get(f"{base}/")
-        # A condition may read an element of the page being replaced: ask again, not fail.
-        wait = WebDriverWait(driver, 30, ignored_exceptions=(StaleElementReferenceException,))
+        wait = _PageWait(driver, 30)
         wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#feed-table tbody tr")) == 5)
 
         # Live data: every stage, the lag table, the stories and their outlet counts.
