@@ -19,7 +19,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import aiohttp
 import aiokafka
 import faust
 import redis.asyncio as aioredis
@@ -31,7 +30,7 @@ from faust.transport.drivers.aiokafka import Consumer as FaustConsumer
 from faust.transport.drivers.aiokafka import Producer as FaustProducer
 
 from alerts.channels import SLACK_API_URL, Channels, load_channels
-from alerts.dispatch import Dispatcher, RetryPolicy
+from alerts.dispatch import RetryPolicy
 from alerts.matching import Decision, Sent, decide, matches, sent_after
 from alerts.outbox import Outbox
 from alerts.probe import send_test_alert
@@ -45,6 +44,7 @@ from connectors.unprocessed import UnprocessedItems
 from streams.dedupe.service import StoryAssigner
 from streams.dedupe.sketch import SKETCH_MEMO_SIZE, sketch
 from streams.dedupe.stories import StoryStore
+from streams.delivery import Delivery, deliver_until_cancelled
 from streams.dlq import DeadLetter
 from streams.ops import metrics
 from streams.ops.activity import Activity
@@ -137,6 +137,7 @@ class PipelineConfig:
     monitor_seconds: float = 10.0
     instance: str = field(default_factory=instance_name)  # this worker, in shared counters
     track_unprocessed: bool = False  # an embedded broker: see connectors.unprocessed
+    deliver: bool = True  # False: `wirewatch deliver` processes send what this one queues
 
 
 def subscription_pages(store: SubscriptionStore, channels: Channels, tagger: TaggerSource, *,
@@ -203,7 +204,6 @@ def create_app(config: PipelineConfig) -> faust.App:
                            ttl_days=config.ledger_days)
     names = config.topics
     activity = Activity(redis_client, prefix=config.redis_prefix)
-    pending_records: set[asyncio.Future[Any]] = set()  # delivery log writes in flight
 
     def topic(name: str) -> faust.TopicT:
         return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw",
@@ -271,30 +271,6 @@ def create_app(config: PipelineConfig) -> faust.App:
         await outbox.enqueue_many(alerts)
         await sent_store.record([Decision(alert, sent_after(alert)) for alert in alerts])
         return Batch([[] for _ in alerts])
-
-    async def dead_letter(alert: Alert, channel: str, reason: str, detail: str) -> None:
-        await activity.record_delivery(alert, channel, "dead-lettered", f"{reason}: {detail}")
-        await dlq.send(key=alert.subscription_id.encode(), value=encode_alert(alert), headers=[
-            ("stage", b"deliver"), ("channel", channel.encode()), ("reason", reason.encode()),
-            ("error", detail[:1000].encode("utf-8", "replace")),
-            ("source_topic", names.alerts.encode())])
-
-    def on_sent(alert: Alert, channel: str) -> None:
-        recorder = asyncio.ensure_future(activity.record_delivery(alert, channel, "sent"))
-        pending_records.add(recorder)
-        recorder.add_done_callback(pending_records.discard)
-        if config.on_delivered is not None:
-            config.on_delivered(alert)
-
-    async def run_dispatcher() -> None:
-        async with aiohttp.ClientSession() as session:
-            dispatcher = Dispatcher(
-                outbox, config.channels.notifiers(session, dashboard_url=config.dashboard_url,
-                                                  slack_api_url=config.slack_api_url),
-                dead_letter=dead_letter, policy=config.retry,
-                pace_seconds=config.channels.pace(), on_sent=on_sent,
-                schedule_of=live.schedule_of)
-            await dispatcher.run()
 
     steps = [Step("normalise", names.raw, normalise), Step("tag", names.articles, tag),
              Step("match", names.tagged, match), Step("deliver", names.alerts, notify)]
@@ -373,7 +349,17 @@ def create_app(config: PipelineConfig) -> faust.App:
 
     app.task(serve_operations)
 
-    app.task(run_dispatcher)
+    if config.deliver:
+        async def send_dead_letter(key: bytes, value: bytes,
+                                   headers: list[tuple[str, bytes]]) -> None:
+            await dlq.send(key=key, value=value, headers=headers)
+
+        delivery = Delivery(
+            outbox=outbox, activity=activity, channels=config.channels,
+            schedule_of=live.schedule_of, send_dead_letter=send_dead_letter,
+            alerts_topic=names.alerts, retry=config.retry, dashboard_url=config.dashboard_url,
+            slack_api_url=config.slack_api_url, on_delivered=config.on_delivered)
+        app.task(lambda: deliver_until_cancelled(delivery))
     for job in config.background:
         app.task(job)
     return app

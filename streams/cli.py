@@ -117,6 +117,14 @@ def worker(subscriptions_file: Path | None) -> None:
 
 
 @main.command()
+def deliver() -> None:
+    """Cluster role: send the alerts stream workers queue (WIREWATCH_WORKER_DELIVERS=false)."""
+    from streams.roles import run_deliver
+
+    _run_guarded(lambda: run_deliver(_settings()))
+
+
+@main.command()
 def web() -> None:
     """Cluster role: the dashboard, subscription pages and subscriptions API."""
     from streams.roles import run_web

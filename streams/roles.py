@@ -1,7 +1,7 @@
-"""`wirewatch connect` and `wirewatch web`: the roles of a cluster that run no Faust worker.
+"""`wirewatch connect`, `deliver` and `web`: the roles of a cluster that run no Faust worker.
 
 `wirewatch worker` is the stream worker alone (streams.runner.run_pipeline, worker_only);
-`wirewatch run` is all three in one process for a laptop. Every role serves /healthz,
+`wirewatch run` is all of them in one process for a laptop. Every role serves /healthz,
 /readyz and /metrics on WIREWATCH_WEB_HOST:WIREWATCH_WEB_PORT.
 """
 
@@ -16,13 +16,17 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from alerts.channels import load_channels
-from alerts.store import SubscriptionStore
+from alerts.dispatch import RetryPolicy
+from alerts.outbox import Outbox
+from alerts.store import LiveSubscriptions, SubscriptionStore
 from connectors.feeds_file import FeedSpec, load_feeds, unique_feeds
 from connectors.lease import LeaseStatus, ShardLease, poll_while_held
 from connectors.poller import FeedPoller
+from connectors.publish import new_producer
 from connectors.registry import FeedRegistry
 from connectors.shard import Shard, parse_shard
 from streams.app import instance_name, subscription_pages
+from streams.delivery import Delivery, deliver_until_cancelled
 from streams.ops.activity import Activity
 from streams.ops.monitor import Monitor
 from streams.ops.probes import probes_app
@@ -119,6 +123,63 @@ def run_web(settings: Settings) -> int:
 
     log.warning("wirewatch web: dashboard on %s", dashboard_url)
     return run_until_stopped(web_role)
+
+
+def run_deliver(settings: Settings) -> int:
+    """Send the alerts the stream workers queue, on every configured channel, until stopped.
+
+    Out of the stream worker's process, a worker's crash never repeats an alert: only a
+    deliver process's own crash can, and only the deliveries it had in flight."""
+    endpoints = external_endpoints(settings, "deliver")
+    topics = TopicNames.with_prefix(settings.topic_prefix)
+    channels = load_channels(settings.channels_file)
+    idempotent = settings.kafka_idempotence is not False  # a cluster is Apache Kafka
+    started = asyncio.Event()
+
+    def not_ready() -> list[str]:
+        return [] if started.is_set() else ["connecting to Kafka and Redis"]
+
+    def status() -> dict[str, object]:
+        return {"role": "deliver", "channels": sorted(channels.ids), "ready": not not_ready()}
+
+    async def deliver() -> None:
+        await ensure_topics(endpoints.kafka_bootstrap, topics,
+                            partitions=settings.topic_partitions,
+                            replication=settings.topic_replication)
+        client = aioredis.Redis.from_url(endpoints.redis_url)
+        producer = new_producer(endpoints.kafka_bootstrap, idempotent=idempotent,
+                                client_id=f"{settings.app_id}-deliver")
+
+        async def send_dead_letter(key: bytes, value: bytes,
+                                   headers: list[tuple[str, bytes]]) -> None:
+            await producer.send_and_wait(topics.dlq, value, key=key, headers=headers)
+
+        live = LiveSubscriptions(SubscriptionStore(client, prefix=settings.redis_prefix),
+                                 refresh_seconds=settings.subscriptions_refresh_seconds)
+        delivery = Delivery(
+            outbox=Outbox(client, prefix=settings.redis_prefix,
+                          ledger_days=settings.ledger_days),
+            activity=Activity(client, prefix=settings.redis_prefix), channels=channels,
+            schedule_of=live.schedule_of, send_dead_letter=send_dead_letter,
+            alerts_topic=topics.alerts,
+            retry=RetryPolicy(deadline=settings.alert_retry_deadline_seconds),
+            dashboard_url=settings.public_web_url(), slack_api_url=settings.slack_api_url)
+
+        async def run() -> None:
+            await producer.start()
+            await client.ping()
+            started.set()
+            await deliver_until_cancelled(delivery)
+
+        try:
+            await serve(probes_app(not_ready, status), settings, run)
+        finally:
+            await producer.stop()
+            await client.aclose()
+
+    log.warning("wirewatch deliver: channels %s, probes on http://%s:%d",
+                ", ".join(sorted(channels.ids)), settings.web_host, settings.web_port)
+    return run_until_stopped(deliver)
 
 
 async def serve(app: web.Application, settings: Settings,

@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     subscriptions_refresh_seconds: float = Field(
         5.0, gt=0, description="How often workers re-read subscriptions and silences from "
         "Redis; CLI and API changes apply within this time.")
+    worker_delivers: bool = Field(
+        True, description="Whether `wirewatch worker` sends the alerts it queues. Set false "
+        "when `wirewatch deliver` processes run: a stream worker's crash then never repeats "
+        "an alert (`wirewatch run` always delivers).")
     ledger_days: float = Field(
         30.0, gt=0, description="How long the delivery ledger remembers a sent alert; a replay "
         "older than this could send it again.")

@@ -41,8 +41,8 @@ SECRET_EXAMPLE = K8S / "secret.example.yaml"
 PROMETHEUS = DEPLOY / "prometheus" / "prometheus.yml"
 GRAFANA = DEPLOY / "grafana"
 
-ROLES = ("run", "connect", "worker", "web")
-CLUSTER_ROLES = ("connect", "worker", "web")
+ROLES = ("run", "connect", "worker", "deliver", "web")
+CLUSTER_ROLES = ("connect", "worker", "deliver", "web")
 PLACEHOLDER = "CHANGE_ME"
 WORKER_MEMORY_BUDGET = 500e6  # bytes: the measured budget (peak RSS 255 MB)
 WORKER_PEAK_RSS = 255e6
