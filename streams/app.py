@@ -57,6 +57,7 @@ from streams.stages import build_article, clean_raw, now_utc, story_view, tag_ar
 from streams.tagging.reload import TaggerSource
 from streams.tagging.tagger import MEMO_SIZE
 from streams.topics import TopicNames
+from streams.writes import OutputWrites
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +138,7 @@ class PipelineConfig:
     monitor_seconds: float = 10.0
     instance: str = field(default_factory=instance_name)  # this worker, in shared counters
     track_unprocessed: bool = False  # an embedded broker: see connectors.unprocessed
+    request_timeout_seconds: float = 30.0  # the producer's; see streams.writes
     deliver: bool = True  # False: `wirewatch deliver` processes send what this one queues
 
 
@@ -175,6 +177,10 @@ def create_app(config: PipelineConfig) -> faust.App:
         # Faust's default 2.8 s meant ~1,700 records processed again after a kill -9 at
         # 600/s (tests/reliability/test_worker_crash.py); one commit a second costs nothing.
         broker_commit_interval=1.0,
+        # Faust's 20 minutes left a worker waiting that long on a connection the broker had
+        # stopped reading (the embedded broker did, 17 minutes into a soak): past this the
+        # request fails, the connection is renewed and streams.writes sends the records again.
+        producer_request_timeout=config.request_timeout_seconds,
         topic_partitions=config.partitions,
         web_enabled=False,  # streams.ops serves /metrics, probes and the dashboard
         datadir=config.datadir,
@@ -295,8 +301,8 @@ def create_app(config: PipelineConfig) -> faust.App:
             return
         index = [step.stage for step in steps].index(stage)
         origin = _origin(headers)  # failing again, it still points at the first record
-        await _run_steps(app, steps[index:], [(key, value)], dlq,
-                         origins=[origin] if origin else None)
+        await run_batch(app, steps[index:], [(key, value)], dlq,
+                        origins=[origin] if origin else None)
 
     async def requeue(value: bytes, channel: str) -> None:
         """A delivery dead letter goes back to the one channel that failed, not to all of
@@ -415,16 +421,25 @@ def _register_pipeline(app: faust.App, source: faust.TopicT, steps: list[Step],
 
     async def pipeline(stream: faust.StreamT[bytes]) -> None:
         async for events in stream.take_events(BATCH, within=BATCH_WAIT):
-            await _run_steps(app, steps, [(event.key, event.value) for event in events], dlq,
-                             origins=[(event.message.topic, event.message.partition,
-                                       event.message.offset) for event in events])
+            await run_batch(app, steps, [(event.key, event.value) for event in events], dlq,
+                            origins=[(event.message.topic, event.message.partition,
+                                      event.message.offset) for event in events])
             await processed([event.key for event in events if event.key is not None])
 
     app.agent(source, name="pipeline")(pipeline)
 
 
+async def run_batch(app: faust.App, steps: list[Step], records: list[Keyed],
+                    dlq: faust.TopicT, *, origins: list[Origin] | None = None) -> None:
+    """Run the steps on a batch of records and return once the broker has every output
+    (streams.writes): only then may the batch's offsets be committed."""
+    writes = OutputWrites(app.producer)
+    await _run_steps(app, steps, records, dlq, writes, origins=origins)
+    await writes.confirm()
+
+
 async def _run_steps(app: faust.App, steps: list[Step], records: list[Keyed],
-                     dlq: faust.TopicT, *,
+                     dlq: faust.TopicT, writes: OutputWrites, *,
                      origins: list[Origin] | None = None) -> None:
     """Run `steps[0]` on the records, write its outputs, and pass those bound for the next
     step's topic on to it. A batch that fails is retried one record at a time from the
@@ -438,7 +453,7 @@ async def _run_steps(app: faust.App, steps: list[Step], records: list[Keyed],
     except Exception as exc:  # noqa: BLE001 - the stage boundary: find the bad record
         if len(records) > 1:
             for index, record in enumerate(records):
-                await _run_steps(app, steps, [record], dlq,
+                await _run_steps(app, steps, [record], dlq, writes,
                                  origins=[origins[index]] if origins else None)
             return
         key, value = records[0]
@@ -455,23 +470,23 @@ async def _run_steps(app: faust.App, steps: list[Step], records: list[Keyed],
     metrics.STAGE_BATCH.labels(step.stage).observe(len(records))
     metrics.STAGE_ITEMS.labels(step.stage, "in").inc(len(records))
     metrics.STAGE_ITEMS.labels(step.stage, "out").inc(sum(map(len, batch.outputs)))
-    await _send_outputs(app, step.stage, batch)
+    await _send_outputs(writes, step.stage, batch)
     if len(steps) > 1:
         following = [(key, value) for outputs in batch.outputs
                      for topic, key, value in outputs if topic == steps[1].source]
         if following:
-            await _run_steps(app, steps[1:], following, dlq)
+            await _run_steps(app, steps[1:], following, dlq, writes)
 
 
-async def _send_outputs(app: faust.App, stage: str, batch: Batch) -> None:
+async def _send_outputs(writes: OutputWrites, stage: str, batch: Batch) -> None:
     """Hand the outputs to the producer, then run what must follow them.
 
     app.producer.send queues the record in aiokafka's accumulator without Faust's
-    per-message futures and callbacks; Faust flushes the producer before it commits the
-    consumed offsets, so nothing is committed before its outputs are written.
+    per-message callbacks; run_batch waits for the broker's acknowledgements once, for the
+    whole batch, so the stages never wait for the broker between them.
     """
     for outputs in batch.outputs:
-        for topic_name, key, value in outputs:
-            await app.producer.send(topic_name, key, value, None, None, None)
+        for output in outputs:
+            await writes.send(output)
     if batch.after is not None:
         await _until_infrastructure_recovers(stage, batch.after)

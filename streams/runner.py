@@ -255,6 +255,7 @@ def run_pipeline(settings: Settings, *, feeds: list[FeedSpec] | None = None,
             max_lag=settings.status_max_lag, monitor_seconds=settings.monitor_seconds,
             track_unprocessed=endpoints.embedded_kafka,
             deliver=settings.worker_delivers or not worker_only,
+            request_timeout_seconds=settings.kafka_request_timeout_seconds,
         )
         if settings.api_token and settings.api_token.get_secret_value() and not worker_only:
             config.background.append(api_job(settings, endpoints.redis_url, channels.ids))

