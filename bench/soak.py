@@ -10,7 +10,12 @@ the samples; memory growth after the first two minutes and its slope (MB/min) ov
 last third; when every cache was full and the slope from then on (memory that grows while
 a cache fills is the cache, not a leak); the largest lag, the task count's range, and the
 rate achieved.
-Usage: python bench/soak.py [--minutes 10] [--rate 200]
+
+`--kafka HOST:PORT` runs it on Apache Kafka (`bash deploy/kafka/kafka.sh start`) instead of
+the embedded broker. The embedded broker keeps every record in memory with no retention:
+a soak longer than about 15 minutes at 200 items/s measures it, not the worker (README,
+"Reliability").
+Usage: python bench/soak.py [--minutes 10] [--rate 200] [--kafka HOST:PORT]
 """
 
 from __future__ import annotations
@@ -96,18 +101,21 @@ def slope(samples: list[dict[str, float | int | None]]) -> float | None:
     return round(sum((t - mean_t) * (m - mean_m) for t, m in points) / spread, 3)
 
 
-async def soak(minutes: float, rate: float, scratch: Path) -> dict[str, object]:
+async def soak(minutes: float, rate: float, scratch: Path,
+               kafka: str | None = None) -> dict[str, object]:
     alerts = [0]
     runner, sink_port = await start_webhook_sink(lambda body: alerts.__setitem__(0, alerts[0] + 1))
     samples: list[dict[str, float | int | None]] = []
     gauge_at_end: dict[str, float | None] = {}
     try:
-        with embedded_services(None, None, scratch / "services") as ends:
+        with embedded_services(kafka, None, scratch / "services") as ends:
             port = free_port()
-            env = {**worker_env(scratch, sink_port, ends), "WIREWATCH_TOPIC_PREFIX": "soak.",
-                   "WIREWATCH_APP_ID": "soak", "WIREWATCH_REDIS_PREFIX": "soak:",
-                   "WIREWATCH_MONITOR_SECONDS": "5", "WIREWATCH_WEB_PORT": str(port)}
-            names = TopicNames.with_prefix("soak.")
+            prefix = f"soak{int(time.time())}."  # a running Kafka keeps earlier soaks' topics
+            env = {**worker_env(scratch, sink_port, ends), "WIREWATCH_TOPIC_PREFIX": prefix,
+                   "WIREWATCH_APP_ID": prefix, "WIREWATCH_REDIS_PREFIX": "soak:",
+                   "WIREWATCH_MONITOR_SECONDS": "5", "WIREWATCH_WEB_PORT": str(port),
+                   "WIREWATCH_KAFKA_IDEMPOTENCE": "true" if kafka else "false"}
+            names = TopicNames.with_prefix(prefix)
             await ensure_topics(ends.kafka_bootstrap, names, partitions=PARTITIONS,
                                 replication=1)
             worker = start("pipeline", 0, env, names, "soak", scratch)
@@ -118,7 +126,7 @@ async def soak(minutes: float, rate: float, scratch: Path) -> dict[str, object]:
                 started = time.monotonic()
                 while not load.done():
                     await asyncio.wait({load}, timeout=SAMPLE_SECONDS)
-                    lags, _ = await measure(ends.kafka_bootstrap, "soak", [names.raw], [])
+                    lags, _ = await measure(ends.kafka_bootstrap, prefix, [names.raw], [])
                     samples.append({
                         "at_s": round(time.monotonic() - started),
                         "rss_mb": rss_mb(worker.pid),
@@ -152,6 +160,7 @@ async def soak(minutes: float, rate: float, scratch: Path) -> dict[str, object]:
         and float(s[f"cache_{name}"] or 0) >= 0.98 * capacity[name] for name in CACHES)), None)
     last_third = warm[len(warm) * 2 // 3:]
     return {
+        "broker": f"Apache Kafka at {kafka}" if kafka else "embedded (Tansu)",
         "minutes": minutes, "rate_per_s": rate, "produced": produced,
         "committed_per_s": round(float(samples[-1]["committed"] or 0) / (minutes * 60), 1),
         "rss_mb_after_warm_up": first, "rss_mb_at_end": last,
@@ -172,9 +181,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--kafka", default=None, help="bootstrap of a running Kafka (e.g. "
+                        "`bash deploy/kafka/kafka.sh start`) instead of the embedded broker")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="wirewatch-soak-") as scratch:
-        result = asyncio.run(soak(args.minutes, args.rate, Path(scratch)))
+        result = asyncio.run(soak(args.minutes, args.rate, Path(scratch), args.kafka))
     json.dump(result, sys.stdout, indent=2)
     print()
 
