@@ -288,11 +288,10 @@ def create_app(config: PipelineConfig) -> faust.App:
 
     _register_pipeline(app, raw, steps, dlq, processed)
 
-    monitor = Monitor(bootstrap=config.kafka_bootstrap, group=config.app_id,
-                      consumed=[names.raw], sized=list(names.all()), dlq_topic=names.dlq,
-                      redis_client=redis_client, redis_prefix=config.redis_prefix,
-                      feeds=config.feeds, interval=config.monitor_seconds,
-                      instance=config.instance)
+    monitor = Monitor.of_pipeline(bootstrap=config.kafka_bootstrap, group=config.app_id,
+                                  topics=names, redis_client=redis_client,
+                                  redis_prefix=config.redis_prefix, feeds=config.feeds,
+                                  interval=config.monitor_seconds, instance=config.instance)
 
     async def resend(stage: str, key: bytes | None, value: bytes,
                      headers: dict[str, str]) -> None:

@@ -91,11 +91,10 @@ def run_web(settings: Settings) -> int:
     async def web_role() -> None:
         client = aioredis.Redis.from_url(endpoints.redis_url)
         known: list[FeedSpec] = list(file_feeds)
-        monitor = Monitor(bootstrap=endpoints.kafka_bootstrap, group=settings.app_id,
-                          consumed=[topics.raw], sized=list(topics.all()),
-                          dlq_topic=topics.dlq, redis_client=client,
-                          redis_prefix=settings.redis_prefix, feeds=lambda: known,
-                          interval=settings.monitor_seconds)
+        monitor = Monitor.of_pipeline(bootstrap=endpoints.kafka_bootstrap,
+                                      group=settings.app_id, topics=topics,
+                                      redis_client=client, redis_prefix=settings.redis_prefix,
+                                      feeds=lambda: known, interval=settings.monitor_seconds)
 
         async def watch() -> None:
             registry = FeedRegistry(client, settings.redis_prefix)

@@ -24,6 +24,7 @@ from connectors.state import FeedState, FeedStateStore
 from streams.ops import metrics
 from streams.ops.counters import ClusterCounters, local_totals, section, stage_counts
 from streams.ops.lag import PartitionLag, measure
+from streams.topics import TopicNames
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +139,18 @@ class Monitor:
                                         ttl_seconds=3 * interval)
         self._samples: deque[tuple[float, dict[str, dict[str, float]]]] = deque(
             maxlen=int(HISTORY_SECONDS / interval) + 1)
+
+    @classmethod
+    def of_pipeline(cls, *, bootstrap: str, group: str, topics: TopicNames,
+                    redis_client: aioredis.Redis, redis_prefix: str,
+                    feeds: Callable[[], list[FeedSpec]], interval: float,
+                    instance: str | None = None) -> Monitor:
+        """The monitor of a pipeline's topics: lag of `group` on the raw topic, the size of
+        every topic, and the DLQ."""
+        return cls(bootstrap=bootstrap, group=group, consumed=[topics.raw],
+                   sized=list(topics.all()), dlq_topic=topics.dlq, redis_client=redis_client,
+                   redis_prefix=redis_prefix, feeds=feeds, interval=interval,
+                   instance=instance)
 
     async def run(self) -> None:
         task = asyncio.current_task()
