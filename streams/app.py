@@ -41,6 +41,7 @@ from alerts.subscriptions import Subscription
 from connectors.feeds_file import FeedSpec
 from connectors.records import RawItem
 from connectors.unprocessed import UnprocessedItems
+from streams import backoff
 from streams.dedupe.service import StoryAssigner
 from streams.dedupe.sketch import SKETCH_MEMO_SIZE, sketch
 from streams.dedupe.stories import StoryStore
@@ -57,11 +58,10 @@ from streams.stages import build_article, clean_raw, now_utc, story_view, tag_ar
 from streams.tagging.reload import TaggerSource
 from streams.tagging.tagger import MEMO_SIZE
 from streams.topics import TopicNames
-from streams.writes import OutputWrites
+from streams.writes import Output, OutputWrites
 
 log = logging.getLogger(__name__)
 
-Output = tuple[str, bytes, bytes]  # topic, key, value
 T = TypeVar("T")
 
 
@@ -377,14 +377,13 @@ TRANSIENT = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
 
 
 async def _until_infrastructure_recovers(stage: str, call: Callable[[], Awaitable[T]]) -> T:
-    delay = 0.5
-    while True:
+    for delay in backoff.delays():
         try:
             return await call()
         except TRANSIENT as exc:
             log.warning("stage waiting for Redis", extra={"stage": stage, "error": str(exc)})
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)  # back within 5 s of Redis returning
+    raise AssertionError("unreachable: backoff.delays() never ends")
 
 
 BATCH = 256  # events per batch

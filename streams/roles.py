@@ -44,7 +44,7 @@ def run_connect(settings: Settings) -> int:
     shard = parse_shard(settings.shard)
     file_feeds = load_feeds(settings.feeds_file) if settings.feeds_file else []
     topics = TopicNames.with_prefix(settings.topic_prefix)
-    idempotent = settings.kafka_idempotence is not False  # a cluster is Apache Kafka
+    idempotent = cluster_idempotence(settings)
     status = LeaseStatus(str(shard))
 
     async def connect() -> None:
@@ -132,7 +132,7 @@ def run_deliver(settings: Settings) -> int:
     endpoints = external_endpoints(settings, "deliver")
     topics = TopicNames.with_prefix(settings.topic_prefix)
     channels = load_channels(settings.channels_file)
-    idempotent = settings.kafka_idempotence is not False  # a cluster is Apache Kafka
+    idempotent = cluster_idempotence(settings)
     started = asyncio.Event()
 
     def not_ready() -> list[str]:
@@ -179,6 +179,11 @@ def run_deliver(settings: Settings) -> int:
     log.warning("wirewatch deliver: channels %s, probes on http://%s:%d",
                 ", ".join(sorted(channels.ids)), settings.web_host, settings.web_port)
     return run_until_stopped(deliver)
+
+
+def cluster_idempotence(settings: Settings) -> bool:
+    """Idempotent producers unless turned off: a cluster's broker is Apache Kafka."""
+    return settings.kafka_idempotence is not False
 
 
 async def serve(app: web.Application, settings: Settings,

@@ -17,13 +17,12 @@ from typing import Any, Protocol
 
 from aiokafka.errors import KafkaTimeoutError
 
+from streams import backoff
 from streams.ops import metrics
 
 log = logging.getLogger(__name__)
 
 Output = tuple[str, bytes | None, bytes]  # topic, key, value
-FIRST_RETRY_SECONDS = 0.5
-MAX_RETRY_SECONDS = 5.0
 
 
 class _Producer(Protocol):
@@ -44,23 +43,21 @@ class OutputWrites:
         the broker is away the producer's buffer fills and queueing times out: wait and
         queue again, as the stages wait for Redis, rather than fail the batch."""
         topic, key, value = output
-        delay = FIRST_RETRY_SECONDS
-        while True:
+        for delay in backoff.delays():
             try:
                 written = await self.producer.send(topic, key, value, None, None, None)
             except KafkaTimeoutError:
                 log.warning("producer buffer full (broker unreachable?); queueing again in "
                             "%.1f s", delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, MAX_RETRY_SECONDS)
                 continue
             self._pending.append((output, written))
             return
 
     async def confirm(self) -> int:
         """Wait until every record sent so far is written; send failed ones again, backing
-        off to MAX_RETRY_SECONDS, until the broker takes them. Returns how many were resent."""
-        resent, delay = 0, FIRST_RETRY_SECONDS
+        off (streams.backoff), until the broker takes them. Returns how many were resent."""
+        resent, delays = 0, backoff.delays()
         while self._pending:
             pending, self._pending = self._pending, []
             results = await asyncio.gather(*(written for _, written in pending),
@@ -74,10 +71,10 @@ class OutputWrites:
                 continue
             for (topic, _, _), _ in failed:
                 metrics.WRITES_RETRIED.labels(topic).inc()
+            delay = next(delays)
             log.warning("broker did not take %d records; sending them again in %.1f s",
                         len(failed), delay, extra={"error": repr(failed[0][1])})
             await asyncio.sleep(delay)
-            delay = min(delay * 2, MAX_RETRY_SECONDS)
             for output, _ in failed:
                 await self.send(output)
             resent += len(failed)

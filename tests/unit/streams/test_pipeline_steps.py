@@ -103,10 +103,10 @@ async def test_a_batch_returns_only_once_the_broker_has_every_output(
         monkeypatch: pytest.MonkeyPatch) -> None:
     from aiokafka.errors import RequestTimedOutError
 
-    from streams import writes
+    from streams import backoff
     from tests.unit.streams.test_writes import FlakyProducer
 
-    monkeypatch.setattr(writes, "FIRST_RETRY_SECONDS", 0.0)
+    monkeypatch.setattr(backoff, "FIRST_SECONDS", 0.0)
     producer = FlakyProducer({b"AB": 1, b"DC": 2}, RequestTimedOutError())
     app, dead, calls = App(producer), DeadLetters(), []  # type: ignore[arg-type]
     await run_batch(app, steps(calls), [(b"a", b"ab"), (b"b", b"cd")], dead)  # type: ignore[arg-type]

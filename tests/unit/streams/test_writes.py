@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aiokafka.errors import KafkaTimeoutError, RequestTimedOutError
 
-from streams import writes
+from streams import backoff
 from streams.writes import OutputWrites
 
 
@@ -36,7 +36,7 @@ class FlakyProducer:
 
 @pytest.fixture(autouse=True)
 def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(writes, "FIRST_RETRY_SECONDS", 0.0)
+    monkeypatch.setattr(backoff, "FIRST_SECONDS", 0.0)
 
 
 async def test_records_the_broker_did_not_take_are_sent_again_until_it_does() -> None:
