@@ -12,6 +12,7 @@ import sys
 import faust
 
 from streams.app import BATCH, BATCH_WAIT, QuickFetchConsumer, broker_urls
+from streams.eventloop import install
 from streams.topics import TopicNames
 
 
@@ -41,6 +42,7 @@ def passthrough_app(bootstrap: str, names: TopicNames, app_id: str, datadir: str
 
 def main() -> None:
     bootstrap, prefix, app_id, datadir = sys.argv[1:5]
+    install()  # the same loop as the workers it is the ceiling of (WIREWATCH_EVENT_LOOP)
     asyncio.set_event_loop(asyncio.new_event_loop())
     app = passthrough_app(bootstrap, TopicNames.with_prefix(prefix), app_id, datadir)
     worker = faust.Worker(app, loglevel="ERROR", quiet=True, redirect_stdouts=False)

