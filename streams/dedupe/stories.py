@@ -8,24 +8,36 @@ from typing import Any
 import msgspec
 import redis.asyncio as aioredis
 
-# KEYS[1] = story hash, KEYS[2] = copies hash. ARGV = article id, copy json, text length,
-# seen_at (epoch seconds), ttl. Idempotent per article id. Returns the number of copies.
-_RECORD_COPY = """
-if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 1 then
-  local first = redis.call('HGET', KEYS[1], 'first_seen')
-  if not first or tonumber(ARGV[4]) < tonumber(first) then
-    redis.call('HSET', KEYS[1], 'first_seen', ARGV[4])
-  end
-  local best = tonumber(redis.call('HGET', KEYS[1], 'canonical_length') or '-1')
-  if tonumber(ARGV[3]) > best then
-    redis.call('HSET', KEYS[1], 'canonical_id', ARGV[1], 'canonical_length', ARGV[3])
-  end
-end
-redis.call('EXPIRE', KEYS[1], ARGV[5])
-redis.call('EXPIRE', KEYS[2], ARGV[5])
-return redis.call('HLEN', KEYS[2])
-"""
+_json = msgspec.json.Encoder()
+_msgpack = msgspec.msgpack.Encoder()
 
+# ARGV[1] = key prefix, ARGV[2] = ttl, ARGV[3] = msgpack [[story id, article id, copy json,
+# text length, seen_at (epoch seconds)], ...]: a whole batch in one call, as one argument
+# (packing thousands of arguments one by one cost more than the work; see dedupe/index.py).
+# Each copy is recorded once per article id. Returns each story's number of copies after
+# its copy, in order.
+_RECORD_COPIES = """
+local prefix, ttl = ARGV[1], ARGV[2]
+local copies, counts = cmsgpack.unpack(ARGV[3]), {}
+for n = 1, #copies do
+  local story_id, article_id, copy, length, seen_at = unpack(copies[n])
+  local story, listed = prefix .. story_id, prefix .. story_id .. ':copies'
+  if redis.call('HSETNX', listed, article_id, copy) == 1 then
+    local first = redis.call('HGET', story, 'first_seen')
+    if not first or tonumber(seen_at) < tonumber(first) then
+      redis.call('HSET', story, 'first_seen', seen_at)
+    end
+    local best = tonumber(redis.call('HGET', story, 'canonical_length') or '-1')
+    if tonumber(length) > best then
+      redis.call('HSET', story, 'canonical_id', article_id, 'canonical_length', length)
+    end
+  end
+  redis.call('EXPIRE', story, ttl)
+  redis.call('EXPIRE', listed, ttl)
+  counts[n] = redis.call('HLEN', listed)
+end
+return counts
+"""
 
 @dataclass(frozen=True)
 class StoryCopy:
@@ -54,29 +66,30 @@ class StoryStore:
         self.client = client
         self.prefix = f"{prefix}story:"
         self.ttl = max(1, int(window_seconds))
-        self._record = client.register_script(_RECORD_COPY)
+        self._record = client.register_script(_RECORD_COPIES)
 
     async def record_copy(self, story_id: str, article_id: str, *, outlet: str, url: str,
                           seen_at: float, text_length: int) -> int:
         """Add a copy (idempotent); returns how many outlets' copies the story has."""
-        copy = msgspec.json.encode({"outlet": outlet, "url": url, "seen_at": seen_at})
-        count = await self._record(
-            keys=[f"{self.prefix}{story_id}", f"{self.prefix}{story_id}:copies"],
-            args=[article_id, copy, text_length, seen_at, self.ttl])
-        return int(count)
+        [count] = await self.record_copies([(story_id, article_id, outlet, url, seen_at,
+                                             text_length)])
+        return count
 
     async def record_copies(self, copies: list[tuple[str, str, str, str, float, int]],
                             ) -> list[int]:
         """`record_copy` for many (story, article, outlet, url, seen_at, length) in one
         round trip; returns each story's outlet count after its copy."""
-        async with self.client.pipeline(transaction=False) as pipe:
-            for story_id, article_id, outlet, url, seen_at, text_length in copies:
-                copy = msgspec.json.encode({"outlet": outlet, "url": url, "seen_at": seen_at})
-                await self._record(keys=[f"{self.prefix}{story_id}",
-                                         f"{self.prefix}{story_id}:copies"],
-                                   args=[article_id, copy, text_length, seen_at, self.ttl],
-                                   client=pipe)
-            return [int(count) for count in await pipe.execute()]
+        if not copies:
+            return []
+        # Numbers travel as Python's own text of them (as redis-py would send them), so the
+        # stored first_seen is exactly the float given, not Lua's 14-digit rendering.
+        spec = _msgpack.encode([
+            [story_id, article_id,
+             _json.encode({"outlet": outlet, "url": url, "seen_at": seen_at}).decode(),
+             repr(text_length), repr(float(seen_at))]
+            for story_id, article_id, outlet, url, seen_at, text_length in copies])
+        counts = await self._record(args=[self.prefix, self.ttl, spec])
+        return [int(count) for count in counts]
 
     async def load(self, story_id: str) -> Story | None:
         async with self.client.pipeline(transaction=False) as pipe:

@@ -306,3 +306,23 @@ async def test_concurrent_batches_make_exactly_one_story(redis_server: str, uniq
     flat = [r for batch in results for r in batch]
     assert len({r.story_id for r in flat}) == 1
     assert sum(not r.is_duplicate for r in flat) == 1
+
+
+@pytest.mark.redis
+async def test_story_store_records_a_batch_in_order(redis_client: aioredis.Redis,
+                                                    unique: str) -> None:
+    store = StoryStore(redis_client, prefix=f"{unique}:", window_seconds=600)
+    seen_at = 1732822000.123456  # more digits than Lua prints: kept as given
+    counts = await store.record_copies([
+        ("s1", "a", "Wire", "https://w/a", seen_at, 500),
+        ("s2", "x", "Wire", "https://w/x", 50.0, 100),
+        ("s1", "b", "Blog", "https://b/b", seen_at + 5, 700),
+        ("s1", "a", "Wire", "https://w/a", 10.0, 9999),  # the same copy again: no change
+    ])
+    assert counts == [1, 1, 2, 2]
+    one = await store.load("s1")
+    assert one is not None
+    assert (one.first_seen, one.canonical_id) == (seen_at, "b")
+    assert [(c.article_id, c.lag_seconds) for c in one.copies] == [("a", 0.0), ("b", 5.0)]
+    assert await store.record_copies([]) == []
+    assert 0 < await redis_client.ttl(f"{store.prefix}s2:copies") <= 600
