@@ -3,14 +3,18 @@
 Starts the embedded broker and Redis, then for each configuration a fresh set of topics
 (4 partitions), its worker processes and N raw items (bench/corpus.py: 2-4 KB stories with
 1-4 outlets each), produced as fast as the producer goes once the workers are ready:
-- pipeline: `wirewatch run` workers (normalise, dedupe, tag, match, deliver; 50
-  subscriptions, the shipped watchlist plus synthetic companies up to 1,000 aliases,
-  alerts to a loopback webhook sink);
+- pipeline: the cluster layout (deploy/): `wirewatch worker` processes (normalise, dedupe,
+  tag, match, queue alerts; 50 subscriptions, the shipped watchlist plus synthetic
+  companies up to 1,000 aliases) and one `wirewatch deliver` sending the alerts to a
+  loopback webhook sink; `--layout run` runs `wirewatch run` workers instead, which
+  deliver themselves;
 - passthrough: bench/passthrough.py, the same Faust shape doing no work (the ceiling).
 The clock runs from the first record produced until the group has committed every offset.
 Prints JSON: records/s per configuration, the pipeline/passthrough ratio, 2-worker speed-up,
-peak RSS and CPU seconds per 1,000 records per worker, Redis bytes per record.
+peak RSS and CPU seconds per 1,000 records per worker (and of the deliver process), Redis
+bytes per record.
 Usage: python bench/pipeline.py [--items 100000] [--workers 1 2] [--kafka HOST:PORT]
+       [--layout cluster|run]
 """
 
 from __future__ import annotations
@@ -69,14 +73,15 @@ async def committed_all(bootstrap: str, group: str, topic: str, count: int,
 
 def start(kind: str, number: int, env: dict[str, str], names: TopicNames, app_id: str,
           scratch: Path) -> subprocess.Popen[bytes]:
-    data = scratch / f"{app_id}-{number}"
+    """kind: passthrough, or a wirewatch command (run, worker, deliver)."""
+    data = scratch / f"{app_id}-{kind}-{number}"
     data.mkdir(parents=True, exist_ok=True)
     if kind == "passthrough":
         command = [sys.executable, str(ROOT / "bench" / "passthrough.py"),
                    env["WIREWATCH_KAFKA_BOOTSTRAP"], env["WIREWATCH_TOPIC_PREFIX"], app_id,
                    str(data / "faust")]
     else:
-        command = [sys.executable, "-m", "streams", "run"]
+        command = [sys.executable, "-m", "streams", kind]
     return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=(data / "log").open("w"),
                             env={**env, "WIREWATCH_DATA_DIR": str(data),
@@ -85,7 +90,7 @@ def start(kind: str, number: int, env: dict[str, str], names: TopicNames, app_id
 
 
 async def one_run(kind: str, workers: int, count: int, ends: object, base_env: dict[str, str],
-                  scratch: Path, run: int) -> dict[str, object]:
+                  scratch: Path, run: int, layout: str = "cluster") -> dict[str, object]:
     bootstrap, redis_url = ends.kafka_bootstrap, ends.redis_url  # type: ignore[attr-defined]
     tag = f"{run}-{os.getpid()}"  # fresh topics even on a long-lived broker
     prefix, app_id = f"b{tag}.", f"bench-{kind}-{workers}-{tag}"
@@ -95,34 +100,60 @@ async def one_run(kind: str, workers: int, count: int, ends: object, base_env: d
     memory_before = int((await client.info("memory"))["used_memory"])
     env = {**base_env, "WIREWATCH_TOPIC_PREFIX": prefix, "WIREWATCH_APP_ID": app_id,
            "WIREWATCH_REDIS_PREFIX": f"b{run}:"}
-    processes = [start(kind, n, env, names, app_id, scratch) for n in range(workers)]
+    role = kind if kind == "passthrough" else "worker" if layout == "cluster" else "run"
+    if role == "worker":
+        env["WIREWATCH_WORKER_DELIVERS"] = "false"  # the deliver process sends
+    processes = [start(role, n, env, names, app_id, scratch) for n in range(workers)]
+    helpers = [start("deliver", 0, env, names, app_id, scratch)] if role == "worker" else []
     try:
         # One item first: every worker joined, assigned and warm before the clock starts.
         await produce_items(bootstrap, names.raw, raw_items(1, seed=run + 1000))
         await committed_all(bootstrap, app_id, names.raw, 1, timeout=120)
         cpu_before = [cpu_seconds(p.pid) for p in processes]
+        helper_cpu_before = [cpu_seconds(p.pid) for p in helpers]
         started = time.monotonic()
         await produce_items(bootstrap, names.raw, raw_items(count, seed=run))
         await committed_all(bootstrap, app_id, names.raw, count + 1, timeout=3600)
         seconds = time.monotonic() - started
+        drained = await outbox_drained(client, f"b{run}:", timeout=600) if helpers else 0.0
         cpu = [cpu_seconds(p.pid) - before for p, before in zip(processes, cpu_before,
                                                                  strict=True)]
         rss = [peak_rss_mb(p.pid) for p in processes]
+        helper_cpu = [cpu_seconds(p.pid) - before for p, before in zip(
+            helpers, helper_cpu_before, strict=True)]
+        helper_rss = [peak_rss_mb(p.pid) for p in helpers]
     finally:
-        for process in processes:
+        for process in processes + helpers:
             process.send_signal(signal.SIGTERM)
-        for process in processes:
+        for process in processes + helpers:
             try:
                 process.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 process.kill()
     memory_after = int((await client.info("memory"))["used_memory"])
     await client.aclose()
-    return {"kind": kind, "workers": workers, "records": count,
-            "records_per_s": round(count / seconds), "seconds": round(seconds, 1),
-            "peak_rss_mb_per_worker": rss,
-            "cpu_s_per_1000_records": round(sum(cpu) / count * 1000, 2),
-            "redis_bytes_per_record": round((memory_after - memory_before) / count)}
+    result: dict[str, object] = {
+        "kind": kind, "command": role, "workers": workers, "records": count,
+        "records_per_s": round(count / seconds), "seconds": round(seconds, 1),
+        "peak_rss_mb_per_worker": rss,
+        "cpu_s_per_1000_records": round(sum(cpu) / count * 1000, 2),
+        "redis_bytes_per_record": round((memory_after - memory_before) / count)}
+    if helpers:
+        result["alerts_sent_within_s_of_commit"] = round(drained, 1)
+        result["deliver_cpu_s_per_1000_records"] = round(sum(helper_cpu) / count * 1000, 2)
+        result["deliver_peak_rss_mb"] = helper_rss
+    return result
+
+
+async def outbox_drained(client: aioredis.Redis, prefix: str, timeout: float) -> float:
+    """Seconds until the deliver process has sent (and removed) every queued alert."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        streams = [key async for key in client.scan_iter(f"{prefix}outbox:*", _type="stream")]
+        if sum([await client.xlen(key) for key in streams]) == 0:
+            return time.monotonic() - started
+        await asyncio.sleep(0.2)
+    raise TimeoutError(f"alerts still queued after {timeout} s")
 
 
 def worker_env(scratch: Path, sink_port: int, ends: object) -> dict[str, str]:
@@ -144,7 +175,7 @@ def worker_env(scratch: Path, sink_port: int, ends: object) -> dict[str, str]:
 
 
 async def bench(count: int, worker_counts: list[int], scratch: Path,
-                kafka: str | None = None) -> dict[str, object]:
+                kafka: str | None = None, layout: str = "cluster") -> dict[str, object]:
     received = [0]
 
     def on_alert(body: bytes) -> None:
@@ -163,7 +194,7 @@ async def bench(count: int, worker_counts: list[int], scratch: Path,
                     run += 1
                     print(f"{kind}, {workers} worker(s), {count:,} records...", file=sys.stderr)
                     results.append(await one_run(kind, workers, count, ends, base_env,
-                                                 scratch, run))
+                                                 scratch, run, layout))
                     print(json.dumps(results[-1]), file=sys.stderr)
     finally:
         await runner.cleanup()
@@ -171,6 +202,8 @@ async def bench(count: int, worker_counts: list[int], scratch: Path,
     summary: dict[str, object] = {"broker": f"Apache Kafka at {kafka}" if kafka
                                   else "embedded (Tansu)", "partitions": PARTITIONS,
                                   "cores": os.cpu_count(), "alerts_delivered": received[0],
+                                  "event_loop": os.environ.get("WIREWATCH_EVENT_LOOP", "uvloop"),
+                                  "layout": layout,
                                   "runs": results}
     for workers in worker_counts:
         summary[f"ratio_pipeline_to_passthrough_{workers}w"] = round(
@@ -187,9 +220,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--kafka", default=None, help="bootstrap of a running Kafka (e.g. "
                         "`bash deploy/kafka/kafka.sh start`) instead of the embedded broker")
+    parser.add_argument("--layout", choices=["cluster", "run"], default="cluster",
+                        help="cluster: `wirewatch worker` processes and one `wirewatch "
+                        "deliver` (deploy/'s layout); run: `wirewatch run` workers")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="wirewatch-bench-pipeline-") as scratch:
-        result = asyncio.run(bench(args.items, args.workers, Path(scratch), args.kafka))
+        result = asyncio.run(bench(args.items, args.workers, Path(scratch), args.kafka,
+                                   args.layout))
     json.dump(result, sys.stdout, indent=2)
     print()
 
