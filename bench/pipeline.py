@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 import redis.asyncio as aioredis
+from aiokafka.errors import KafkaError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import raw_items  # noqa: E402
@@ -64,7 +65,13 @@ async def committed_all(bootstrap: str, group: str, topic: str, count: int,
     """Seconds until the group has committed `count` records of the topic."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:
-        lags, _ = await measure(bootstrap, group, [topic], [])
+        try:
+            lags, _ = await measure(bootstrap, group, [topic], [])
+        except KafkaError as exc:  # a broker just started has no group coordinator yet
+            if not exc.retriable:
+                raise
+            await asyncio.sleep(0.5)
+            continue
         if sum(p.committed or 0 for p in lags) >= count:
             return time.monotonic() - started
         await asyncio.sleep(0.5)  # a polling interval, not a synchronisation
