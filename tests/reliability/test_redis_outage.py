@@ -16,20 +16,18 @@ from pathlib import Path
 
 import pytest
 
-from alerts.records import Alert, decode_alert
+from alerts.records import Alert
 from bench.corpus import raw_items
-from bench.harness import start_webhook_sink
 from streams.embedded import free_port, start_redis
 from tests.reliability.results import record
 from tests.support.processes import wait_for
 from tests.support.roles import (
     ArticleLog,
     Role,
+    alerting_worker_env,
     expected_stories,
     metric_value,
-    pipeline_env,
     produce_steadily,
-    sink_subscription,
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -44,13 +42,9 @@ async def test_a_30_second_redis_outage_pauses_the_worker_and_loses_nothing(
     redis_port = free_port()
     redis, redis_url = start_redis(tmp_path / "redis", tmp_path, port=redis_port)
     delivered: list[Alert] = []
-    sink, sink_port = await start_webhook_sink(lambda b: delivered.append(decode_alert(b)))
-    channels, subscriptions = sink_subscription(tmp_path, sink_port)
-    env = pipeline_env(bootstrap=broker.bootstrap, redis_url=redis_url, unique=unique,
-                       directory=tmp_path, idempotent=broker.idempotent, partitions=2,
-                       WIREWATCH_CHANNELS_FILE=str(channels),
-                       WIREWATCH_SUBSCRIPTIONS_FILE=str(subscriptions),
-                       WIREWATCH_WEB_PORT=str(free_port()))
+    sink, env = await alerting_worker_env(
+        tmp_path, delivered, bootstrap=broker.bootstrap, redis_url=redis_url, unique=unique,
+        idempotent=broker.idempotent, partitions=2)
     items = list(raw_items(ITEMS, seed=9, start=datetime.now(UTC) - timedelta(hours=2)))
     ids = {item.item_id for item in items}
     articles = ArticleLog(broker.bootstrap, topics.articles)

@@ -18,19 +18,18 @@ from pathlib import Path
 
 import pytest
 
-from alerts.records import Alert, decode_alert
+from alerts.records import Alert
 from bench.corpus import raw_items
-from bench.harness import produce_items, start_webhook_sink
+from bench.harness import produce_items
 from streams.embedded import free_port
 from tests.reliability.results import record
 from tests.support.processes import wait_for
 from tests.support.roles import (
     ArticleLog,
     Role,
+    alerting_worker_env,
     expected_stories,
     metric_value,
-    pipeline_env,
-    sink_subscription,
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis, pytest.mark.slow]
@@ -47,13 +46,9 @@ async def test_a_worker_killed_at_random_points_loses_nothing(
     ids = {item.item_id for item in items}
 
     delivered: list[Alert] = []
-    sink, port = await start_webhook_sink(lambda body: delivered.append(decode_alert(body)))
-    channels, subscriptions = sink_subscription(tmp_path, port)
-    env = pipeline_env(bootstrap=broker.bootstrap, redis_url=redis_server, unique=unique,
-                       directory=tmp_path, idempotent=broker.idempotent, partitions=4,
-                       WIREWATCH_CHANNELS_FILE=str(channels),
-                       WIREWATCH_SUBSCRIPTIONS_FILE=str(subscriptions),
-                       WIREWATCH_WEB_PORT=str(free_port()), WIREWATCH_WORKER_DELIVERS="false")
+    sink, env = await alerting_worker_env(
+        tmp_path, delivered, bootstrap=broker.bootstrap, redis_url=redis_server, unique=unique,
+        idempotent=broker.idempotent, partitions=4, WIREWATCH_WORKER_DELIVERS="false")
     seed = random.randrange(1 << 30)
     kill_points = sorted(random.Random(seed).sample(range(1000, ITEMS - 1000), CRASHES))
     articles = ArticleLog(broker.bootstrap, topics.articles)

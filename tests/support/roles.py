@@ -14,11 +14,14 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
+from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from bench.harness import write_sink_channel
+from alerts.records import Alert, decode_alert
+from bench.harness import start_webhook_sink, write_sink_channel
 from connectors.records import RawItem, encode_raw_item
 from streams.demo import serve_loopback
+from streams.embedded import free_port
 from streams.records import Article, decode
 from tests.support.processes import stop, wirewatch_env
 
@@ -156,6 +159,21 @@ def pipeline_env(*, bootstrap: str, redis_url: str, unique: str, directory: Path
         WIREWATCH_REDIS_PREFIX=f"{unique}:", WIREWATCH_TOPIC_PARTITIONS=str(partitions),
         WIREWATCH_KAFKA_IDEMPOTENCE=str(idempotent).lower(),
         WIREWATCH_DATA_DIR=str(directory / "data"), **extra)
+
+
+async def alerting_worker_env(directory: Path, delivered: list[Alert], *, bootstrap: str,
+                              redis_url: str, unique: str, idempotent: bool, partitions: int,
+                              **extra: str) -> tuple[web.AppRunner, dict[str, str]]:
+    """A loopback webhook sink that appends each alert it receives to `delivered`, the
+    Microsoft subscription on it, and the environment of a worker alerting it (with its
+    own web port); stop the sink with `.cleanup()`."""
+    sink, port = await start_webhook_sink(lambda body: delivered.append(decode_alert(body)))
+    channels, subscriptions = sink_subscription(directory, port)
+    return sink, pipeline_env(
+        bootstrap=bootstrap, redis_url=redis_url, unique=unique, directory=directory,
+        idempotent=idempotent, partitions=partitions, WIREWATCH_CHANNELS_FILE=str(channels),
+        WIREWATCH_SUBSCRIPTIONS_FILE=str(subscriptions), WIREWATCH_WEB_PORT=str(free_port()),
+        **extra)
 
 
 async def produce_steadily(bootstrap: str, topic: str, items: list[RawItem],
