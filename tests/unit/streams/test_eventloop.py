@@ -53,3 +53,13 @@ def test_an_unknown_loop_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> No
     code, _, err = cli()("config")
     assert code == 1
     assert "WIREWATCH_EVENT_LOOP='tornado'" in err
+
+
+def test_the_variable_is_read_as_settings_reads_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings matches variable names without regard to case; so does the loop, so that
+    `wirewatch config` never shows a loop other than the one running."""
+    install("uvloop")
+    monkeypatch.delenv("WIREWATCH_EVENT_LOOP", raising=False)
+    monkeypatch.setenv("wirewatch_event_loop", "asyncio")
+    assert install() == Settings().event_loop == "asyncio"
+    assert not issubclass(loop_type(), uvloop.Loop)
