@@ -40,6 +40,7 @@ from replay import subscriptions  # noqa: E402
 from tagging import synthetic_entities  # noqa: E402
 
 from streams.embedded import embedded_services, free_port  # noqa: E402
+from streams.eventloop import install  # noqa: E402
 from streams.ops.lag import measure  # noqa: E402
 from streams.tagging.files import write_watchlist  # noqa: E402
 from streams.topics import TopicNames, ensure_topics  # noqa: E402
@@ -70,10 +71,9 @@ async def committed_all(bootstrap: str, group: str, topic: str, count: int,
         except KafkaError as exc:  # a broker just started has no group coordinator yet
             if not exc.retriable:
                 raise
-            await asyncio.sleep(0.5)
-            continue
-        if sum(p.committed or 0 for p in lags) >= count:
-            return time.monotonic() - started
+        else:
+            if sum(p.committed or 0 for p in lags) >= count:
+                return time.monotonic() - started
         await asyncio.sleep(0.5)  # a polling interval, not a synchronisation
     raise TimeoutError(f"{group} did not commit {count} records in {timeout:.0f} s")
 
@@ -122,7 +122,8 @@ async def one_run(kind: str, workers: int, count: int, ends: object, base_env: d
         await produce_items(bootstrap, names.raw, raw_items(count, seed=run))
         await committed_all(bootstrap, app_id, names.raw, count + 1, timeout=3600)
         seconds = time.monotonic() - started
-        drained = await outbox_drained(client, f"b{run}:", timeout=600) if helpers else 0.0
+        drained = (await outbox_drained(client, env["WIREWATCH_REDIS_PREFIX"], timeout=600)
+                   if helpers else 0.0)
         cpu = [cpu_seconds(p.pid) - before for p, before in zip(processes, cpu_before,
                                                                  strict=True)]
         rss = [peak_rss_mb(p.pid) for p in processes]
@@ -209,7 +210,6 @@ async def bench(count: int, worker_counts: list[int], scratch: Path,
     summary: dict[str, object] = {"broker": f"Apache Kafka at {kafka}" if kafka
                                   else "embedded (Tansu)", "partitions": PARTITIONS,
                                   "cores": os.cpu_count(), "alerts_delivered": received[0],
-                                  "event_loop": os.environ.get("WIREWATCH_EVENT_LOOP", "uvloop"),
                                   "layout": layout,
                                   "runs": results}
     for workers in worker_counts:
@@ -231,9 +231,10 @@ def main() -> None:
                         help="cluster: `wirewatch worker` processes and one `wirewatch "
                         "deliver` (deploy/'s layout); run: `wirewatch run` workers")
     args = parser.parse_args()
+    loop = install()  # what the workers' `wirewatch` commands install from the same setting
     with tempfile.TemporaryDirectory(prefix="wirewatch-bench-pipeline-") as scratch:
-        result = asyncio.run(bench(args.items, args.workers, Path(scratch), args.kafka,
-                                   args.layout))
+        result = {"event_loop": loop, **asyncio.run(bench(
+            args.items, args.workers, Path(scratch), args.kafka, args.layout))}
     json.dump(result, sys.stdout, indent=2)
     print()
 

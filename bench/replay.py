@@ -97,7 +97,6 @@ async def bench(count: int, scratch: Path) -> dict[str, object]:
         replay_rate = report.counts["records"] / seconds
         return {
             "items": count, "partitions": 4, "broker": "embedded (Tansu)",
-            "event_loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
             "produce_per_s": round(count / produce_seconds),
             "baseline_plain_consumer_per_s": round(baseline),
             "replay_dry_run_per_s": round(replay_rate),
@@ -112,9 +111,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--items", type=int, default=100_000)
     args = parser.parse_args()
-    install()  # the loop `wirewatch replay` runs on (WIREWATCH_EVENT_LOOP, default uvloop)
+    loop = install()  # the loop `wirewatch replay` runs on (WIREWATCH_EVENT_LOOP, default uvloop)
     with tempfile.TemporaryDirectory(prefix="wirewatch-bench-replay-") as scratch:
-        result = asyncio.run(bench(args.items, Path(scratch)))
+        result = {"event_loop": loop, **asyncio.run(bench(args.items, Path(scratch)))}
     json.dump(result, sys.stdout, indent=2)
     print()
 
