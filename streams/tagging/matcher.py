@@ -7,6 +7,12 @@ text, not the number of patterns. The automaton hands back every match in one ca
 positions are worked out afterwards, and only when a rule asks for them (proximity, lead,
 salience). bench/tagging.py measured this at 25 µs per 3 KB article against 40 µs for
 pyahocorasick's iterator with the same 7,000 patterns.
+
+Where wirewatch was built with its native scan (native/, Rust), one call does all of it on
+the field's text (tokens, single-word lookup, automaton, token positions) and no Python
+object is made per token: the tagger's whole scan went from about 150 to 20 µs per
+article. The pure scan here stays as the reference the native one is tested against, and
+as the fallback where no Rust toolchain built it.
 """
 
 from __future__ import annotations
@@ -17,6 +23,14 @@ from operator import itemgetter
 
 import ahocorasick_rs
 
+from streams.tagging.text import ASCII_TOKEN_TABLE, scan_form, tokenise
+
+try:
+    from streams.tagging import _scan as _native
+except ImportError:  # installed without a Rust toolchain: the pure scan does the same work
+    _native = None
+
+NATIVE_SCAN = _native is not None
 # A DFA is the fastest automaton but takes memory per state and byte class; past this
 # many patterns (about 100 MB of DFA) the contiguous NFA, a little slower, is used instead.
 DFA_MAX_PATTERNS = 60_000
@@ -36,25 +50,22 @@ class Pattern:
 
 Occurrence = tuple[int, int]  # start token, end token (exclusive)
 Match = tuple[int, int, int]  # automaton index, start and end character in the joined text
+Located = tuple[int, int, int]  # pattern id, start token, end token (exclusive)
 
 
-@dataclass
-class Scan:
-    """What one pass over a token list found: the patterns present, and where on demand."""
+class Found:
+    """What one scan of a field found: the patterns present, and where (see the subclasses)."""
 
-    tokens: Sequence[str]
     present: set[int]  # every pattern found
-    text: str = ""  # the tokens as the automaton saw them: " token token ... "
-    matches: list[Match] = field(default_factory=list, repr=False)
-    pattern_ids: Sequence[int] = field(default=(), repr=False)  # automaton index -> pattern
-    patterns: Sequence[Pattern] = field(default=(), repr=False)  # pattern id -> pattern
-    _places: dict[int, list[Occurrence]] | None = field(default=None, repr=False)
+    patterns: Sequence[Pattern]
 
     def present_before(self, token_limit: int) -> set[int]:
         """Patterns found by the automaton starting within the first `token_limit` tokens."""
-        limit = len(" ".join(self.tokens[:token_limit])) + 1  # where token `limit` starts
-        ids = self.pattern_ids
-        return {ids[index] for index, start, _ in self.matches if start < limit}
+        raise NotImplementedError
+
+    def places(self) -> dict[int, list[Occurrence]]:
+        """Pattern id -> where each of its automaton matches lies (tokens), in text order."""
+        raise NotImplementedError
 
     def occurrences(self, pattern_id: int) -> list[Occurrence]:
         found = self.places().get(pattern_id)
@@ -64,9 +75,29 @@ class Scan:
             return []
         return found
 
+
+@dataclass
+class Scan(Found):
+    """The pure scan of a token list: character offsets, token positions on demand."""
+
+    tokens: Sequence[str]
+    present: set[int]
+    text: str = ""  # the tokens as the automaton saw them: " token token ... "
+    matches: list[Match] = field(default_factory=list, repr=False)
+    pattern_ids: Sequence[int] = field(default=(), repr=False)  # automaton index -> pattern
+    patterns: Sequence[Pattern] = field(default=(), repr=False)  # pattern id -> pattern
+    _places: dict[int, list[Occurrence]] | None = field(default=None, repr=False)
+
+    def present_before(self, token_limit: int) -> set[int]:
+        if token_limit <= 0:
+            return set()
+        limit = len(" ".join(self.tokens[:token_limit])) + 1  # where token `limit` starts
+        ids = self.pattern_ids
+        return {ids[index] for index, start, _ in self.matches if start < limit}
+
     def places(self) -> dict[int, list[Occurrence]]:
-        """Pattern id -> where each of its matches lies (tokens), in text order: worked out
-        once for all matches when a rule first asks, in one pass however many patterns ask
+        """Worked out once for all matches when a rule first asks, in one pass however many
+        patterns ask
         (counting per pattern cost patterns x text: 5 s for a 1 MB article naming 10,000
         aliases)."""
         if self._places is None:
@@ -89,6 +120,31 @@ class Scan:
         return self._places
 
 
+@dataclass
+class NativeScan(Found):
+    """The native scan's result: token positions came with the matches."""
+
+    present: set[int]
+    located: list[Located]  # text order; in the automaton's order where two start together
+    patterns: Sequence[Pattern] = field(default=(), repr=False)
+    _places: dict[int, list[Occurrence]] | None = field(default=None, repr=False)
+
+    def present_before(self, token_limit: int) -> set[int]:
+        return {pattern_id for pattern_id, start, _ in self.located if start < token_limit}
+
+    def places(self) -> dict[int, list[Occurrence]]:
+        if self._places is None:
+            places: dict[int, list[Occurrence]] = {}
+            for pattern_id, start, end in self.located:
+                found = places.get(pattern_id)
+                if found is None:
+                    places[pattern_id] = [(start, end)]
+                else:
+                    found.append((start, end))
+            self._places = places
+        return self._places
+
+
 class PhraseMatcher:
     """Compiled from a list of distinct patterns; ids are positions in that list.
 
@@ -98,7 +154,12 @@ class PhraseMatcher:
     (proximity, lead, entities, whose places are asked for later) by the automaton.
     """
 
-    def __init__(self, patterns: Sequence[Pattern], positional: Iterable[int] = ()) -> None:
+    def __init__(self, patterns: Sequence[Pattern], positional: Iterable[int] = (), *,
+                 native: bool | None = None) -> None:
+        """`native`: use the native scan (the default where it was built) or the pure one."""
+        self.native = NATIVE_SCAN if native is None else native
+        if self.native and _native is None:
+            raise ValueError("the native scan was not built (see native/README.md)")
         self.patterns = list(patterns)
         self.positional = frozenset(positional)
         single = [len(p.words) == 1 and not p.prefix for p in self.patterns]
@@ -109,12 +170,31 @@ class PhraseMatcher:
         keys = [self.patterns[i].key for i in self._scanned]
         if len(set(keys)) != len(keys):
             raise ValueError("a pattern was given twice")
-        self._automaton = ahocorasick_rs.AhoCorasick(
-            keys, implementation=ahocorasick_rs.Implementation.DFA
-            if len(keys) <= DFA_MAX_PATTERNS else ahocorasick_rs.Implementation.ContiguousNFA,
-        ) if keys else None
+        self._automaton = self._scanner = None
+        if self.native:
+            phrases = [(key, i, len(self.patterns[i].words))
+                       for key, i in zip(keys, self._scanned, strict=True)]
+            self._scanner = _native.Scanner(ASCII_TOKEN_TABLE, list(self._words.items()),
+                                            phrases, len(keys) <= DFA_MAX_PATTERNS)
+        elif keys:
+            self._automaton = ahocorasick_rs.AhoCorasick(
+                keys, implementation=ahocorasick_rs.Implementation.DFA
+                if len(keys) <= DFA_MAX_PATTERNS else ahocorasick_rs.Implementation.ContiguousNFA)
 
-    def scan(self, tokens: Sequence[str]) -> Scan:
+    def scan_text(self, folded: str) -> Found:
+        """Scan a field's folded text (text.fold): what it contains, and where."""
+        if self._scanner is not None:
+            present, located, _ = self._scanner.scan(scan_form(folded))
+            return NativeScan(set(present), located, self.patterns)
+        return self._scan_tokens(tokenise(folded))
+
+    def scan(self, tokens: Sequence[str]) -> Found:
+        """Scan a list of tokens (as text.tokenise makes them)."""
+        if self._scanner is not None:
+            return self.scan_text(" ".join(tokens))  # tokens re-tokenise to themselves
+        return self._scan_tokens(tokens)
+
+    def _scan_tokens(self, tokens: Sequence[str]) -> Scan:
         if not self.patterns or not tokens:
             return Scan(tokens, set())
         words = self._words

@@ -57,7 +57,10 @@ def salience(hits: list[Hit]) -> tuple[float, str]:
 class Tagger:
     """Finds topics and entities in a title and body; pure once built."""
 
-    def __init__(self, topics: Iterable[Topic], entities: Iterable[Entity]) -> None:
+    def __init__(self, topics: Iterable[Topic], entities: Iterable[Entity], *,
+                 native: bool | None = None) -> None:
+        """`native` chooses the scan (streams.tagging.matcher): by default the native one
+        where it was built; the tags are the same either way."""
         self.topics = list(topics)
         self.entities = {entity.id: entity for entity in entities}
         self._pattern_ids: dict[Pattern, int] = {}
@@ -104,7 +107,7 @@ class Tagger:
                 positional |= _positional_terms(rule)
             for rule in self._excludes[topic_index]:
                 positional |= _positional_terms(rule)
-        self.matcher = PhraseMatcher(self._patterns, positional)
+        self.matcher = PhraseMatcher(self._patterns, positional, native=native)
         # The one-term rules as a matrix per scope (pattern x topic): an article's scores
         # are the sums of the rows of the terms it contains, one numpy call per scope.
         self._weights: dict[str, np.ndarray] = {}
@@ -449,7 +452,7 @@ class _View:
     def __init__(self, matcher: PhraseMatcher, fields: tuple[Field, Field]) -> None:
         self.matcher = matcher
         self.fields = fields
-        self.scans = (matcher.scan(fields[0].tokens), matcher.scan(fields[1].tokens))
+        self.scans = (matcher.scan_text(fields[0].text), matcher.scan_text(fields[1].text))
         self.present = (self.scans[0].present, self.scans[1].present)
         self._scoped: dict[str, set[int]] = {}  # "any" and "lead", worked out when asked
         self._hits: dict[tuple[int, int], list[Hit]] = {}

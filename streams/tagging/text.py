@@ -6,6 +6,7 @@ import re
 import string
 import unicodedata
 from dataclasses import dataclass, field
+from functools import cached_property
 
 # Tokens are what is left between whitespace once punctuation is a space too; "$" stays, so
 # cashtags ($MSFT) are tokens of their own. Rules and aliases are tokenised by the same
@@ -18,7 +19,7 @@ _PUNCTUATION = (set(string.punctuation) - {"$"}) | set(
 _TO_SPACE = str.maketrans({character: " " for character in _PUNCTUATION})
 # The same for ASCII text as one bytes table that lower-cases too: bytes.translate is a
 # plain table lookup, about four times faster than lower() plus str.translate.
-_ASCII_TOKENS = bytes(
+ASCII_TOKEN_TABLE = bytes(
     32 if chr(code) in _PUNCTUATION else code + 32 if 65 <= code <= 90 else code
     for code in range(256))
 _COMBINING_MARKS = re.compile(
@@ -37,8 +38,16 @@ def fold(text: str) -> str:
 def tokenise(text: str) -> list[str]:
     """Lower-case tokens of an already folded text."""
     if text.isascii():
-        return text.encode("ascii").translate(_ASCII_TOKENS).decode("ascii").split()
+        return text.encode("ascii").translate(ASCII_TOKEN_TABLE).decode("ascii").split()
     return text.lower().translate(_TO_SPACE).split()
+
+
+def scan_form(text: str) -> str:
+    """An already folded text as the native scan takes it: tokenise's mapping done outside
+    ASCII (lower case, punctuation as space); the scan maps ASCII by ASCII_TOKEN_TABLE."""
+    if text.isascii():
+        return text
+    return text.lower().translate(_TO_SPACE)
 
 
 def words_of(text: str) -> list[str]:
@@ -48,18 +57,21 @@ def words_of(text: str) -> list[str]:
 
 @dataclass
 class Field:
-    """One field of an article (title or body): folded text and its tokens."""
+    """One field of an article (title or body): folded text, its tokens when asked."""
 
     name: str
     text: str
-    tokens: list[str]
     _original: list[str] | None = field(default=None, repr=False)
     _lowered: str | None = field(default=None, repr=False)
 
     @classmethod
     def of(cls, name: str, raw: str) -> Field:
-        folded = fold(raw)
-        return cls(name, folded, tokenise(folded))
+        return cls(name, fold(raw))
+
+    @cached_property
+    def tokens(self) -> list[str]:
+        """Lower-case tokens (the native scan tokenises by itself: only the pure one asks)."""
+        return tokenise(self.text)
 
     def lowered(self) -> str:
         """The folded text in lower case, position for position (computed when first asked)."""

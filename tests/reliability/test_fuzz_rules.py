@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 from alerts import query as q
 from alerts.errors import QueryError, SubscriptionError
 from alerts.subscriptions import from_mapping
-from streams.tagging.matcher import Pattern, PhraseMatcher
+from streams.tagging.matcher import NATIVE_SCAN, Pattern, PhraseMatcher
 from streams.tagging.rules import MAX_NEAR, SCOPES, And, Near, Not, Or, Rule, RuleError, Term
 from streams.tagging.rules import parse_rule as parse_topic_rule
 
@@ -203,10 +203,11 @@ def naive_occurrences(tokens: list[str], pattern: Pattern) -> list[tuple[int, in
 
 @given(st.lists(st.builds(Pattern, st.lists(vocabulary, min_size=1, max_size=3).map(tuple),
                           st.booleans()), min_size=1, max_size=8, unique_by=lambda p: p.key),
-       st.lists(vocabulary, max_size=30))
-def test_the_matcher_finds_what_a_naive_scan_finds(patterns: list[Pattern],
-                                                   tokens: list[str]) -> None:
-    matcher = PhraseMatcher(patterns, positional=range(len(patterns)))
+       st.lists(vocabulary, max_size=30), st.booleans())
+def test_the_matcher_finds_what_a_naive_scan_finds(patterns: list[Pattern], tokens: list[str],
+                                                   native: bool) -> None:
+    matcher = PhraseMatcher(patterns, positional=range(len(patterns)),
+                            native=native and NATIVE_SCAN)
     expected = {i: naive_occurrences(tokens, p) for i, p in enumerate(patterns)}
     assert matcher.present(tokens) == {i for i, found in expected.items() if found}
     for i in range(len(patterns)):

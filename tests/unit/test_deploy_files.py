@@ -411,10 +411,13 @@ def test_dockerignore_keeps_the_context_to_what_the_wheel_needs() -> None:
     for path in (".git/config", ".venv/bin/python", "tests/unit/test_x.py",
                  "tests/fixtures/tagging/labelled.jsonl", "bench/out.json", "docs/dashboard.png",
                  "wirewatch.egg-info/PKG-INFO", "streams/__pycache__/cli.cpython-311.pyc",
-                 "alerts/x.pyc", "data/redis.aof", "deploy/compose.yaml"):
+                 "alerts/x.pyc", "data/redis.aof", "deploy/compose.yaml",
+                 "native/target/release/x.so",
+                 "streams/tagging/_scan.cpython-311-x86_64-linux-gnu.so"):
         assert dockerignored(path), f"{path} would be sent to the Docker build"
     for path in ("pyproject.toml", "README.md", "streams/cli.py", "streams/defaults/taxonomy.yaml",
-                 "connectors/fetch.py", "alerts/templates/alert.html"):
+                 "connectors/fetch.py", "alerts/templates/alert.html", "native/Cargo.toml",
+                 "native/Cargo.lock", "native/src/lib.rs"):
         assert not dockerignored(path), f"{path} is needed by the build"
     _, build, *_ = dockerfile_stages()
     for keyword, rest in build:
@@ -431,7 +434,9 @@ def test_the_wheel_carries_every_data_file_of_the_packages() -> None:
     for package in ("streams", "connectors", "alerts"):
         for path in sorted((ROOT / package).rglob("*")):
             relative = path.relative_to(ROOT / package).as_posix()
-            if (path.is_dir() or path.suffix in {".py", ".pyc"} or "__pycache__" in relative):
+            # Python files, and the native scan the build compiles into the wheel itself.
+            if (path.is_dir() or path.suffix in {".py", ".pyc", ".so", ".pyd"}
+                    or "__pycache__" in relative):
                 continue
             patterns = package_data.get(package, []) + package_data.get("*", [])
             regexes = [re.escape(p).replace(r"\*", "[^/]*") for p in patterns]

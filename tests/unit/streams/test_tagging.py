@@ -9,7 +9,7 @@ import pytest
 
 from streams.tagging import RuleError, Tagger, TaxonomyError, load_entities, load_topics
 from streams.tagging.files import Entity, write_watchlist
-from streams.tagging.matcher import Pattern, PhraseMatcher
+from streams.tagging.matcher import NATIVE_SCAN, Pattern, PhraseMatcher
 from streams.tagging.reload import TaggerSource
 from streams.tagging.rules import And, Near, Not, Or, Term, parse_rule
 from streams.tagging.text import LEAD_TOKENS, fold, words_of
@@ -54,10 +54,15 @@ def test_bad_rules_say_what_and_where(rule: str, message: str) -> None:
 
 # --- matching ---------------------------------------------------------------------------
 
-def test_matcher_finds_words_pairs_phrases_and_prefixes() -> None:
+SCANS = [pytest.param(False, id="pure"), pytest.param(
+    True, id="native", marks=pytest.mark.skipif(not NATIVE_SCAN, reason="native scan not built"))]
+
+
+@pytest.mark.parametrize("native", SCANS)
+def test_matcher_finds_words_pairs_phrases_and_prefixes(native: bool) -> None:
     patterns = [Pattern(("net",)), Pattern(("net", "income")), Pattern(("acqui",), True),
                 Pattern(("chief", "exec"), True), Pattern(("tender", "offer", "for"))]
-    matcher = PhraseMatcher(patterns, positional=range(len(patterns)))
+    matcher = PhraseMatcher(patterns, positional=range(len(patterns)), native=native)
     tokens = words_of("Net income rose; it acquired Widget and a chief executive made a "
                       "tender offer for Acme. Net net.")
     assert matcher.present(tokens) == {0, 1, 2, 3, 4}
