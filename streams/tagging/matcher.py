@@ -8,11 +8,12 @@ positions are worked out afterwards, and only when a rule asks for them (proximi
 salience). bench/tagging.py measured this at 25 µs per 3 KB article against 40 µs for
 pyahocorasick's iterator with the same 7,000 patterns.
 
-Where wirewatch was built with its native scan (native/, Rust), one call does all of it on
-the field's text (tokens, single-word lookup, automaton, token positions) and no Python
-object is made per token: the tagger's whole scan went from about 150 to 20 µs per
-article. The pure scan here stays as the reference the native one is tested against, and
-as the fallback where no Rust toolchain built it.
+Where wirewatch was built with its native scan (native/, Rust), one call does the field's
+whole scan instead: tokens are packed into integers as their bytes are read, looked up once
+in a vocabulary, and phrases and prefixes are matched over the tokens by a trie of words,
+so no Python object is made per token and every match comes with its token positions. The
+pure scan here is the reference the native one is tested against, and the fallback where
+no Rust toolchain built it; the tags are the same either way.
 """
 
 from __future__ import annotations
@@ -172,10 +173,10 @@ class PhraseMatcher:
             raise ValueError("a pattern was given twice")
         self._automaton = self._scanner = None
         if self.native:
-            phrases = [(key, i, len(self.patterns[i].words))
-                       for key, i in zip(keys, self._scanned, strict=True)]
+            phrases = [(list(self.patterns[i].words), self.patterns[i].prefix, i)
+                       for i in self._scanned]
             self._scanner = _native.Scanner(ASCII_TOKEN_TABLE, list(self._words.items()),
-                                            phrases, len(keys) <= DFA_MAX_PATTERNS)
+                                            phrases)
         elif keys:
             self._automaton = ahocorasick_rs.AhoCorasick(
                 keys, implementation=ahocorasick_rs.Implementation.DFA

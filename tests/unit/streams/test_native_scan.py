@@ -31,7 +31,7 @@ def test_the_native_scanner_refuses_a_bad_token_table() -> None:
     from streams.tagging import _scan
 
     with pytest.raises(ValueError, match="256 bytes"):
-        _scan.Scanner(ASCII_TOKEN_TABLE[:10], [], [], True)
+        _scan.Scanner(ASCII_TOKEN_TABLE[:10], [], [])
 
 
 # Words, their case and diacritic variants, every kind of separator str.split() knows
