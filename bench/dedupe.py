@@ -3,7 +3,8 @@
 Prints JSON: articles/s through the engine (texts normalised beforehand, batches of 256, one
 process), Redis memory per article, quality (ARI, pairwise precision/recall), and the same
 for a datasketch MinHashLSH baseline (128 permutations, word 5-grams, J >= 0.5) run on the
-same documents in the same run. Skips cleanly when ../shared/data is absent.
+same documents in the same run, and sketches/s of the sketch function alone with its native
+numbers (native/, where built) and with numpy. Skips cleanly when ../shared/data is absent.
 Usage: python bench/dedupe.py [--data PATH] [--limit N]
 """
 
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
+from streams.dedupe import sketch as sketches
 from streams.dedupe.evaluate import Labelled, summarise
 from streams.dedupe.service import StoryAssigner
 from streams.embedded import start_redis
@@ -81,6 +83,29 @@ def run_baseline(rows: list[dict[str, object]]) -> dict[str, object]:
             **quality}
 
 
+def sketch_speed(rows: list[dict[str, object]], repeat: int = 3) -> dict[str, object]:
+    """Sketches/s of the same texts, best of `repeat` passes by CPU time, native and numpy."""
+    texts = [normalise_text(str(r["text"])) for r in rows]
+    kinds = {"numpy": False} | ({"native": True} if sketches.NATIVE_SKETCH else {})
+    result: dict[str, object] = {}
+    try:
+        for name, native in kinds.items():
+            sketches.NATIVE_SKETCH = native
+            best = float("inf")
+            for _ in range(repeat):
+                started = time.process_time()
+                for text in texts:
+                    sketches.sketch.__wrapped__(text)  # no memo: every text is sketched
+                best = min(best, time.process_time() - started)
+            result[f"{name}_sketches_per_s"] = round(len(texts) / best, 1)
+    finally:
+        sketches.NATIVE_SKETCH = sketches._NATIVE is not None
+    if "native_sketches_per_s" in result:
+        result["ratio_native_to_numpy"] = round(float(result["native_sketches_per_s"])  # type: ignore[arg-type]
+                                                / float(result["numpy_sketches_per_s"]), 2)  # type: ignore[arg-type]
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -100,7 +125,8 @@ def main() -> None:
         baseline = run_baseline(rows)
     except ImportError:
         baseline = {"skipped": "pip install datasketch to run the baseline"}
-    result = {"documents": len(rows), "wirewatch": engine, "datasketch_minhash_lsh": baseline}
+    result = {"documents": len(rows), "wirewatch": engine, "datasketch_minhash_lsh": baseline,
+              "sketch_only": sketch_speed(rows)}
     if "articles_per_s" in baseline:
         result["speed_ratio_wirewatch_to_baseline"] = round(
             float(engine["articles_per_s"]) / float(baseline["articles_per_s"]), 2)

@@ -143,6 +143,51 @@ _SENTENCE_MARK_ID = int(word_ids(_SENTENCE_MARK)[0])
 SKETCH_MEMO_SIZE = 4096  # texts whose sketch is kept: syndicated copies often normalise alike
 
 
+try:  # the same numbers in one native pass (native/src/sketch.rs), where it was built
+    from streams._native import Sketcher as _Sketcher
+
+    _NATIVE: _Sketcher | None = _Sketcher(
+        _TO_WORDS, int(_BASE), [int(w) for w in _SHINGLE_WEIGHTS], _SENTENCE_MARK_ID,
+        SKETCH_SIZE, MIN_ANCHOR_WORDS, ANCHOR_SENTENCES)
+except ImportError:
+    _NATIVE = None
+
+
+def numbers(text: str, sentences: int) -> tuple[int, list[int], list[list[int]]]:
+    """(distinct shingles, the top 32 bits of the SKETCH_SIZE smallest shingle hashes, the
+    word ids of the first ANCHOR_SENTENCES of the text's `sentences` mark-separated
+    sentences with MIN_ANCHOR_WORDS words or more), with numpy; (0, [], []) without words."""
+    ids = word_ids(text)
+    marks = np.flatnonzero(ids == _SENTENCE_MARK_ID).tolist()
+    words = ids[ids != _SENTENCE_MARK_ID]
+    if not len(words):
+        return 0, [], []
+    anchors: list[list[int]] = []
+    start = 0
+    for sentence in range(sentences):
+        end = marks[sentence] if sentence < len(marks) else len(ids)
+        if end - start >= MIN_ANCHOR_WORDS:
+            anchors.append(ids[start:end].tolist())
+            if len(anchors) == ANCHOR_SENTENCES:
+                break
+        start = end + 1
+    hashes = shingle_hashes(words)
+    # The top 32 bits keep the order, so the bottom-k of them is still a bottom-k sample.
+    return len(hashes), (hashes[:SKETCH_SIZE] >> _SHIFTS[3]).tolist(), anchors
+
+
+def native_numbers(text: str, sentences: int) -> tuple[int, list[int], list[list[int]]]:
+    """The same as `numbers`, natively (ValueError where the native part was not built)."""
+    if _NATIVE is None:
+        raise ValueError("the native sketch was not built (see native/README.md)")
+    if not text.isascii():
+        text = " ".join(text.lower().split())  # as word_ids does before its byte table
+    return _NATIVE.numbers(text, sentences)
+
+
+NATIVE_SKETCH = _NATIVE is not None
+
+
 @functools.lru_cache(maxsize=SKETCH_MEMO_SIZE)
 def sketch(text: str) -> Sketch:
     """Sketch a (normalised) text: its size, bottom-k shingle hashes and lead anchors.
@@ -159,24 +204,13 @@ def sketch(text: str) -> Sketch:
         # The last piece was cut mid-sentence: no anchor from it, its words go with the rest.
         rest = sentences.pop() + cleaned[ANCHOR_CHARS:]
     marked = f" {_SENTENCE_MARK} ".join(sentences)
-    ids = word_ids(f"{marked} {_SENTENCE_MARK} {rest}" if rest else marked)
-    marks = np.flatnonzero(ids == _SENTENCE_MARK_ID).tolist()
-    anchors: list[int] = []
-    start = 0
-    for sentence in range(len(sentences)):
-        end = marks[sentence] if sentence < len(marks) else len(ids)
-        if end - start >= MIN_ANCHOR_WORDS:
-            anchors.append(hash(tuple(ids[start:end].tolist())) >> 32)
-            if len(anchors) == ANCHOR_SENTENCES:
-                break
-        start = end + 1
-    words = ids[ids != _SENTENCE_MARK_ID]
-    if not len(words):
+    text = f"{marked} {_SENTENCE_MARK} {rest}" if rest else marked
+    shingles, bottom, anchor_words = (native_numbers if NATIVE_SKETCH else numbers)(
+        text, len(sentences))
+    if not shingles:
         return Sketch(shingles=0, bottom=(), anchors=())
-    hashes = shingle_hashes(words)
-    # The top 32 bits keep the order, so the bottom-k of them is still a bottom-k sample.
-    bottom = tuple((hashes[:SKETCH_SIZE] >> _SHIFTS[3]).tolist())
-    return Sketch(shingles=len(hashes), bottom=bottom, anchors=tuple(anchors))
+    anchors = tuple(hash(tuple(words)) >> 32 for words in anchor_words)
+    return Sketch(shingles=shingles, bottom=tuple(bottom), anchors=anchors)
 
 
 def similarity(a: Sketch, b: Sketch) -> tuple[float, float]:

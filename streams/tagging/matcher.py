@@ -27,7 +27,7 @@ import ahocorasick_rs
 from streams.tagging.text import ASCII_TOKEN_TABLE, scan_form, tokenise
 
 try:
-    from streams.tagging import _scan as _native
+    from streams import _native
 except ImportError:  # installed without a Rust toolchain: the pure scan does the same work
     _native = None
 

@@ -413,7 +413,7 @@ def test_dockerignore_keeps_the_context_to_what_the_wheel_needs() -> None:
                  "wirewatch.egg-info/PKG-INFO", "streams/__pycache__/cli.cpython-311.pyc",
                  "alerts/x.pyc", "data/redis.aof", "deploy/compose.yaml",
                  "native/target/release/x.so",
-                 "streams/tagging/_scan.cpython-311-x86_64-linux-gnu.so"):
+                 "streams/_native.cpython-311-x86_64-linux-gnu.so"):
         assert dockerignored(path), f"{path} would be sent to the Docker build"
     for path in ("pyproject.toml", "README.md", "streams/cli.py", "streams/defaults/taxonomy.yaml",
                  "connectors/fetch.py", "alerts/templates/alert.html", "native/Cargo.toml",

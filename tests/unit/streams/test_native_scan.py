@@ -24,14 +24,14 @@ pytestmark = pytest.mark.skipif(
 
 def test_ci_builds_the_native_scan() -> None:
     """.ci/run requires it: a CI image without cargo must not pass on the pure scan alone."""
-    assert NATIVE_SCAN, "streams.tagging._scan did not import: was cargo on PATH at install?"
+    assert NATIVE_SCAN, "streams._native did not import: was cargo on PATH at install?"
 
 
 def test_the_native_scanner_refuses_a_bad_token_table() -> None:
-    from streams.tagging import _scan
+    from streams import _native
 
     with pytest.raises(ValueError, match="256 bytes"):
-        _scan.Scanner(ASCII_TOKEN_TABLE[:10], [], [])
+        _native.Scanner(ASCII_TOKEN_TABLE[:10], [], [])
 
 
 # Words, their case and diacritic variants, every kind of separator str.split() knows
