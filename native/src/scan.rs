@@ -43,6 +43,31 @@ fn packed(bytes: &[u8]) -> Option<u128> {
     Some(key)
 }
 
+/// Zero bytes after the lower-cased text, so that a token's key is read in two 8-byte loads.
+const PADDING: usize = 16;
+
+/// `packed` of `text[start..end]` (end - start <= 15) in two loads and masks; `text` has
+/// PADDING bytes after the last token.
+fn packed_at(text: &[u8], start: usize, end: usize) -> u128 {
+    let length = end - start;
+    let load = |at: usize| u64::from_le_bytes(text[at..at + 8].try_into().expect("8 bytes"));
+    let (low, high) = if length >= 8 {
+        (load(start), load(start + 8) & ((1u64 << (8 * (length - 8))) - 1))
+    } else {
+        (load(start) & ((1u64 << (8 * length)) - 1), 0)
+    };
+    (high as u128) << 64 | low as u128 | (length as u128) << 120
+}
+
+/// `packed` of a prefix of at most three bytes.
+fn packed_head(bytes: &[u8]) -> u128 {
+    let mut key = 0u32;
+    for (index, byte) in bytes.iter().enumerate() {
+        key |= (*byte as u32) << (8 * index);
+    }
+    key as u128 | (bytes.len() as u128) << 120
+}
+
 /// What the vocabulary knows of a word.
 #[derive(Clone, Copy)]
 struct Entry {
@@ -61,10 +86,12 @@ struct Vocabulary {
 }
 
 impl Vocabulary {
-    fn get(&self, word: &[u8]) -> Entry {
-        match packed(word) {
-            Some(key) => self.short.get(&key),
-            None => self.long.get(word),
+    /// The entry of `text[start..end]` (text padded as `packed_at` needs).
+    fn get(&self, text: &[u8], start: usize, end: usize) -> Entry {
+        if end - start <= 15 {
+            self.short.get(&packed_at(text, start, end))
+        } else {
+            self.long.get(&text[start..end])
         }
         .copied()
         .unwrap_or(UNKNOWN)
@@ -97,11 +124,20 @@ struct Found {
 #[pyclass(frozen, module = "streams._native")]
 pub struct Scanner {
     table: [u8; 256],
+    space: [bool; 256],  // after `table`: the ASCII bytes str.split() splits on
     vocabulary: Vocabulary,
     edges: FxHashMap<(u32, u32), u32>,  // (node, word) -> node
     ends: Vec<u32>,                     // node -> the phrase ending there, or NONE
     heads: Vec<u8>,                     // node -> bit n set when a prefix there has head n
     prefixes: FxHashMap<(u32, u128), Vec<(Box<[u8]>, u32)>>,  // (node, head) -> prefixes
+    // The first two bytes (the second 0 for a one-byte token) of every token a prefix at the
+    // root can match, one bit each: most tokens are ruled out without a lookup.
+    root_starts: Vec<u64>,
+}
+
+/// The bit of `root_starts` for a token or prefix starting with these bytes.
+fn start_bit(bytes: &[u8]) -> usize {
+    (bytes[0] as usize) << 8 | bytes.get(1).copied().unwrap_or(0) as usize
 }
 
 impl Scanner {
@@ -131,24 +167,56 @@ impl Scanner {
         node
     }
 
-    /// The lower-cased text and its tokens, each already looked up.
+    /// The lower-cased text (padded) and its tokens, each already looked up.
     fn tokenise(&self, text: &str) -> (Vec<u8>, Vec<Token>) {
+        let mut lowered = Vec::with_capacity(text.len() + PADDING);
+        let mut spans = Vec::with_capacity(text.len() / 4);
+        if text.is_ascii() {
+            // The common case, in two tight loops: map every byte, then find the runs.
+            lowered.extend(text.bytes().map(|byte| self.table[byte as usize]));
+            let (length, mut position) = (lowered.len(), 0);
+            loop {
+                while position < length && self.space[lowered[position] as usize] {
+                    position += 1;
+                }
+                if position == length {
+                    break;
+                }
+                let start = position;
+                while position < length && !self.space[lowered[position] as usize] {
+                    position += 1;
+                }
+                spans.push((start, position));
+            }
+        } else {
+            self.spans_unicode(text, &mut lowered, &mut spans);
+        }
+        lowered.extend_from_slice(&[0; PADDING]);
+        let tokens = spans.into_iter().map(|(start, end)| Token {
+            start: start as u32,
+            end: end as u32,
+            entry: self.vocabulary.get(&lowered, start, end),
+        }).collect();
+        (lowered, tokens)
+    }
+
+    /// Tokens of a text with non-ASCII characters, which pass unchanged unless they are
+    /// whitespace to str.split() (the caller lower-cased them and made punctuation space).
+    fn spans_unicode(&self, text: &str, lowered: &mut Vec<u8>, spans: &mut Vec<(usize, usize)>) {
         let source = text.as_bytes();
-        let mut lowered = Vec::with_capacity(source.len());
-        let mut tokens = Vec::with_capacity(source.len() / 4);
         let mut start = None;
         let mut position = 0;
         while position < source.len() {
             let byte = source[position];
             let (space, width) = if byte < 0x80 {
-                (is_ascii_python_space(self.table[byte as usize]), 1)
+                (self.space[self.table[byte as usize] as usize], 1)
             } else {
                 let character = text[position..].chars().next().expect("inside the text");
                 (is_python_space(character), character.len_utf8())
             };
             if space {
                 if let Some(first) = start.take() {
-                    tokens.push(self.token(&lowered, first));
+                    spans.push((first, lowered.len()));
                 }
             } else {
                 start.get_or_insert(lowered.len());
@@ -161,14 +229,8 @@ impl Scanner {
             position += width;
         }
         if let Some(first) = start {
-            tokens.push(self.token(&lowered, first));
+            spans.push((first, lowered.len()));
         }
-        (lowered, tokens)
-    }
-
-    fn token(&self, lowered: &[u8], start: usize) -> Token {
-        let entry = self.vocabulary.get(&lowered[start..]);
-        Token { start: start as u32, end: lowered.len() as u32, entry }
     }
 
     /// Prefix terms hanging off `node` that token `at` starts with.
@@ -178,8 +240,7 @@ impl Scanner {
             if heads & (1 << head) == 0 {
                 continue;
             }
-            let key = packed(&token[..head]).expect("short");
-            if let Some(candidates) = self.prefixes.get(&(node, key)) {
+            if let Some(candidates) = self.prefixes.get(&(node, packed_head(&token[..head]))) {
                 for (prefix, pattern) in candidates {
                     if token.starts_with(prefix) {
                         found.push(Found { start, last: at, into: prefix.len() as u32,
@@ -201,13 +262,19 @@ impl Scanner {
            ) -> PyResult<Self> {
         let table: [u8; 256] = table.try_into()
             .map_err(|_| PyValueError::new_err("the token table must have 256 bytes"))?;
+        let mut space = [false; 256];
+        for byte in 0..128u8 {
+            space[byte as usize] = is_ascii_python_space(byte);
+        }
         let mut scanner = Scanner {
             table,
+            space,
             vocabulary: Vocabulary::default(),
             edges: FxHashMap::default(),
             ends: vec![NONE],
             heads: vec![0],
             prefixes: FxHashMap::default(),
+            root_starts: vec![0; 65536 / 64],
         };
         for (word, pattern) in &words {
             let entry = scanner.vocabulary.entry(word.as_bytes());
@@ -226,9 +293,19 @@ impl Scanner {
                     return Err(PyValueError::new_err("a prefix is empty"));
                 }
                 let node = scanner.node(leading);
+                if node == ROOT {
+                    let first = last.as_bytes();
+                    // A one-byte prefix matches whatever follows its byte, a longer one only
+                    // tokens that continue with its second.
+                    let seconds = if first.len() == 1 { 0..=255 } else { first[1]..=first[1] };
+                    for second in seconds {
+                        let bit = start_bit(&[first[0], second]);
+                        scanner.root_starts[bit / 64] |= 1 << (bit % 64);
+                    }
+                }
                 let head = HEAD.min(last.len());
                 scanner.heads[node as usize] |= 1 << head;
-                let key = packed(&last.as_bytes()[..head]).expect("short");
+                let key = packed_head(&last.as_bytes()[..head]);
                 let candidates = scanner.prefixes.entry((node, key)).or_default();
                 if candidates.iter().any(|(known, _)| **known == *last.as_bytes()) {
                     return Err(twice());
@@ -260,7 +337,10 @@ impl Scanner {
             }
             let start = first as u32;
             if root_prefixes {
-                self.prefixed(ROOT, bytes(token), start, start, &mut found);
+                let bit = start_bit(bytes(token));
+                if self.root_starts[bit / 64] & (1 << (bit % 64)) != 0 {
+                    self.prefixed(ROOT, bytes(token), start, start, &mut found);
+                }
             }
             let mut node = token.entry.node;
             let mut at = first;
