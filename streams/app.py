@@ -41,7 +41,7 @@ from alerts.subscriptions import Subscription
 from connectors.feeds_file import FeedSpec
 from connectors.records import RawItem
 from connectors.unprocessed import UnprocessedItems
-from streams import backoff
+from streams import backoff, native
 from streams.dedupe.service import StoryAssigner
 from streams.dedupe.sketch import SKETCH_MEMO_SIZE, sketch
 from streams.dedupe.stories import StoryStore
@@ -165,6 +165,7 @@ def broker_urls(bootstrap: str) -> list[str]:
 
 def create_app(config: PipelineConfig) -> faust.App:
     """Build the Faust app with the normalise, tag, match and deliver agents."""
+    native.warn_if_missing(log)
     app = faust.App(
         config.app_id,
         broker=broker_urls(config.kafka_bootstrap),

@@ -194,6 +194,9 @@ def config(as_json: bool) -> None:
         env = f"WIREWATCH_{name.upper()}"
         click.echo(f"{env} = {json.dumps(value, default=str)}")
         click.echo(f"    {descriptions[name]}")
+    from streams import native
+
+    click.echo(f"# {native.describe()}")
 
 
 main.add_command(feeds)

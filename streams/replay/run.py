@@ -27,6 +27,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from alerts.outbox import Outbox
 from alerts.state import SentStore
 from alerts.store import SubscriptionStore, silences_of
+from streams import native
 from streams.dedupe.engine import NearDupEngine
 from streams.dedupe.index import RedisStoryIndex
 from streams.ops.lag import high_waters
@@ -217,6 +218,7 @@ async def run_replay(plan: ReplayPlan, services: Services, *, stop: asyncio.Even
                      progress: Progress = lambda done, total: None,
                      resume: Checkpoint | None = None, batch_size: int = BATCH) -> Report:
     """Replay the plan's window; returns the report (complete unless stopped)."""
+    native.warn_if_missing(log)
     out_dir = services.out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     client = aioredis.Redis.from_url(services.redis_url)
