@@ -34,17 +34,21 @@ def test_the_native_scanner_refuses_a_bad_token_table() -> None:
         _native.Scanner(ASCII_TOKEN_TABLE[:10], [], [])
 
 
-# Words, their case and diacritic variants, every kind of separator str.split() knows
-# (\x1c-\x1f, NEL, no-break and ideographic spaces), punctuation both sides of the ASCII
-# line, a cashtag and characters that change length when lower-cased (İ, ß stays).
+# Words, their case and diacritic variants, words longer than the 15 bytes a packed key
+# holds, separators str.split() knows inside and outside ASCII (\x1c-\x1f, NEL, ogham and
+# line/paragraph separators reach the scan; fold() turns no-break and ideographic spaces
+# into " " first), punctuation both sides of the ASCII line, and a cashtag.
 WORDS = ["net", "Net", "NET", "income", "acquired", "acquisition", "Société", "générale",
-         "$msft", "MSFT", "İstanbul", "straße", "naïve", "x", "ab", "abc"]
+         "$msft", "MSFT", "İstanbul", "straße", "naïve", "x", "ab", "abc",
+         "internationalisation", "Überraschungsmoment", "abcdefghijklmnop"]
 SEPARATORS = [" ", "  ", "\t", "\n", "\r\n", "\x1c", "\x1f", "\x0b", "\x85", "\xa0", "\u2003",
-              "\u3000", ", ", "; ", "(", ")", "\u2014", "\u201c", "\u2019s ", "-", ": ", "!"]
+              "\u3000", "\u1680", "\u2028", "\u2029", "\u202f", ", ", "; ", "(", ")", "\u2014",
+              "\u201c", "\u2019s ", "-", ": ", "!"]
 texts = st.lists(st.tuples(st.sampled_from(WORDS), st.sampled_from(SEPARATORS)),
                  max_size=40).map(lambda pairs: "".join(w + s for w, s in pairs))
 VOCABULARY = ["net", "income", "acqui", "societe", "generale", "$msft", "msft", "istanbul",
-              "strasse", "straße", "naive", "x", "ab", "abc", "i̇stanbul"]
+              "strasse", "straße", "naive", "x", "ab", "abc", "internationalisation",
+              "internationalis", "uberraschungsmoment", "abcdefghijklmnop", "abcdefghijklmno"]
 patterns = st.lists(st.builds(Pattern, st.lists(st.sampled_from(VOCABULARY), min_size=1,
                                                 max_size=3).map(tuple), st.booleans()),
                     min_size=1, max_size=10, unique_by=lambda p: p.key)

@@ -19,6 +19,7 @@ def test_config_says_which_native_parts_run() -> None:
 def test_an_install_without_them_warns_and_names_what_is_missing(
         monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setattr(native, "NATIVE_SCAN", False)
+    monkeypatch.setattr(native, "NATIVE_SKETCH", True)  # so only the scan is missing
     log = logging.getLogger("test.native")
     with caplog.at_level(logging.WARNING, logger="test.native"):
         native.warn_if_missing(log)
