@@ -68,6 +68,14 @@ def _powers(count: int) -> tuple[np.ndarray, np.ndarray]:
     return _power_table(_BASE, count), _power_table(_BASE_INVERSE, count)
 
 
+def _word_form(text: str) -> str:
+    """The text as the word table reads it: non-ASCII text lower-cased, its words joined by
+    single spaces (Unicode spaces separate too, as in str.split); ASCII as it is."""
+    if text.isascii():
+        return text
+    return " ".join(text.lower().split())
+
+
 def word_ids(text: str) -> np.ndarray:
     """A 64-bit id for each word of the text, in order: lower-case words and numbers, ASCII
     punctuation separating (typography is folded before), the same in every process.
@@ -77,9 +85,8 @@ def word_ids(text: str) -> np.ndarray:
     power), then mixed. No Python string per word: four times faster than splitting and
     looking up a crc32 per word, and no cache of words to grow.
     """
-    if not text.isascii():
-        text = " ".join(text.lower().split())  # Unicode spaces separate too, as str.split
-    codes = np.frombuffer(b" " + text.encode().translate(_TO_WORDS) + b" ", dtype=np.uint8)
+    codes = np.frombuffer(b" " + _word_form(text).encode().translate(_TO_WORDS) + b" ",
+                          dtype=np.uint8)
     space = codes == 32
     edges = np.flatnonzero(space[1:] != space[:-1]) + 1  # where words start and end
     starts, ends = edges[0::2], edges[1::2]
@@ -180,9 +187,7 @@ def native_numbers(text: str, sentences: int) -> tuple[int, list[int], list[list
     """The same as `numbers`, natively (ValueError where the native part was not built)."""
     if _NATIVE is None:
         raise ValueError("the native sketch was not built (see native/README.md)")
-    if not text.isascii():
-        text = " ".join(text.lower().split())  # as word_ids does before its byte table
-    return _NATIVE.numbers(text, sentences)
+    return _NATIVE.numbers(_word_form(text), sentences)
 
 
 NATIVE_SKETCH = _NATIVE is not None

@@ -18,18 +18,18 @@ no Rust toolchain built it; the tags are the same either way.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 
 import ahocorasick_rs
 
-from streams.tagging.text import ASCII_TOKEN_TABLE, scan_form, tokenise
+from streams.tagging.text import ASCII_TOKEN_TABLE, Field, scan_form
 
 try:
     from streams import _native
 except ImportError:  # installed without a Rust toolchain: the pure scan does the same work
-    _native = None
+    _native = None  # type: ignore[assignment]
 
 NATIVE_SCAN = _native is not None
 # A DFA is the fastest automaton but takes memory per state and byte class; past this
@@ -98,27 +98,22 @@ class Scan(Found):
 
     def places(self) -> dict[int, list[Occurrence]]:
         """Worked out once for all matches when a rule first asks, in one pass however many
-        patterns ask
-        (counting per pattern cost patterns x text: 5 s for a 1 MB article naming 10,000
-        aliases)."""
+        patterns ask (counting per pattern cost patterns x text: 5 s for a 1 MB article
+        naming 10,000 aliases)."""
         if self._places is None:
-            # A match starts at its first token's leading space, so the spaces before it
-            # count the tokens before it: str.count runs in C, far cheaper than a table.
-            text, ids, patterns = self.text, self.pattern_ids, self.patterns
-            places: dict[int, list[Occurrence]] = {}
-            token = last = 0
-            for index, start, _ in sorted(self.matches, key=itemgetter(1)):
-                token += text.count(" ", last, start)
-                last = start
-                pattern_id = ids[index]
-                place = (token, token + len(patterns[pattern_id].words))
-                found = places.get(pattern_id)
-                if found is None:
-                    places[pattern_id] = [place]
-                else:
-                    found.append(place)
-            self._places = places
+            self._places = _grouped(self._located())
         return self._places
+
+    def _located(self) -> Iterator[Located]:
+        # A match starts at its first token's leading space, so the spaces before it count
+        # the tokens before it: str.count runs in C, far cheaper than a table.
+        text, ids, patterns = self.text, self.pattern_ids, self.patterns
+        token = last = 0
+        for index, start, _ in sorted(self.matches, key=itemgetter(1)):
+            token += text.count(" ", last, start)
+            last = start
+            pattern_id = ids[index]
+            yield pattern_id, token, token + len(patterns[pattern_id].words)
 
 
 @dataclass
@@ -135,15 +130,20 @@ class NativeScan(Found):
 
     def places(self) -> dict[int, list[Occurrence]]:
         if self._places is None:
-            places: dict[int, list[Occurrence]] = {}
-            for pattern_id, start, end in self.located:
-                found = places.get(pattern_id)
-                if found is None:
-                    places[pattern_id] = [(start, end)]
-                else:
-                    found.append((start, end))
-            self._places = places
+            self._places = _grouped(self.located)
         return self._places
+
+
+def _grouped(located: Iterable[Located]) -> dict[int, list[Occurrence]]:
+    """Pattern id -> its places, in the order given."""
+    places: dict[int, list[Occurrence]] = {}
+    for pattern_id, start, end in located:
+        found = places.get(pattern_id)
+        if found is None:
+            places[pattern_id] = [(start, end)]
+        else:
+            found.append((start, end))
+    return places
 
 
 class PhraseMatcher:
@@ -182,18 +182,23 @@ class PhraseMatcher:
                 keys, implementation=ahocorasick_rs.Implementation.DFA
                 if len(keys) <= DFA_MAX_PATTERNS else ahocorasick_rs.Implementation.ContiguousNFA)
 
-    def scan_text(self, folded: str) -> Found:
-        """Scan a field's folded text (text.fold): what it contains, and where."""
+    def scan_field(self, field: Field) -> Found:
+        """Scan an article's field: what it contains, and where. The pure scan uses the
+        field's tokens, which the field keeps for its proper-noun checks."""
         if self._scanner is not None:
-            present, located, _ = self._scanner.scan(scan_form(folded))
-            return NativeScan(set(present), located, self.patterns)
-        return self._scan_tokens(tokenise(folded))
+            return self._native_scan(field.text)
+        return self._scan_tokens(field.tokens)
 
     def scan(self, tokens: Sequence[str]) -> Found:
         """Scan a list of tokens (as text.tokenise makes them)."""
         if self._scanner is not None:
-            return self.scan_text(" ".join(tokens))  # tokens re-tokenise to themselves
+            return self._native_scan(" ".join(tokens))  # tokens re-tokenise to themselves
         return self._scan_tokens(tokens)
+
+    def _native_scan(self, folded: str) -> NativeScan:
+        assert self._scanner is not None
+        present, located, _ = self._scanner.scan(scan_form(folded))
+        return NativeScan(set(present), located, self.patterns)
 
     def _scan_tokens(self, tokens: Sequence[str]) -> Scan:
         if not self.patterns or not tokens:

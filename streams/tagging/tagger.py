@@ -452,7 +452,7 @@ class _View:
     def __init__(self, matcher: PhraseMatcher, fields: tuple[Field, Field]) -> None:
         self.matcher = matcher
         self.fields = fields
-        self.scans = (matcher.scan_text(fields[0].text), matcher.scan_text(fields[1].text))
+        self.scans = (matcher.scan_field(fields[0]), matcher.scan_field(fields[1]))
         self.present = (self.scans[0].present, self.scans[1].present)
         self._scoped: dict[str, set[int]] = {}  # "any" and "lead", worked out when asked
         self._hits: dict[tuple[int, int], list[Hit]] = {}

@@ -39,7 +39,7 @@ def tokenise(text: str) -> list[str]:
     """Lower-case tokens of an already folded text."""
     if text.isascii():
         return text.encode("ascii").translate(ASCII_TOKEN_TABLE).decode("ascii").split()
-    return text.lower().translate(_TO_SPACE).split()
+    return scan_form(text).split()
 
 
 def scan_form(text: str) -> str:
