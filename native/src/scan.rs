@@ -59,15 +59,6 @@ fn packed_at(text: &[u8], start: usize, end: usize) -> u128 {
     (high as u128) << 64 | low as u128 | (length as u128) << 120
 }
 
-/// `packed` of a prefix of at most three bytes.
-fn packed_head(bytes: &[u8]) -> u128 {
-    let mut key = 0u32;
-    for (index, byte) in bytes.iter().enumerate() {
-        key |= (*byte as u32) << (8 * index);
-    }
-    key as u128 | (bytes.len() as u128) << 120
-}
-
 /// What the vocabulary knows of a word.
 #[derive(Clone, Copy)]
 struct Entry {
@@ -240,7 +231,8 @@ impl Scanner {
             if heads & (1 << head) == 0 {
                 continue;
             }
-            if let Some(candidates) = self.prefixes.get(&(node, packed_head(&token[..head]))) {
+            let key = packed(&token[..head]).expect("HEAD < 16");
+            if let Some(candidates) = self.prefixes.get(&(node, key)) {
                 for (prefix, pattern) in candidates {
                     if token.starts_with(prefix) {
                         found.push(Found { start, last: at, into: prefix.len() as u32,
@@ -305,7 +297,7 @@ impl Scanner {
                 }
                 let head = HEAD.min(last.len());
                 scanner.heads[node as usize] |= 1 << head;
-                let key = packed_head(&last.as_bytes()[..head]);
+                let key = packed(&last.as_bytes()[..head]).expect("HEAD < 16");
                 let candidates = scanner.prefixes.entry((node, key)).or_default();
                 if candidates.iter().any(|(known, _)| **known == *last.as_bytes()) {
                     return Err(twice());
