@@ -1,6 +1,7 @@
 """The framework's ceiling: a Faust worker shaped like wirewatch's (one agent on the raw
 topic, batches of the same size, every record written on to the three topics below it)
-that does no work at all. Run by bench/pipeline.py as
+that does no work at all. It fetches and produces with the worker's settings, so a
+setting that speeds up the framework raises the ceiling too. Run by bench/pipeline.py as
 `python bench/passthrough.py BOOTSTRAP TOPIC_PREFIX APP_ID DATADIR`.
 """
 
@@ -11,7 +12,8 @@ import sys
 
 import faust
 
-from streams.app import BATCH, BATCH_WAIT, QuickFetchConsumer, broker_urls
+from streams.app import (BATCH, BATCH_WAIT, PRODUCER_MAX_BATCH_BYTES, QuickFetchConsumer,
+                         broker_urls)
 from streams.eventloop import install
 from streams.topics import TopicNames
 
@@ -20,7 +22,8 @@ def passthrough_app(bootstrap: str, names: TopicNames, app_id: str, datadir: str
     app = faust.App(app_id, broker=broker_urls(bootstrap), store="memory://",
                     processing_guarantee="at_least_once", producer_acks=-1,
                     consumer_auto_offset_reset="earliest", web_enabled=False,
-                    datadir=datadir, autodiscover=False)
+                    datadir=datadir, autodiscover=False,
+                    producer_max_batch_size=PRODUCER_MAX_BATCH_BYTES)
     app.transport.Consumer = QuickFetchConsumer
 
     def topic(name: str) -> faust.TopicT:
