@@ -11,8 +11,9 @@ Starts the embedded broker and Redis, then for each configuration a fresh set of
 - passthrough: bench/passthrough.py, the same Faust shape doing no work (the ceiling).
 The clock runs from the first record produced until the group has committed every offset.
 Prints JSON: records/s per configuration, the pipeline/passthrough ratio, 2-worker speed-up,
-peak RSS and CPU seconds per 1,000 records per worker (and of the deliver process), Redis
-bytes per record.
+peak RSS and CPU seconds per 1,000 records per worker (and of the deliver process), the
+whole machine's CPU seconds per 1,000 records (workers, broker, Redis, producer: what bounds
+the 2-worker speed-up on two cores) and how busy its cores were, Redis bytes per record.
 Usage: python bench/pipeline.py [--items 100000] [--workers 1 2] [--kafka HOST:PORT]
        [--layout cluster|run]
 """
@@ -54,6 +55,13 @@ def peak_rss_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return round(int(line.split()[1]) / 1024, 1)
     return 0.0
+
+
+def machine_cpu_seconds() -> float:
+    """CPU seconds every process on the machine has used (/proc/stat: all but idle and
+    iowait), the bound two workers on two cores run into."""
+    fields = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -118,10 +126,12 @@ async def one_run(kind: str, workers: int, count: int, ends: object, base_env: d
         await committed_all(bootstrap, app_id, names.raw, 1, timeout=120)
         cpu_before = [cpu_seconds(p.pid) for p in processes]
         helper_cpu_before = [cpu_seconds(p.pid) for p in helpers]
+        machine_before = machine_cpu_seconds()
         started = time.monotonic()
         await produce_items(bootstrap, names.raw, raw_items(count, seed=run))
         await committed_all(bootstrap, app_id, names.raw, count + 1, timeout=3600)
         seconds = time.monotonic() - started
+        machine = machine_cpu_seconds() - machine_before
         drained = (await outbox_drained(client, env["WIREWATCH_REDIS_PREFIX"], timeout=600)
                    if helpers else 0.0)
         cpu = [cpu_seconds(p.pid) - before for p, before in zip(processes, cpu_before,
@@ -145,6 +155,8 @@ async def one_run(kind: str, workers: int, count: int, ends: object, base_env: d
         "records_per_s": round(count / seconds), "seconds": round(seconds, 1),
         "peak_rss_mb_per_worker": rss,
         "cpu_s_per_1000_records": round(sum(cpu) / count * 1000, 2),
+        "machine_cpu_s_per_1000_records": round(machine / count * 1000, 2),
+        "machine_busy": round(machine / seconds / (os.cpu_count() or 1), 2),
         "redis_bytes_per_record": round((memory_after - memory_before) / count)}
     if helpers:
         result["alerts_sent_within_s_of_commit"] = round(drained, 1)
