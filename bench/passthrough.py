@@ -12,8 +12,7 @@ import sys
 
 import faust
 
-from streams.app import (BATCH, BATCH_WAIT, PRODUCER_MAX_BATCH_BYTES, QuickFetchConsumer,
-                         broker_urls)
+from streams.app import BATCH, BATCH_WAIT, PRODUCER_MAX_BATCH_BYTES, QuickFetchConsumer, broker_urls
 from streams.eventloop import install
 from streams.topics import TopicNames
 

@@ -11,6 +11,7 @@ Starts the embedded broker and Redis, then for each configuration a fresh set of
 - passthrough: bench/passthrough.py, the same Faust shape doing no work (the ceiling).
 The clock runs from the first record produced until the group has committed every offset.
 Prints JSON: records/s per configuration, the pipeline/passthrough ratio, 2-worker speed-up,
+p50/p99 milliseconds each stage spent on a batch (the workers' own histograms),
 peak RSS and CPU seconds per 1,000 records per worker (and of the deliver process), the
 whole machine's CPU seconds per 1,000 records (workers, broker, Redis, producer: what bounds
 the 2-worker speed-up on two cores) and how busy its cores were, Redis bytes per record.
@@ -31,8 +32,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import aiohttp
 import redis.asyncio as aioredis
 from aiokafka.errors import KafkaError
+from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import raw_items  # noqa: E402
@@ -86,9 +89,48 @@ async def committed_all(bootstrap: str, group: str, topic: str, count: int,
     raise TimeoutError(f"{group} did not commit {count} records in {timeout:.0f} s")
 
 
+async def stage_latency(ports: list[int]) -> dict[str, dict[str, float]]:
+    """p50 and p99 milliseconds a batch spent in each stage, over the workers' histograms
+    (wirewatch_stage_batch_seconds, read from /metrics; interpolated within a bucket)."""
+    buckets: dict[str, dict[float, float]] = {}
+    async with aiohttp.ClientSession() as session:
+        for port in ports:
+            async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
+                text = await response.text()
+            for family in text_string_to_metric_families(text):
+                if family.name != "wirewatch_stage_batch_seconds":
+                    continue
+                for sample in family.samples:
+                    if sample.name.endswith("_bucket"):
+                        stage = buckets.setdefault(sample.labels["stage"], {})
+                        bound = float(sample.labels["le"])
+                        stage[bound] = stage.get(bound, 0.0) + sample.value
+    return {stage: {"p50_ms": _quantile(counts, 0.5), "p99_ms": _quantile(counts, 0.99)}
+            for stage, counts in sorted(buckets.items())}
+
+
+def _quantile(cumulative: dict[float, float], q: float) -> float:
+    """A quantile of a Prometheus histogram (cumulative counts by upper bound), as
+    histogram_quantile computes it: linear within the bucket it falls in."""
+    bounds = sorted(cumulative)
+    total = cumulative[bounds[-1]]
+    if not total:
+        return 0.0
+    rank, lower, below = q * total, 0.0, 0.0
+    for bound in bounds:
+        if cumulative[bound] >= rank:
+            if bound == float("inf"):
+                return round(lower * 1000, 1)
+            share = (rank - below) / max(cumulative[bound] - below, 1e-9)
+            return round((lower + (bound - lower) * share) * 1000, 1)
+        lower, below = bound, cumulative[bound]
+    return round(lower * 1000, 1)
+
+
 def start(kind: str, number: int, env: dict[str, str], names: TopicNames, app_id: str,
           scratch: Path) -> subprocess.Popen[bytes]:
-    """kind: passthrough, or a wirewatch command (run, worker, deliver)."""
+    """kind: passthrough, or a wirewatch command (run, worker, deliver). The process's
+    operations port is in its `web_port` attribute."""
     data = scratch / f"{app_id}-{kind}-{number}"
     data.mkdir(parents=True, exist_ok=True)
     if kind == "passthrough":
@@ -97,11 +139,13 @@ def start(kind: str, number: int, env: dict[str, str], names: TopicNames, app_id
                    str(data / "faust")]
     else:
         command = [sys.executable, "-m", "streams", kind]
-    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=(data / "log").open("w"),
-                            env={**env, "WIREWATCH_DATA_DIR": str(data),
-                                 "WIREWATCH_WEB_PORT": env.get("WIREWATCH_WEB_PORT")
-                                 or str(free_port())})
+    port = int(env.get("WIREWATCH_WEB_PORT") or free_port())
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=(data / "log").open("w"),
+                               env={**env, "WIREWATCH_DATA_DIR": str(data),
+                                    "WIREWATCH_WEB_PORT": str(port)})
+    process.web_port = port  # type: ignore[attr-defined]
+    return process
 
 
 async def one_run(kind: str, workers: int, count: int, ends: object, base_env: dict[str, str],
@@ -140,6 +184,8 @@ async def one_run(kind: str, workers: int, count: int, ends: object, base_env: d
         helper_cpu = [cpu_seconds(p.pid) - before for p, before in zip(
             helpers, helper_cpu_before, strict=True)]
         helper_rss = [peak_rss_mb(p.pid) for p in helpers]
+        latency = (await stage_latency([p.web_port for p in processes])  # type: ignore[attr-defined]
+                   if kind != "passthrough" else {})
     finally:
         for process in processes + helpers:
             process.send_signal(signal.SIGTERM)
@@ -158,6 +204,8 @@ async def one_run(kind: str, workers: int, count: int, ends: object, base_env: d
         "machine_cpu_s_per_1000_records": round(machine / count * 1000, 2),
         "machine_busy": round(machine / seconds / (os.cpu_count() or 1), 2),
         "redis_bytes_per_record": round((memory_after - memory_before) / count)}
+    if latency:
+        result["stage_batch_latency"] = latency
     if helpers:
         result["alerts_sent_within_s_of_commit"] = round(drained, 1)
         result["deliver_cpu_s_per_1000_records"] = round(sum(helper_cpu) / count * 1000, 2)

@@ -8,8 +8,8 @@ from prometheus_client import Counter, Gauge, Histogram
 STAGE_ITEMS = Counter("wirewatch_stage_items", "Records a stage took in or wrote out.",
                       ["stage", "direction"])
 STAGE_SECONDS = Histogram("wirewatch_stage_batch_seconds", "Time a stage spent on one batch.",
-                          ["stage"], buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                              0.25, 0.5, 1, 2.5, 5))
+                          ["stage"], buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075,
+                                              0.1, 0.15, 0.25, 0.35, 0.5, 0.75, 1, 2.5, 5))
 STAGE_BATCH = Histogram("wirewatch_stage_batch_size", "Records per batch a stage took in.",
                         ["stage"], buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256))
 WRITES_RETRIED = Counter("wirewatch_writes_retried",
