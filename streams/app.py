@@ -68,10 +68,12 @@ T = TypeVar("T")
 @dataclass
 class Batch:
     """A batched stage's outputs, one list per input event, and what to record once all
-    are handed to the producer."""
+    are handed to the producer. `records`, in the same shape as `outputs`, holds the record
+    each output was encoded from: the next step takes it instead of decoding the bytes."""
 
     outputs: list[list[Output]]
     after: Callable[[], Awaitable[object]] | None = None
+    records: list[list[Any]] | None = None
 
 
 FETCH_MAX_WAIT_MS = 20
@@ -224,9 +226,8 @@ def create_app(config: PipelineConfig) -> faust.App:
 
     raw, articles, tagged, alerts, dlq = (topic(n) for n in names.all())
 
-    async def normalise(values: list[bytes]) -> Batch:
+    async def normalise(items: list[RawItem]) -> Batch:
         """A batch of raw items in a few Redis round trips (dedupe and story copies)."""
-        items = [decode(value, RawItem) for value in values]
         cleaned = [clean_raw(item) for item in items]
         assigned = await assigner.assign_many([
             (item.item_id, item.source, item.url, title, text)
@@ -241,16 +242,17 @@ def create_app(config: PipelineConfig) -> faust.App:
         metrics.ARTICLES.labels("duplicate").inc(duplicates)
         metrics.ARTICLES.labels("new_story").inc(len(articles) - duplicates)
         await activity.record_articles(articles)
-        return Batch([[(names.articles, a.story_id.encode(), encode(a))] for a in articles])
+        return Batch([[(names.articles, a.story_id.encode(), encode(a))] for a in articles],
+                     records=[[a] for a in articles])
 
-    async def tag(values: list[bytes]) -> Batch:
+    async def tag(articles: list[Article]) -> Batch:
         tagger = config.tagger.current()
-        results = [tag_article(decode(value, Article), tagger) for value in values]
+        results = [tag_article(article, tagger) for article in articles]
         return Batch([[(names.tagged, r.article.story_id.encode(), encode(r))]
-                      for r in results])
+                      for r in results], records=[[r] for r in results])
 
-    async def match(values: list[bytes]) -> Batch:
-        views = [story_view(decode(value, TaggedArticle)) for value in values]
+    async def match(tagged: list[TaggedArticle]) -> Batch:
+        views = [story_view(one) for one in tagged]
         _, silences = await live.current()
         candidates = [[(s, held) for s in live.index.candidates(view)
                        if (held := matches(view, s, silences)) is not None] for view in views]
@@ -275,18 +277,20 @@ def create_app(config: PipelineConfig) -> faust.App:
         # crash in between re-decides the same alert (same id: the ledger drops repeats).
         return Batch([[(names.alerts, d.alert.subscription_id.encode(), encode_alert(d.alert))
                        for d in found] for found in per_event],
-                     (lambda: sent_store.record(decisions)) if decisions else None)
+                     (lambda: sent_store.record(decisions)) if decisions else None,
+                     records=[[d.alert for d in found] for found in per_event])
 
-    async def notify(values: list[bytes]) -> Batch:
+    async def notify(alerts: list[Alert]) -> Batch:
         # Queued in Redis before the offsets are committed; each channel's worker delivers
         # from there, so one slow or rate-limited channel never holds up the stream.
-        alerts = [decode(value, Alert) for value in values]
         await outbox.enqueue_many(alerts)
         await sent_store.record([Decision(alert, sent_after(alert)) for alert in alerts])
         return Batch([[] for _ in alerts])
 
-    steps = [Step("normalise", names.raw, normalise), Step("tag", names.articles, tag),
-             Step("match", names.tagged, match), Step("deliver", names.alerts, notify)]
+    steps = [Step("normalise", names.raw, normalise, RawItem),
+             Step("tag", names.articles, tag, Article),
+             Step("match", names.tagged, match, TaggedArticle),
+             Step("deliver", names.alerts, notify, Alert)]
     unprocessed = UnprocessedItems(redis_client, prefix=config.redis_prefix)
 
     async def processed(keys: list[bytes]) -> None:
@@ -395,7 +399,7 @@ async def _until_infrastructure_recovers(stage: str, call: Callable[[], Awaitabl
 
 BATCH = 256  # events per batch
 BATCH_WAIT = 0.02  # seconds a batch may wait to fill: latency bought for throughput
-Handler = Callable[[list[bytes]], Awaitable[Batch]]
+Handler = Callable[[list[Any]], Awaitable[Batch]]
 Keyed = tuple[bytes | None, bytes]  # a record's key and value
 Origin = tuple[str, int, int]  # topic, partition and offset a record was consumed from
 
@@ -411,11 +415,22 @@ def _origin(headers: dict[str, str]) -> Origin | None:
 
 @dataclass(frozen=True)
 class Step:
-    """A stage: its name, the topic its inputs are written to, and its batch handler."""
+    """A stage: its name, the topic its inputs are written to, its batch handler, and the
+    record type the handler takes (None: the values' bytes as they are)."""
 
     stage: str
     source: str
     handler: Handler
+    reads: type[Any] | None = None
+
+    def inputs(self, values: list[bytes], records: list[Any] | None) -> list[Any]:
+        """What the handler takes: the previous step's records where it passed them on,
+        else the values decoded (a value that does not decode fails the handler's batch)."""
+        if self.reads is None:
+            return values
+        if records is not None:
+            return records
+        return [decode(value, self.reads) for value in values]
 
 
 def _register_pipeline(app: faust.App, source: faust.TopicT, steps: list[Step],
@@ -445,21 +460,24 @@ async def run_batch(app: faust.App, steps: list[Step], records: list[Keyed],
 
 async def _run_steps(app: faust.App, steps: list[Step], records: list[Keyed],
                      dlq: faust.TopicT, writes: OutputWrites, *,
-                     origins: list[Origin] | None = None) -> None:
+                     origins: list[Origin] | None = None,
+                     decoded: list[Any] | None = None) -> None:
     """Run `steps[0]` on the records, write its outputs, and pass those bound for the next
-    step's topic on to it. A batch that fails is retried one record at a time from the
-    step that failed (earlier steps are not repeated), so only the bad record is
-    dead-lettered, with the stage that refused it."""
+    step's topic on to it, with the records they were encoded from (`decoded`). A batch
+    that fails is retried one record at a time from the step that failed (earlier steps
+    are not repeated), so only the bad record is dead-lettered, with the stage that
+    refused it."""
     step = steps[0]
     started = time.perf_counter()
     try:
-        batch = await _until_infrastructure_recovers(
-            step.stage, lambda: step.handler([value for _, value in records]))
+        batch = await _until_infrastructure_recovers(step.stage, lambda: step.handler(
+            step.inputs([value for _, value in records], decoded)))
     except Exception as exc:  # noqa: BLE001 - the stage boundary: find the bad record
         if len(records) > 1:
             for index, record in enumerate(records):
                 await _run_steps(app, steps, [record], dlq, writes,
-                                 origins=[origins[index]] if origins else None)
+                                 origins=[origins[index]] if origins else None,
+                                 decoded=[decoded[index]] if decoded else None)
             return
         key, value = records[0]
         topic, partition, offset = origins[0] if origins else (step.source, -1, -1)
@@ -477,10 +495,14 @@ async def _run_steps(app: faust.App, steps: list[Step], records: list[Keyed],
     metrics.STAGE_ITEMS.labels(step.stage, "out").inc(sum(map(len, batch.outputs)))
     await _send_outputs(writes, step.stage, batch)
     if len(steps) > 1:
-        following = [(key, value) for outputs in batch.outputs
-                     for topic, key, value in outputs if topic == steps[1].source]
+        following = [(index, position) for index, outputs in enumerate(batch.outputs)
+                     for position, (topic, _, _) in enumerate(outputs)
+                     if topic == steps[1].source]
         if following:
-            await _run_steps(app, steps[1:], following, dlq, writes)
+            await _run_steps(
+                app, steps[1:], [batch.outputs[i][p][1:] for i, p in following], dlq, writes,
+                decoded=None if batch.records is None
+                else [batch.records[i][p] for i, p in following])
 
 
 async def _send_outputs(writes: OutputWrites, stage: str, batch: Batch) -> None:

@@ -7,9 +7,11 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import pytest
 
 from streams.app import Batch, Step, run_batch
+from streams.records import decode, encode
 
 
 @dataclass
@@ -113,3 +115,45 @@ async def test_a_batch_returns_only_once_the_broker_has_every_output(
     # Every stage ran once; the records the broker refused were written on a later try.
     assert [stage for stage, _ in calls] == ["upper", "reverse", "count"]
     assert sorted(producer.written) == [b"AB", b"BA", b"CD", b"DC", b"ab", b"cd"]
+
+
+class Note(msgspec.Struct, frozen=True):
+    text: str
+
+
+def typed_steps(received: list[list[Note]], made: list[Note] | None = None) -> list[Step]:
+    """make (raw bytes -> Note records on "notes", each also added to `made`), then keep
+    (reads Note, adding what it took to `received`)."""
+
+    async def make(values: list[bytes]) -> Batch:
+        notes = [Note(value.decode()) for value in values]
+        if made is not None:
+            made.extend(notes)
+        return Batch([[("notes", None, encode(note))] for note in notes],
+                     records=[[note] for note in notes])
+
+    async def keep(notes: list[Note]) -> Batch:
+        received.append(notes)
+        return Batch([[] for _ in notes])
+
+    return [Step("make", "raw", make), Step("keep", "notes", keep, Note)]
+
+
+async def test_a_step_takes_the_records_the_step_before_passed_on() -> None:
+    app, dead, received, made = App(), DeadLetters(), [], []
+    await run_batch(app, typed_steps(received, made), [(None, b"one"), (None, b"two")],
+                    dead)  # type: ignore[arg-type]
+    [notes] = received
+    assert notes == [Note("one"), Note("two")]
+    assert [decode(value, Note) for _, _, value in app.producer.sent] == notes
+    # Not decoded again from the written bytes: the very objects the first step made.
+    assert all(taken is first for taken, first in zip(notes, made, strict=True))
+
+
+async def test_a_step_decodes_bytes_nobody_passed_on_and_dead_letters_what_does_not() -> None:
+    app, dead, received = App(), DeadLetters(), []
+    await run_batch(app, typed_steps(received)[1:],  # type: ignore[arg-type]
+                    [(b"a", encode(Note("resent"))), (b"b", b"{not json")], dead)
+    assert received == [[Note("resent")]]
+    [(key, value, headers)] = dead.letters
+    assert (key, value, headers["stage"]) == (b"b", b"{not json", "keep")
