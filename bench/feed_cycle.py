@@ -142,8 +142,10 @@ async def cycle(feeds: int, concurrency: int, parser_workers: int) -> dict[str, 
         poller = FeedPoller(specs, session=session, store=store, policy=policy,
                             publisher=RawItemPublisher(producer, topics.raw),
                             concurrency=concurrency, parse=parser.parse)
-        await parser.parse(fresh_feed(0))  # start the workers outside the measurement
-        workers = list(parser._pool()._processes)  # noqa: SLF001 - measurement only
+        # Start every parser lane outside the measurement: as many parses at once as lanes.
+        await asyncio.gather(*(parser.parse(fresh_feed(0)) for _ in range(parser_workers)))
+        workers = [pid for lane in parser._lanes if lane is not None  # noqa: SLF001
+                   for pid in lane._processes]  # noqa: SLF001 - measurement only
         before = resource.getrusage(resource.RUSAGE_SELF)
         before_workers = process_cpu_seconds(workers)
         started = time.perf_counter()
