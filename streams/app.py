@@ -39,6 +39,7 @@ from alerts.state import SentStore
 from alerts.store import LiveSubscriptions, SubscriptionStore
 from alerts.subscriptions import Subscription
 from connectors.feeds_file import FeedSpec
+from connectors.publish import PRODUCER_MAX_BATCH_BYTES
 from connectors.records import RawItem
 from connectors.unprocessed import UnprocessedItems
 from streams import backoff, native
@@ -77,11 +78,6 @@ class Batch:
 
 
 FETCH_MAX_WAIT_MS = 20
-# aiokafka fills one batch per partition while the one before it is in flight, and a send
-# that finds it full waits for the broker's answer. Faust's 16 KiB held four 4 KB articles:
-# the worker spent 30 % of its time in producer.send (bench/pipeline.py). 512 KiB holds a
-# whole batch's records for a partition and stays under Kafka's 1 MiB message.max.bytes.
-PRODUCER_MAX_BATCH_BYTES = 512 * 1024
 
 
 class QuickFetchConsumerThread(AIOKafkaConsumerThread):
@@ -190,6 +186,9 @@ def create_app(config: PipelineConfig) -> faust.App:
         # request fails, the connection is renewed and streams.writes sends the records again.
         producer_request_timeout=config.request_timeout_seconds,
         topic_partitions=config.partitions,
+        # Faust's 16 KiB batches held four 4 KB articles, and a send that found one full
+        # waited for the broker: 30 % of the batch loop was in producer.send
+        # (bench/pipeline.py). 512 KiB holds a batch's records for a partition.
         producer_max_batch_size=PRODUCER_MAX_BATCH_BYTES,
         web_enabled=False,  # streams.ops serves /metrics, probes and the dashboard
         datadir=config.datadir,
