@@ -1,29 +1,28 @@
 """The framework's ceiling: a Faust worker shaped like wirewatch's (one agent on the raw
 topic, batches of the same size, every record written on to the three topics below it)
-that does no work at all. It fetches and produces with the worker's settings, so a
-setting that speeds up the framework raises the ceiling too. Run by bench/pipeline.py as
-`python bench/passthrough.py BOOTSTRAP TOPIC_PREFIX APP_ID DATADIR`.
+that does no work at all. Its Faust app is the worker's (streams.app.kafka_app: the same
+consumer, producer and commit settings, idempotent where WIREWATCH_KAFKA_IDEMPOTENCE is
+"true"), so a setting that speeds up the framework raises the ceiling too. Run by
+bench/pipeline.py as `python bench/passthrough.py BOOTSTRAP TOPIC_PREFIX APP_ID DATADIR`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 
 import faust
 
-from streams.app import BATCH, BATCH_WAIT, PRODUCER_MAX_BATCH_BYTES, QuickFetchConsumer, broker_urls
+from streams.app import BATCH, BATCH_WAIT, kafka_app
 from streams.eventloop import install
 from streams.topics import TopicNames
 
 
-def passthrough_app(bootstrap: str, names: TopicNames, app_id: str, datadir: str) -> faust.App:
-    app = faust.App(app_id, broker=broker_urls(bootstrap), store="memory://",
-                    processing_guarantee="at_least_once", producer_acks=-1,
-                    consumer_auto_offset_reset="earliest", web_enabled=False,
-                    datadir=datadir, autodiscover=False,
-                    producer_max_batch_size=PRODUCER_MAX_BATCH_BYTES)
-    app.transport.Consumer = QuickFetchConsumer
+def passthrough_app(bootstrap: str, names: TopicNames, app_id: str, datadir: str, *,
+                    idempotent: bool) -> faust.App:
+    # partitions only sizes topics Faust creates itself; bench/pipeline.py made these already
+    app = kafka_app(app_id, bootstrap, idempotent=idempotent, partitions=4, datadir=datadir)
 
     def topic(name: str) -> faust.TopicT:
         return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw",
@@ -46,7 +45,8 @@ def main() -> None:
     bootstrap, prefix, app_id, datadir = sys.argv[1:5]
     install()  # the same loop as the workers it is the ceiling of (WIREWATCH_EVENT_LOOP)
     asyncio.set_event_loop(asyncio.new_event_loop())
-    app = passthrough_app(bootstrap, TopicNames.with_prefix(prefix), app_id, datadir)
+    app = passthrough_app(bootstrap, TopicNames.with_prefix(prefix), app_id, datadir,
+                          idempotent=os.environ.get("WIREWATCH_KAFKA_IDEMPOTENCE") == "true")
     worker = faust.Worker(app, loglevel="ERROR", quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()
 

@@ -11,7 +11,8 @@ Starts the embedded broker and Redis, then for each configuration a fresh set of
 - passthrough: bench/passthrough.py, the same Faust shape doing no work (the ceiling).
 The clock runs from the first record produced until the group has committed every offset.
 Prints JSON: records/s per configuration, the pipeline/passthrough ratio, 2-worker speed-up,
-p50/p99 milliseconds each stage spent on a batch (the workers' own histograms),
+p50/p99 milliseconds each stage spent on a batch while the clock ran (the workers' own
+histograms),
 peak RSS and CPU seconds per 1,000 records per worker (and of the deliver process), the
 whole machine's CPU seconds per 1,000 records (workers, broker, Redis, producer: what bounds
 the 2-worker speed-up on two cores) and how busy its cores were, Redis bytes per record.
@@ -89,9 +90,9 @@ async def committed_all(bootstrap: str, group: str, topic: str, count: int,
     raise TimeoutError(f"{group} did not commit {count} records in {timeout:.0f} s")
 
 
-async def stage_latency(ports: list[int]) -> dict[str, dict[str, float]]:
-    """p50 and p99 milliseconds a batch spent in each stage, over the workers' histograms
-    (wirewatch_stage_batch_seconds, read from /metrics; interpolated within a bucket)."""
+async def stage_buckets(ports: list[int]) -> dict[str, dict[float, float]]:
+    """The workers' wirewatch_stage_batch_seconds histograms, summed: cumulative counts by
+    upper bound, per stage (read from /metrics)."""
     buckets: dict[str, dict[float, float]] = {}
     async with aiohttp.ClientSession() as session:
         for port in ports:
@@ -105,8 +106,19 @@ async def stage_latency(ports: list[int]) -> dict[str, dict[str, float]]:
                         stage = buckets.setdefault(sample.labels["stage"], {})
                         bound = float(sample.labels["le"])
                         stage[bound] = stage.get(bound, 0.0) + sample.value
-    return {stage: {"p50_ms": _quantile(counts, 0.5), "p99_ms": _quantile(counts, 0.99)}
-            for stage, counts in sorted(buckets.items())}
+    return buckets
+
+
+def stage_latency(before: dict[str, dict[float, float]], after: dict[str, dict[float, float]],
+                  ) -> dict[str, dict[str, float]]:
+    """p50 and p99 milliseconds a batch spent in each stage between two readings
+    (interpolated within a bucket, as histogram_quantile does)."""
+    latency = {}
+    for stage, counts in sorted(after.items()):
+        earlier = before.get(stage, {})
+        during = {bound: count - earlier.get(bound, 0.0) for bound, count in counts.items()}
+        latency[stage] = {"p50_ms": _quantile(during, 0.5), "p99_ms": _quantile(during, 0.99)}
+    return latency
 
 
 def _quantile(cumulative: dict[float, float], q: float) -> float:
@@ -168,6 +180,8 @@ async def one_run(kind: str, workers: int, count: int, ends: object, base_env: d
         # One item first: every worker joined, assigned and warm before the clock starts.
         await produce_items(bootstrap, names.raw, raw_items(1, seed=run + 1000))
         await committed_all(bootstrap, app_id, names.raw, 1, timeout=120)
+        ports = [p.web_port for p in processes]  # type: ignore[attr-defined]
+        buckets_before = await stage_buckets(ports) if kind != "passthrough" else {}
         cpu_before = [cpu_seconds(p.pid) for p in processes]
         helper_cpu_before = [cpu_seconds(p.pid) for p in helpers]
         machine_before = machine_cpu_seconds()
@@ -184,7 +198,7 @@ async def one_run(kind: str, workers: int, count: int, ends: object, base_env: d
         helper_cpu = [cpu_seconds(p.pid) - before for p, before in zip(
             helpers, helper_cpu_before, strict=True)]
         helper_rss = [peak_rss_mb(p.pid) for p in helpers]
-        latency = (await stage_latency([p.web_port for p in processes])  # type: ignore[attr-defined]
+        latency = (stage_latency(buckets_before, await stage_buckets(ports))
                    if kind != "passthrough" else {})
     finally:
         for process in processes + helpers:

@@ -56,8 +56,10 @@ class RawItemPublisher:
 # aiokafka fills one batch per partition while the one before it is in flight, and a send
 # that finds it full waits for the broker's answer. The default 16 KiB holds four 4 KB
 # articles, so a feed's 50 items took a dozen round trips in turn; 512 KiB takes them in one
-# (bench/feed_cycle.py: 721-777 to 969-1,034 feeds/s, connector CPU -30 %) and stays under
-# Kafka's 1 MiB message.max.bytes. The stream worker's producer uses it too (streams.app).
+# (bench/feed_cycle.py: 721-777 to 969-1,034 feeds/s, connector CPU -30 %). It stays under
+# Kafka's default 1 MiB message.max.bytes (and the 1 MB or more of the managed services); a
+# broker or topic set below 512 KiB would refuse full batches as too large.
+# The stream worker's producer uses it too (streams.app).
 PRODUCER_MAX_BATCH_BYTES = 512 * 1024
 
 

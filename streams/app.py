@@ -166,12 +166,13 @@ def broker_urls(bootstrap: str) -> list[str]:
     return [f"kafka://{host.strip()}" for host in bootstrap.split(",") if host.strip()]
 
 
-def create_app(config: PipelineConfig) -> faust.App:
-    """Build the Faust app with the normalise, tag, match and deliver agents."""
-    native.warn_if_missing(log)
+def kafka_app(app_id: str, bootstrap: str, *, idempotent: bool, partitions: int,
+              datadir: str, request_timeout_seconds: float = 30.0) -> faust.App:
+    """A Faust app with the worker's Kafka settings and no agents yet. The worker builds on
+    it, and so does bench/passthrough.py, the ceiling it is measured against."""
     app = faust.App(
-        config.app_id,
-        broker=broker_urls(config.kafka_bootstrap),
+        app_id,
+        broker=broker_urls(bootstrap),
         store="memory://",
         processing_guarantee="at_least_once",
         broker_session_timeout=10,
@@ -184,19 +185,28 @@ def create_app(config: PipelineConfig) -> faust.App:
         # Faust's 20 minutes left a worker waiting that long on a connection the broker had
         # stopped reading (the embedded broker did, 17 minutes into a soak): past this the
         # request fails, the connection is renewed and streams.writes sends the records again.
-        producer_request_timeout=config.request_timeout_seconds,
-        topic_partitions=config.partitions,
+        producer_request_timeout=request_timeout_seconds,
+        topic_partitions=partitions,
         # Faust's 16 KiB batches held four 4 KB articles, and a send that found one full
         # waited for the broker: 30 % of the batch loop was in producer.send
         # (bench/pipeline.py). 512 KiB holds a batch's records for a partition.
         producer_max_batch_size=PRODUCER_MAX_BATCH_BYTES,
         web_enabled=False,  # streams.ops serves /metrics, probes and the dashboard
-        datadir=config.datadir,
+        datadir=datadir,
         autodiscover=False,
     )
-    if config.idempotent:
+    if idempotent:
         app.transport.Producer = IdempotentProducer
     app.transport.Consumer = QuickFetchConsumer
+    return app
+
+
+def create_app(config: PipelineConfig) -> faust.App:
+    """Build the Faust app with the normalise, tag, match and deliver agents."""
+    native.warn_if_missing(log)
+    app = kafka_app(config.app_id, config.kafka_bootstrap, idempotent=config.idempotent,
+                    partitions=config.partitions, datadir=config.datadir,
+                    request_timeout_seconds=config.request_timeout_seconds)
     setup_prometheus_sensors(app)
 
     redis_client = aioredis.Redis.from_url(config.redis_url)
@@ -424,7 +434,10 @@ class Step:
 
     def inputs(self, values: list[bytes], records: list[Any] | None) -> list[Any]:
         """What the handler takes: the previous step's records where it passed them on,
-        else the values decoded (a value that does not decode fails the handler's batch)."""
+        else the values decoded (a value that does not decode fails the handler's batch).
+        Records passed on skip decoding's validation: they are what the step before built
+        from validated inputs and just encoded (tests/unit/streams/test_records.py checks
+        that the stages' records equal their own round trip)."""
         if self.reads is None:
             return values
         if records is not None:
@@ -471,6 +484,7 @@ async def _run_steps(app: faust.App, steps: list[Step], records: list[Keyed],
     try:
         batch = await _until_infrastructure_recovers(step.stage, lambda: step.handler(
             step.inputs([value for _, value in records], decoded)))
+        _check_shape(step.stage, batch, len(records))
     except Exception as exc:  # noqa: BLE001 - the stage boundary: find the bad record
         if len(records) > 1:
             for index, record in enumerate(records):
@@ -502,6 +516,15 @@ async def _run_steps(app: faust.App, steps: list[Step], records: list[Keyed],
                 app, steps[1:], [batch.outputs[i][p][1:] for i, p in following], dlq, writes,
                 decoded=None if batch.records is None
                 else [batch.records[i][p] for i, p in following])
+
+
+def _check_shape(stage: str, batch: Batch, events: int) -> None:
+    """A handler's batch has one output list per input event, and its records (if any)
+    match its outputs one for one: the next step is handed them by position."""
+    if len(batch.outputs) != events or (batch.records is not None and [
+            len(r) for r in batch.records] != [len(o) for o in batch.outputs]):
+        raise ValueError(f"stage {stage} returned {len(batch.outputs)} output lists for "
+                         f"{events} events, or records shaped unlike its outputs")
 
 
 async def _send_outputs(writes: OutputWrites, stage: str, batch: Batch) -> None:

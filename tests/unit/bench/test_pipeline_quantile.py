@@ -26,3 +26,13 @@ def test_quantile_beyond_the_last_finite_bound_is_that_bound() -> None:
 
 def test_an_empty_histogram_has_no_latency() -> None:
     assert _quantile({0.1: 0.0, INF: 0.0}, 0.5) == 0.0
+
+
+def test_stage_latency_counts_only_the_batches_between_two_readings() -> None:
+    from pipeline import stage_latency
+
+    before = {"tag": {0.1: 1.0, 1.0: 1.0, INF: 1.0}}  # the warm-up batch: 0.1 s or less
+    after = {"tag": {0.1: 1.0, 1.0: 101.0, INF: 101.0}}  # then 100 batches in (0.1, 1]
+    latency = stage_latency(before, after)["tag"]
+    assert latency["p50_ms"] == pytest.approx(550.0)
+    assert latency["p99_ms"] == pytest.approx(991.0)

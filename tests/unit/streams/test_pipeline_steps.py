@@ -157,3 +157,55 @@ async def test_a_step_decodes_bytes_nobody_passed_on_and_dead_letters_what_does_
     assert received == [[Note("resent")]]
     [(key, value, headers)] = dead.letters
     assert (key, value, headers["stage"]) == (b"b", b"{not json", "keep")
+
+
+async def test_passed_on_records_follow_their_outputs_through_a_retry() -> None:
+    """Events with none, one or two outputs for the next step, each beside an output to
+    another topic; the next step refuses one passed-on record. Retried one by one, every
+    record still arrives as the object made for it, and only the refused one is
+    dead-lettered, as the bytes that were written for it."""
+    made: list[Note] = []
+    received: list[list[Note]] = []
+
+    async def fan(values: list[bytes]) -> Batch:
+        outputs, records = [], []
+        for value in values:
+            notes = [Note(f"{value.decode()}-{n}") for n in range(int(value[-1:]) % 3)]
+            made.extend(notes)
+            outputs.append([("audit", None, value)]
+                           + [("notes", None, encode(note)) for note in notes])
+            records.append([None, *notes])
+        return Batch(outputs, records=records)
+
+    async def keep(notes: list[Note]) -> Batch:
+        received.append(notes)
+        if Note("e2-1") in notes:
+            raise ValueError("cannot keep e2-1")
+        return Batch([[] for _ in notes])
+
+    app, dead = App(), DeadLetters()
+    await run_batch(app, [Step("fan", "raw", fan), Step("keep", "notes", keep, Note)],  # type: ignore[arg-type]
+                    [(None, f"e{i}".encode()) for i in range(5)], dead)
+    by_text = {note.text: note for note in made}
+    assert list(by_text) == ["e1-0", "e2-0", "e2-1", "e4-0"]
+    assert received[0] == [by_text[text] for text in by_text]  # the whole batch first
+    assert [[note.text for note in notes] for notes in received[1:]] == [
+        ["e1-0"], ["e2-0"], ["e2-1"], ["e4-0"]]
+    assert all(notes[0] is by_text[notes[0].text] for notes in received[1:])
+    [(_, value, headers)] = dead.letters
+    assert (value, headers["stage"]) == (encode(Note("e2-1")), "keep")
+
+
+async def test_records_shaped_unlike_the_outputs_fail_the_stage_not_the_worker() -> None:
+    async def misshapen(values: list[bytes]) -> Batch:
+        notes = [Note(value.decode()) for value in values]
+        return Batch([[("notes", None, encode(note))] for note in notes],
+                     records=[[note, note] for note in notes])
+
+    app, dead, received = App(), DeadLetters(), []
+    steps_ = [Step("misshapen", "raw", misshapen), typed_steps(received)[1]]
+    await run_batch(app, steps_, [(b"a", b"one"), (b"b", b"two")], dead)  # type: ignore[arg-type]
+    assert received == []
+    assert [(key, headers["stage"]) for key, _, headers in dead.letters] == [
+        (b"a", "misshapen"), (b"b", "misshapen")]
+    assert "records shaped unlike its outputs" in dead.letters[0][2]["error"]

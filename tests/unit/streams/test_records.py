@@ -111,28 +111,52 @@ def test_encode_and_decode_work_for_every_record(record: RawItem | Alert) -> Non
 def test_records_the_stages_make_equal_their_round_trip() -> None:
     """The worker passes each stage's records on to the next undecoded (streams.app.Batch
     records): that is only the same as decoding the written bytes if a record equals its
-    own round trip, as generated wire stories show here, tags and all."""
+    own round trip, as generated wire stories show here: new stories and copies, tags, and
+    the alerts match makes of them, all compared field by field with their types."""
     import sys
     from pathlib import Path
 
+    from alerts.matching import decide, matches
+    from alerts.subscriptions import Subscription
     from streams.dedupe import StoryAssignment
-    from streams.stages import build_article, clean_raw, tag_article
+    from streams.stages import build_article, clean_raw, now_utc, story_view, tag_article
     from streams.tagging import Tagger
 
     sys.path.insert(0, str(Path(__file__).parents[3] / "bench"))
     from corpus import raw_items
 
+    def same(record: msgspec.Struct, record_type: type[msgspec.Struct]) -> None:
+        again = decode(encode(record), record_type)
+        assert again == record
+        # == takes 1 for 1.0 and a tuple for nothing like a list: compare the types too
+        assert msgspec.to_builtins(again) == msgspec.to_builtins(record)
+        assert [type(v) for v in msgspec.structs.astuple(again)] == [
+            type(v) for v in msgspec.structs.astuple(record)]
+
     tagger = Tagger.from_files()
-    checked = tagged_with_entities = 0
-    for item in raw_items(200, seed=5):
-        assert decode(encode(item), RawItem) == item
+    anything = Subscription.create(name="all", owner="ana", query="topic:earnings OR "
+                                   "topic:mergers-acquisitions OR entity:microsoft")
+    counts = {"articles": 0, "copies": 0, "tagged": 0, "alerts": 0}
+    for position, item in enumerate(raw_items(200, seed=5)):
+        same(item, RawItem)
         title, text = clean_raw(item)
-        article = build_article(item, title, text, StoryAssignment(
-            item.item_id, is_duplicate=False, duplicate_of=None, similarity=0.0), outlets=2)
+        copy = position % 3 == 1  # every third joins an earlier story
+        story = StoryAssignment("s0", is_duplicate=True, duplicate_of="s0",
+                                similarity=0.873) if copy else StoryAssignment(
+            item.item_id, is_duplicate=False, duplicate_of=None, similarity=0.0)
+        article = build_article(item, title, text, story, outlets=2 if copy else 1)
         tagged = tag_article(article, tagger)
-        assert decode(encode(article), Article) == article
-        assert decode(encode(tagged), TaggedArticle) == tagged
-        checked += 1
-        tagged_with_entities += bool(tagged.entities and tagged.evidence)
-    assert checked == 200
-    assert tagged_with_entities > 20  # the check covered tags, not just empty lists
+        same(article, Article)
+        same(tagged, TaggedArticle)
+        counts["articles"] += 1
+        counts["copies"] += copy
+        counts["tagged"] += bool(tagged.entities and tagged.evidence)
+        view = story_view(tagged)
+        held = matches(view, anything)
+        if held is not None:
+            decision = decide(view, anything, held, None, now=now_utc())
+            assert decision is not None
+            same(decision.alert, Alert)
+            counts["alerts"] += 1
+    assert counts["articles"] == 200 and counts["copies"] > 60
+    assert counts["tagged"] > 20 and counts["alerts"] > 20  # tags and alerts were covered
