@@ -90,6 +90,23 @@ async def committed_all(bootstrap: str, group: str, topic: str, count: int,
     raise TimeoutError(f"{group} did not commit {count} records in {timeout:.0f} s")
 
 
+async def all_ready(ports: list[int], timeout: float) -> None:
+    """Wait until every worker's /readyz says it joined the group (200)."""
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as session:
+        for port in ports:
+            while True:
+                try:
+                    async with session.get(f"http://127.0.0.1:{port}/readyz") as response:
+                        if response.status == 200:
+                            break
+                except aiohttp.ClientConnectionError:
+                    pass  # its operations server is not listening yet
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the worker on port {port} was not ready in {timeout} s")
+                await asyncio.sleep(0.2)  # a polling interval, not a synchronisation
+
+
 async def stage_buckets(ports: list[int]) -> dict[str, dict[float, float]]:
     """The workers' wirewatch_stage_batch_seconds histograms, summed: cumulative counts by
     upper bound, per stage (read from /metrics)."""
@@ -181,6 +198,8 @@ async def one_run(kind: str, workers: int, count: int, ends: object, base_env: d
         await produce_items(bootstrap, names.raw, raw_items(1, seed=run + 1000))
         await committed_all(bootstrap, app_id, names.raw, 1, timeout=120)
         ports = [p.web_port for p in processes]  # type: ignore[attr-defined]
+        if kind != "passthrough":  # (the passthrough serves no probes)
+            await all_ready(ports, timeout=120)
         buckets_before = await stage_buckets(ports) if kind != "passthrough" else {}
         cpu_before = [cpu_seconds(p.pid) for p in processes]
         helper_cpu_before = [cpu_seconds(p.pid) for p in helpers]
