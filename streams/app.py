@@ -68,12 +68,11 @@ T = TypeVar("T")
 
 @dataclass
 class Batch:
-    """A batched stage's outputs, one list per input event, and what to record once all
-    are handed to the producer. `records`, in the same shape as `outputs`, holds the record
-    each output was encoded from: the next step takes it instead of decoding the bytes."""
+    """A batched stage's outputs, one list per input event. `records`, in the same shape,
+    holds the record each output was encoded from: the next step takes it instead of
+    decoding the bytes."""
 
     outputs: list[list[Output]]
-    after: Callable[[], Awaitable[object]] | None = None
     records: list[list[Any]] | None = None
 
 
@@ -201,6 +200,78 @@ def kafka_app(app_id: str, bootstrap: str, *, idempotent: bool, partitions: int,
     return app
 
 
+def pipeline_steps(names: TopicNames, taggers: TaggerSource, *, assigner: StoryAssigner,
+                   stories: StoryStore, activity: Activity, live: LiveSubscriptions,
+                   sent_store: SentStore, outbox: Outbox) -> list[Step]:
+    """The worker's four steps: normalise (and dedupe), tag, match and deliver (queue)."""
+
+    async def normalise(items: list[RawItem]) -> Batch:
+        """A batch of raw items in a few Redis round trips (dedupe and story copies)."""
+        cleaned = [clean_raw(item) for item in items]
+        assigned = await assigner.assign_many([
+            (item.item_id, item.source, item.url, title, text)
+            for item, (title, text) in zip(items, cleaned, strict=True)])
+        outlets = await stories.record_copies([
+            (story.story_id, item.item_id, item.source, item.url, item.fetched_at.timestamp(),
+             len(text)) for item, (_, text), story in zip(items, cleaned, assigned,
+                                                          strict=True)])
+        articles = [build_article(item, title, text, story, count) for item, (title, text),
+                    story, count in zip(items, cleaned, assigned, outlets, strict=True)]
+        duplicates = sum(article.is_duplicate for article in articles)
+        metrics.ARTICLES.labels("duplicate").inc(duplicates)
+        metrics.ARTICLES.labels("new_story").inc(len(articles) - duplicates)
+        await activity.record_articles(articles)
+        return Batch([[(names.articles, a.story_id.encode(), encode(a))] for a in articles],
+                     records=[[a] for a in articles])
+
+    async def tag(articles: list[Article]) -> Batch:
+        tagger = taggers.current()
+        results = [tag_article(article, tagger) for article in articles]
+        return Batch([[(names.tagged, r.article.story_id.encode(), encode(r))]
+                      for r in results], records=[[r] for r in results])
+
+    async def match(tagged: list[TaggedArticle]) -> Batch:
+        views = [story_view(one) for one in tagged]
+        _, silences = await live.current()
+        candidates = [[(s, held) for s in live.index.candidates(view)
+                       if (held := matches(view, s, silences)) is not None] for view in views]
+        sent = await sent_store.load_many([([s.id for s, _ in found], view.story_id)
+                                           for view, found in zip(views, candidates,
+                                                                  strict=True)])
+        now = now_utc()
+        decided: dict[tuple[str, str], Sent] = {}  # earlier copies in this same batch
+        per_event: list[list[Decision]] = []
+        for view, found, told in zip(views, candidates, sent, strict=True):
+            here = []
+            for s, held in found:
+                before = decided.get((s.id, view.story_id), told.get(s.id))
+                decision = decide(view, s, held, before, now=now)
+                if decision is not None:
+                    decided[(s.id, view.story_id)] = decision.sent
+                    here.append(decision)
+            per_event.append(here)
+        # Not remembered here but by the deliver step once it has queued the alerts: a crash
+        # in between then decides the same alerts again (same ids: the ledger drops
+        # repeats). Remembered here, a crash in between lost them: the run again found the
+        # story already told (tests/unit/streams/test_alert_steps.py).
+        return Batch([[(names.alerts, d.alert.subscription_id.encode(), encode_alert(d.alert))
+                       for d in found] for found in per_event],
+                     records=[[d.alert for d in found] for found in per_event])
+
+    async def notify(alerts: list[Alert]) -> Batch:
+        # Queued in Redis before the offsets are committed; each channel's worker delivers
+        # from there, so one slow or rate-limited channel never holds up the stream.
+        await outbox.enqueue_many(alerts)
+        # Later copies of these stories stay quiet (the next batch's match loads this).
+        await sent_store.record([Decision(alert, sent_after(alert)) for alert in alerts])
+        return Batch([[] for _ in alerts])
+
+    return [Step("normalise", names.raw, normalise, RawItem),
+            Step("tag", names.articles, tag, Article),
+            Step("match", names.tagged, match, TaggedArticle),
+            Step("deliver", names.alerts, notify, Alert)]
+
+
 def create_app(config: PipelineConfig) -> faust.App:
     """Build the Faust app with the normalise, tag, match and deliver agents."""
     native.warn_if_missing(log)
@@ -235,71 +306,8 @@ def create_app(config: PipelineConfig) -> faust.App:
 
     raw, articles, tagged, alerts, dlq = (topic(n) for n in names.all())
 
-    async def normalise(items: list[RawItem]) -> Batch:
-        """A batch of raw items in a few Redis round trips (dedupe and story copies)."""
-        cleaned = [clean_raw(item) for item in items]
-        assigned = await assigner.assign_many([
-            (item.item_id, item.source, item.url, title, text)
-            for item, (title, text) in zip(items, cleaned, strict=True)])
-        outlets = await stories.record_copies([
-            (story.story_id, item.item_id, item.source, item.url, item.fetched_at.timestamp(),
-             len(text)) for item, (_, text), story in zip(items, cleaned, assigned,
-                                                          strict=True)])
-        articles = [build_article(item, title, text, story, count) for item, (title, text),
-                    story, count in zip(items, cleaned, assigned, outlets, strict=True)]
-        duplicates = sum(article.is_duplicate for article in articles)
-        metrics.ARTICLES.labels("duplicate").inc(duplicates)
-        metrics.ARTICLES.labels("new_story").inc(len(articles) - duplicates)
-        await activity.record_articles(articles)
-        return Batch([[(names.articles, a.story_id.encode(), encode(a))] for a in articles],
-                     records=[[a] for a in articles])
-
-    async def tag(articles: list[Article]) -> Batch:
-        tagger = config.tagger.current()
-        results = [tag_article(article, tagger) for article in articles]
-        return Batch([[(names.tagged, r.article.story_id.encode(), encode(r))]
-                      for r in results], records=[[r] for r in results])
-
-    async def match(tagged: list[TaggedArticle]) -> Batch:
-        views = [story_view(one) for one in tagged]
-        _, silences = await live.current()
-        candidates = [[(s, held) for s in live.index.candidates(view)
-                       if (held := matches(view, s, silences)) is not None] for view in views]
-        sent = await sent_store.load_many([([s.id for s, _ in found], view.story_id)
-                                           for view, found in zip(views, candidates,
-                                                                  strict=True)])
-        now = now_utc()
-        decided: dict[tuple[str, str], Sent] = {}  # earlier copies in this same batch
-        per_event: list[list[Decision]] = []
-        for view, found, told in zip(views, candidates, sent, strict=True):
-            here = []
-            for s, held in found:
-                before = decided.get((s.id, view.story_id), told.get(s.id))
-                decision = decide(view, s, held, before, now=now)
-                if decision is not None:
-                    decided[(s.id, view.story_id)] = decision.sent
-                    here.append(decision)
-            per_event.append(here)
-        decisions = [d for found in per_event for d in found]
-        # Remembered once the alerts are handed to the producer, so later copies of the
-        # story stay quiet. The deliver stage records it again when it queues an alert, so a
-        # crash in between re-decides the same alert (same id: the ledger drops repeats).
-        return Batch([[(names.alerts, d.alert.subscription_id.encode(), encode_alert(d.alert))
-                       for d in found] for found in per_event],
-                     (lambda: sent_store.record(decisions)) if decisions else None,
-                     records=[[d.alert for d in found] for found in per_event])
-
-    async def notify(alerts: list[Alert]) -> Batch:
-        # Queued in Redis before the offsets are committed; each channel's worker delivers
-        # from there, so one slow or rate-limited channel never holds up the stream.
-        await outbox.enqueue_many(alerts)
-        await sent_store.record([Decision(alert, sent_after(alert)) for alert in alerts])
-        return Batch([[] for _ in alerts])
-
-    steps = [Step("normalise", names.raw, normalise, RawItem),
-             Step("tag", names.articles, tag, Article),
-             Step("match", names.tagged, match, TaggedArticle),
-             Step("deliver", names.alerts, notify, Alert)]
+    steps = pipeline_steps(names, config.tagger, assigner=assigner, stories=stories,
+                           activity=activity, live=live, sent_store=sent_store, outbox=outbox)
     unprocessed = UnprocessedItems(redis_client, prefix=config.redis_prefix)
 
     async def processed(keys: list[bytes]) -> None:
@@ -506,7 +514,7 @@ async def _run_steps(app: faust.App, steps: list[Step], records: list[Keyed],
     metrics.STAGE_BATCH.labels(step.stage).observe(len(records))
     metrics.STAGE_ITEMS.labels(step.stage, "in").inc(len(records))
     metrics.STAGE_ITEMS.labels(step.stage, "out").inc(sum(map(len, batch.outputs)))
-    await _send_outputs(writes, step.stage, batch)
+    await _send_outputs(writes, batch)
     if len(steps) > 1:
         following = [(index, position) for index, outputs in enumerate(batch.outputs)
                      for position, (topic, _, _) in enumerate(outputs)
@@ -527,8 +535,8 @@ def _check_shape(stage: str, batch: Batch, events: int) -> None:
                          f"{events} events, or records shaped unlike its outputs")
 
 
-async def _send_outputs(writes: OutputWrites, stage: str, batch: Batch) -> None:
-    """Hand the outputs to the producer, then run what must follow them.
+async def _send_outputs(writes: OutputWrites, batch: Batch) -> None:
+    """Hand the outputs to the producer.
 
     app.producer.send queues the record in aiokafka's accumulator without Faust's
     per-message callbacks; run_batch waits for the broker's acknowledgements once, for the
@@ -537,5 +545,3 @@ async def _send_outputs(writes: OutputWrites, stage: str, batch: Batch) -> None:
     for outputs in batch.outputs:
         for output in outputs:
             await writes.send(output)
-    if batch.after is not None:
-        await _until_infrastructure_recovers(stage, batch.after)
