@@ -198,9 +198,10 @@ async def one_run(kind: str, workers: int, count: int, ends: object, base_env: d
         await produce_items(bootstrap, names.raw, raw_items(1, seed=run + 1000))
         await committed_all(bootstrap, app_id, names.raw, 1, timeout=120)
         ports = [p.web_port for p in processes]  # type: ignore[attr-defined]
-        if kind != "passthrough":  # (the passthrough serves no probes)
+        probed = kind != "passthrough"  # the passthrough serves no probes and no metrics
+        if probed:
             await all_ready(ports, timeout=120)
-        buckets_before = await stage_buckets(ports) if kind != "passthrough" else {}
+        buckets_before = await stage_buckets(ports) if probed else {}
         cpu_before = [cpu_seconds(p.pid) for p in processes]
         helper_cpu_before = [cpu_seconds(p.pid) for p in helpers]
         machine_before = machine_cpu_seconds()
@@ -217,8 +218,7 @@ async def one_run(kind: str, workers: int, count: int, ends: object, base_env: d
         helper_cpu = [cpu_seconds(p.pid) - before for p, before in zip(
             helpers, helper_cpu_before, strict=True)]
         helper_rss = [peak_rss_mb(p.pid) for p in helpers]
-        latency = (stage_latency(buckets_before, await stage_buckets(ports))
-                   if kind != "passthrough" else {})
+        latency = stage_latency(buckets_before, await stage_buckets(ports)) if probed else {}
     finally:
         for process in processes + helpers:
             process.send_signal(signal.SIGTERM)
