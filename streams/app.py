@@ -69,8 +69,8 @@ T = TypeVar("T")
 @dataclass
 class Batch:
     """A batched stage's outputs, one list per input event. `records`, in the same shape,
-    holds the record each output was encoded from: the next step takes it instead of
-    decoding the bytes."""
+    holds the record each output was encoded from (match passes the Decision whose alert
+    it is): the next step takes it instead of decoding the bytes."""
 
     outputs: list[list[Output]]
     records: list[list[Any]] | None = None
@@ -256,15 +256,19 @@ def pipeline_steps(names: TopicNames, taggers: TaggerSource, *, assigner: StoryA
         # story already told (tests/unit/streams/test_alert_steps.py).
         return Batch([[(names.alerts, d.alert.subscription_id.encode(), encode_alert(d.alert))
                        for d in found] for found in per_event],
-                     records=[[d.alert for d in found] for found in per_event])
+                     records=[found for found in per_event])
 
-    async def notify(alerts: list[Alert]) -> Batch:
+    async def notify(taken: list[Decision | Alert]) -> Batch:
+        # Match's decisions; alerts alone where nobody passed them on (a dead letter resent),
+        # remembered as what the alert itself says was told.
+        decisions = [one if isinstance(one, Decision) else Decision(one, sent_after(one))
+                     for one in taken]
         # Queued in Redis before the offsets are committed; each channel's worker delivers
         # from there, so one slow or rate-limited channel never holds up the stream.
-        await outbox.enqueue_many(alerts)
+        await outbox.enqueue_many([decision.alert for decision in decisions])
         # Later copies of these stories stay quiet (the next batch's match loads this).
-        await sent_store.record([Decision(alert, sent_after(alert)) for alert in alerts])
-        return Batch([[] for _ in alerts])
+        await sent_store.record(decisions)
+        return Batch([[] for _ in decisions])
 
     return [Step("normalise", names.raw, normalise, RawItem),
             Step("tag", names.articles, tag, Article),

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 import redis.asyncio as aioredis
 
+from alerts.matching import Sent
 from alerts.outbox import Outbox
 from alerts.state import SentStore
 from alerts.store import LiveSubscriptions, SubscriptionStore
@@ -62,6 +63,9 @@ async def test_a_crash_between_match_and_deliver_loses_no_alert(redis_server: st
         await run_batch(again, steps, record, dead)  # type: ignore[arg-type]
         assert [topic for topic, _, _ in again.producer.sent].count(names.alerts) == 1
         assert await client.xlen(f"{prefix}outbox:sink") == 1
+        # The deliver step recorded the story as told, with match's decision.
+        told = await SentStore(client, prefix=prefix).load(["microsoft"], ITEM.item_id)
+        assert told["microsoft"] == Sent(ITEM.title, 1, 0)
         # A third time (a replay): the story was told, so nothing new is queued.
         await run_batch(App(), steps, record, dead)  # type: ignore[arg-type]
         assert await client.xlen(f"{prefix}outbox:sink") == 1
