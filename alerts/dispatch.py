@@ -199,8 +199,9 @@ class Dispatcher:
         except NotifierError as exc:
             await self._dead(pending, exc.reason, str(exc))
             return "dead"
-        await self._once_sent(lambda: self.outbox.record_sent(pending, reference))
-        await self._count_sent(channel, [alert])
+        now = self.clock().timestamp()
+        await self._once_sent(lambda: self.outbox.record_sent(pending, reference, now=now))
+        self._observe_sent(channel, [alert])
         return "sent"
 
     async def _due(self, alert: Alert, channel: str) -> float | None:
@@ -249,7 +250,8 @@ class Dispatcher:
                     for alert in fresh:
                         await self._once_sent(functools.partial(
                             self.outbox.mark, alert.alert_id, channel, value))
-                    await self._count_sent(channel, fresh)
+                    await self.outbox.count_sent(subscription_id, self.clock().timestamp())
+                    self._observe_sent(channel, fresh)
                     await self.outbox.group_sent(channel, subscription_id,
                                                  self.clock().timestamp())
             await self.outbox.release(channel, alerts)
@@ -297,9 +299,8 @@ class Dispatcher:
             return
         raise _Stopped
 
-    async def _count_sent(self, channel: str, alerts: list[Alert]) -> None:
-        """What follows a send, once the ledger has it: rate-cap count, metrics, hook."""
-        await self.outbox.count_sent(alerts[0].subscription_id, self.clock().timestamp())
+    def _observe_sent(self, channel: str, alerts: list[Alert]) -> None:
+        """What follows a send, once the ledger has it: metrics and the hook."""
         metrics.SENT.labels(channel).inc(len(alerts))
         for alert in alerts:
             metrics.LATENCY.labels(channel).observe(

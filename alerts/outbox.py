@@ -21,6 +21,7 @@ from redis.exceptions import ResponseError
 from alerts.records import Alert, decode_alert, encode_alert
 
 GROUP = "delivery"
+_HOUR_KEY_SECONDS = 7200  # a sent-this-hour count outlives its hour, then goes
 
 # KEYS[1] ledger key, KEYS[2] stream; ARGV[1] ttl seconds, ARGV[2] encoded alert.
 _ENQUEUE = """
@@ -130,10 +131,20 @@ class Outbox:
         value = await self.client.get(self._ledger(alert_id, channel))
         return value.decode() if value is not None else None
 
-    async def record_sent(self, pending: Pending, reference: str | None) -> None:
-        """Write the ledger, then acknowledge the entry (this order: see module docstring)."""
-        await self.mark(pending.alert.alert_id, pending.channel, sent_value(reference))
-        await self.acknowledge(pending)
+    async def record_sent(self, pending: Pending, reference: str | None, *, now: float) -> None:
+        """Write the ledger, acknowledge the entry and count the send towards its
+        subscription's hourly cap, in one transaction: the entry is never acknowledged
+        without its ledger (see module docstring), and one round trip instead of three."""
+        stream, hour = self._stream(pending.channel), self._hour(pending.alert.subscription_id,
+                                                                 now)
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.set(self._ledger(pending.alert.alert_id, pending.channel),
+                     sent_value(reference), ex=self.ttl)
+            pipe.xack(stream, GROUP, pending.entry_id)
+            pipe.xdel(stream, pending.entry_id)
+            pipe.incr(hour)
+            pipe.expire(hour, _HOUR_KEY_SECONDS)
+            await pipe.execute()
 
     async def record_failed(self, pending: Pending, reason: str) -> None:
         await self.client.set(self._ledger(pending.alert.alert_id, pending.channel),
@@ -192,7 +203,7 @@ class Outbox:
         key = self._hour(subscription_id, now)
         async with self.client.pipeline(transaction=True) as pipe:
             pipe.incr(key)
-            pipe.expire(key, 7200)
+            pipe.expire(key, _HOUR_KEY_SECONDS)
             await pipe.execute()
 
     def _group(self, channel: str, subscription_id: str) -> str:

@@ -19,6 +19,8 @@ from alerts.records import Alert, encode_alert
 from alerts.subscriptions import Schedule
 from tests.support.alerts import make_alert
 
+NOW = 1_790_000_000.0  # a fixed Unix time, well inside one hour
+
 FAST = RetryPolicy(first_delay=0.01, max_delay=0.05, deadline=2.0)
 
 
@@ -73,11 +75,25 @@ async def test_enqueue_is_idempotent_and_follows_the_ledger(outbox: Outbox) -> N
     assert await outbox.enqueue(alert) == ["slack", "mail"]
     assert await outbox.enqueue(alert) == []  # a replay of the same alert
     pending = await take_one(outbox, "slack")
-    await outbox.record_sent(pending, "ts-1")
+    await outbox.record_sent(pending, "ts-1", now=NOW)
     failed = await take_one(outbox, "mail")
     await outbox.record_failed(failed, "http_404")
     assert await outbox.enqueue(alert) == ["mail"]  # failed may be tried again, sent never
     assert await outbox.reference(alert.alert_id, "slack") == "ts-1"
+
+
+async def test_recording_a_send_writes_the_ledger_acknowledges_and_counts(
+        outbox: Outbox, redis_client: aioredis.Redis) -> None:
+    alert = make_alert(channels=["slack"])
+    await outbox.enqueue(alert)
+    pending = await take_one(outbox, "slack")
+    await outbox.record_sent(pending, "ts-9", now=NOW)
+    assert await outbox.was_sent(alert.alert_id, "slack")
+    stream = f"{outbox.prefix}outbox:slack"
+    assert await redis_client.xlen(stream) == 0  # acknowledged and deleted
+    assert (await redis_client.xpending(stream, "delivery"))["pending"] == 0
+    assert await outbox.sent_this_hour(alert.subscription_id, NOW) == 1
+    assert await outbox.sent_this_hour(alert.subscription_id, NOW + 3600) == 0
 
 
 async def test_sent_once_then_skipped(outbox: Outbox) -> None:
