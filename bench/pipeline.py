@@ -8,9 +8,14 @@ Starts the embedded broker and Redis, then for each configuration a fresh set of
   companies up to 1,000 aliases) and one `wirewatch deliver` sending the alerts to a
   loopback webhook sink; `--layout run` runs `wirewatch run` workers instead, which
   deliver themselves;
-- passthrough: bench/passthrough.py, the same Faust shape doing no work (the ceiling).
+- passthrough: bench/passthrough.py, the same Faust shape doing no work (the ceiling);
+- chain (1 worker only): bench/passthrough.py with 4 hops, the design picture's shape (one
+  agent per stage, a topic between stages) doing no work: the ceiling without wirewatch's
+  one-hop design, so the cost of that choice is measured, not assumed.
 The clock runs from the first record produced until the group has committed every offset.
-Prints JSON: records/s per configuration, the pipeline/passthrough ratio, 2-worker speed-up,
+Prints JSON: records/s per configuration, the pipeline/passthrough ratio, 2-worker speed-up
+(of the pipeline and of the passthrough: what the framework itself gains from a second
+worker on this machine), the pipeline/chain ratio,
 p50/p99 milliseconds each stage spent on a batch while the clock ran (the workers' own
 histograms),
 peak RSS and CPU seconds per 1,000 records per worker (and of the deliver process), the
@@ -52,6 +57,7 @@ from streams.topics import TopicNames, ensure_topics  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTITIONS = 4
+NO_WORK = ("passthrough", "chain")  # bench/passthrough.py, one hop or four
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -158,14 +164,14 @@ def _quantile(cumulative: dict[float, float], q: float) -> float:
 
 def start(kind: str, number: int, env: dict[str, str], names: TopicNames, app_id: str,
           scratch: Path) -> subprocess.Popen[bytes]:
-    """kind: passthrough, or a wirewatch command (run, worker, deliver). The process's
+    """kind: passthrough, chain, or a wirewatch command (run, worker, deliver). The process's
     operations port is in its `web_port` attribute."""
     data = scratch / f"{app_id}-{kind}-{number}"
     data.mkdir(parents=True, exist_ok=True)
-    if kind == "passthrough":
+    if kind in NO_WORK:
         command = [sys.executable, str(ROOT / "bench" / "passthrough.py"),
                    env["WIREWATCH_KAFKA_BOOTSTRAP"], env["WIREWATCH_TOPIC_PREFIX"], app_id,
-                   str(data / "faust")]
+                   str(data / "faust"), "4" if kind == "chain" else "1"]
     else:
         command = [sys.executable, "-m", "streams", kind]
     port = int(env.get("WIREWATCH_WEB_PORT") or free_port())
@@ -188,7 +194,9 @@ async def one_run(kind: str, workers: int, count: int, ends: object, base_env: d
     memory_before = int((await client.info("memory"))["used_memory"])
     env = {**base_env, "WIREWATCH_TOPIC_PREFIX": prefix, "WIREWATCH_APP_ID": app_id,
            "WIREWATCH_REDIS_PREFIX": f"b{run}:"}
-    role = kind if kind == "passthrough" else "worker" if layout == "cluster" else "run"
+    role = kind if kind in NO_WORK else "worker" if layout == "cluster" else "run"
+    # Done when the last agent has committed every record: the chain's reads the alerts.
+    last_topic = names.alerts if kind == "chain" else names.raw
     if role == "worker":
         env["WIREWATCH_WORKER_DELIVERS"] = "false"  # the deliver process sends
     processes = [start(role, n, env, names, app_id, scratch) for n in range(workers)]
@@ -196,9 +204,9 @@ async def one_run(kind: str, workers: int, count: int, ends: object, base_env: d
     try:
         # One item first: every worker joined, assigned and warm before the clock starts.
         await produce_items(bootstrap, names.raw, raw_items(1, seed=run + 1000))
-        await committed_all(bootstrap, app_id, names.raw, 1, timeout=120)
+        await committed_all(bootstrap, app_id, last_topic, 1, timeout=120)
         ports = [p.web_port for p in processes]  # type: ignore[attr-defined]
-        probed = kind != "passthrough"  # the passthrough serves no probes and no metrics
+        probed = kind not in NO_WORK  # those serve no probes and no metrics
         if probed:
             await all_ready(ports, timeout=120)
         buckets_before = await stage_buckets(ports) if probed else {}
@@ -207,7 +215,7 @@ async def one_run(kind: str, workers: int, count: int, ends: object, base_env: d
         machine_before = machine_cpu_seconds()
         started = time.monotonic()
         await produce_items(bootstrap, names.raw, raw_items(count, seed=run))
-        await committed_all(bootstrap, app_id, names.raw, count + 1, timeout=3600)
+        await committed_all(bootstrap, app_id, last_topic, count + 1, timeout=3600)
         seconds = time.monotonic() - started
         machine = machine_cpu_seconds() - machine_before
         drained = (await outbox_drained(client, env["WIREWATCH_REDIS_PREFIX"], timeout=600)
@@ -291,7 +299,8 @@ async def bench(count: int, worker_counts: list[int], scratch: Path,
                 base_env["WIREWATCH_KAFKA_IDEMPOTENCE"] = "true"
             run = 0
             for workers in worker_counts:
-                for kind in ("passthrough", "pipeline"):
+                kinds = ("passthrough", "pipeline") + (("chain",) if workers == 1 else ())
+                for kind in kinds:
                     run += 1
                     print(f"{kind}, {workers} worker(s), {count:,} records...", file=sys.stderr)
                     results.append(await one_run(kind, workers, count, ends, base_env,
@@ -308,9 +317,14 @@ async def bench(count: int, worker_counts: list[int], scratch: Path,
     for workers in worker_counts:
         summary[f"ratio_pipeline_to_passthrough_{workers}w"] = round(
             rate[("pipeline", workers)] / rate[("passthrough", workers)], 3)  # type: ignore[operator]
+    if 1 in worker_counts:
+        summary["ratio_pipeline_to_four_hop_chain_1w"] = round(
+            rate[("pipeline", 1)] / rate[("chain", 1)], 3)  # type: ignore[operator]
     if 1 in worker_counts and 2 in worker_counts:
         summary["speedup_2_workers"] = round(
             rate[("pipeline", 2)] / rate[("pipeline", 1)], 2)  # type: ignore[operator]
+        summary["passthrough_speedup_2_workers"] = round(
+            rate[("passthrough", 2)] / rate[("passthrough", 1)], 2)  # type: ignore[operator]
     return summary
 
 
