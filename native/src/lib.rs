@@ -11,5 +11,6 @@ mod sketch;
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<scan::Scanner>()?;
     module.add_class::<sketch::Sketcher>()?;
+    module.add_function(wrap_pyfunction!(sketch::bottom_overlap, module)?)?;
     Ok(())
 }

@@ -117,3 +117,34 @@ impl Sketcher {
         (hashes.len(), bottom, anchors)
     }
 }
+
+/// How two bottom-k sketches overlap, for `streams.dedupe.sketch.similarity`: (shared values
+/// among the `size` smallest of their union, values counted: the union's size or `size`,
+/// whichever is smaller). Each side is sorted and deduplicated first, as the Python sets do,
+/// so the result is the same for any order; Python does the float arithmetic on it.
+#[pyfunction]
+pub fn bottom_overlap(a: Vec<u32>, b: Vec<u32>, size: usize) -> (usize, usize) {
+    let (a, b) = (distinct_sorted(a), distinct_sorted(b));
+    let (mut i, mut j, mut shared, mut counted) = (0, 0, 0, 0);
+    while counted < size && (i < a.len() || j < b.len()) {
+        let next_a = a.get(i).copied().unwrap_or(u32::MAX);
+        let next_b = b.get(j).copied().unwrap_or(u32::MAX);
+        if i < a.len() && j < b.len() && next_a == next_b {
+            shared += 1;
+            i += 1;
+            j += 1;
+        } else if j >= b.len() || (i < a.len() && next_a < next_b) {
+            i += 1;
+        } else {
+            j += 1;
+        }
+        counted += 1;
+    }
+    (shared, counted)
+}
+
+fn distinct_sorted(mut values: Vec<u32>) -> Vec<u32> {
+    values.sort_unstable();
+    values.dedup();
+    values
+}

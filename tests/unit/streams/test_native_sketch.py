@@ -60,3 +60,34 @@ def test_corpus_articles_sketch_alike() -> None:
         marked = f" {MARK} ".join(sentences) + f" {MARK} " + text[sketches.ANCHOR_CHARS:]
         assert sketches.native_numbers(marked, len(sentences)) == sketches.numbers(
             marked, len(sentences))
+
+
+# Bottom-k samples as they come (sorted, distinct) and as they might (unsorted, repeated:
+# two hashes can share their top 32 bits), from a narrow range so that they overlap, and
+# from the full u32 range for the ends of it.
+samples = st.lists(st.one_of(st.integers(0, 300), st.sampled_from([0, 2**32 - 1])),
+                   max_size=3 * sketches.SKETCH_SIZE)
+
+
+@settings(max_examples=500, deadline=None)
+@given(samples, samples)
+def test_native_and_python_overlaps_agree(a: list[int], b: list[int]) -> None:
+    assert sketches.native_bottom_overlap(a, b) == sketches.bottom_overlap(a, b)
+    assert sketches.native_bottom_overlap(tuple(sorted(a)), tuple(b)) == (
+        sketches.bottom_overlap(sorted(a), b))
+
+
+def test_corpus_similarities_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every pair among generated wire stories and their syndicated copies: the same
+    (Jaccard, containment), to the last bit, whichever overlap similarity uses."""
+    sys.path.insert(0, str(Path(__file__).parents[3] / "bench"))
+    from corpus import raw_items  # noqa: PLC0415
+
+    from streams.stages import clean_raw  # noqa: PLC0415
+
+    drawn = [sketches.sketch(clean_raw(item)[1]) for item in raw_items(120, seed=11)]
+    pairs = [(a, b) for a in drawn for b in drawn]
+    native = [sketches.similarity(a, b) for a, b in pairs]
+    monkeypatch.setattr(sketches, "_overlap", sketches.bottom_overlap)
+    assert [sketches.similarity(a, b) for a, b in pairs] == native
+    assert sum(0.0 < jaccard < 1.0 for jaccard, _ in native) > 100  # partial overlaps too
