@@ -42,6 +42,22 @@ return 1
 """
 
 
+# KEYS[1] ledger key, KEYS[2] stream, KEYS[3] sent-this-hour count; ARGV[1] ledger value,
+# ARGV[2] its ttl, ARGV[3] group, ARGV[4] entry id, ARGV[5] the count's ttl. A ledger that
+# already says `sent ` is this same call repeated after a lost reply: not counted twice.
+_RECORD_SENT = """
+local state = redis.call('GET', KEYS[1])
+if not (state and string.sub(state, 1, 5) == 'sent ') then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+  redis.call('INCR', KEYS[3])
+  redis.call('EXPIRE', KEYS[3], ARGV[5])
+end
+redis.call('XACK', KEYS[2], ARGV[3], ARGV[4])
+redis.call('XDEL', KEYS[2], ARGV[4])
+return 1
+"""
+
+
 @dataclass(frozen=True)
 class Pending:
     """One queued delivery as a worker reads it from its channel's stream."""
@@ -61,6 +77,7 @@ class Outbox:
         self.ttl = max(1, int(ledger_days * 86400))
         self._enqueue = client.register_script(_ENQUEUE)
         self._requeue = client.register_script(_REQUEUE)
+        self._record_sent = client.register_script(_RECORD_SENT)
 
     def _stream(self, channel: str) -> str:
         return f"{self.prefix}outbox:{channel}"
@@ -133,18 +150,14 @@ class Outbox:
 
     async def record_sent(self, pending: Pending, reference: str | None, *, now: float) -> None:
         """Write the ledger, acknowledge the entry and count the send towards its
-        subscription's hourly cap, in one transaction: the entry is never acknowledged
-        without its ledger (see module docstring), and one round trip instead of three."""
-        stream, hour = self._stream(pending.channel), self._hour(pending.alert.subscription_id,
-                                                                 now)
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.set(self._ledger(pending.alert.alert_id, pending.channel),
-                     sent_value(reference), ex=self.ttl)
-            pipe.xack(stream, GROUP, pending.entry_id)
-            pipe.xdel(stream, pending.entry_id)
-            pipe.incr(hour)
-            pipe.expire(hour, _HOUR_KEY_SECONDS)
-            await pipe.execute()
+        subscription's hourly cap, atomically: the entry is never acknowledged without its
+        ledger (see module docstring), and one round trip instead of three. Safe to repeat
+        when a reply was lost: a ledger already `sent` is not counted again."""
+        await self._record_sent(
+            keys=[self._ledger(pending.alert.alert_id, pending.channel),
+                  self._stream(pending.channel),
+                  self._hour(pending.alert.subscription_id, now)],
+            args=[sent_value(reference), self.ttl, GROUP, pending.entry_id, _HOUR_KEY_SECONDS])
 
     async def record_failed(self, pending: Pending, reason: str) -> None:
         await self.client.set(self._ledger(pending.alert.alert_id, pending.channel),

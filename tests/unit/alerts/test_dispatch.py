@@ -94,6 +94,13 @@ async def test_recording_a_send_writes_the_ledger_acknowledges_and_counts(
     assert (await redis_client.xpending(stream, "delivery"))["pending"] == 0
     assert await outbox.sent_this_hour(alert.subscription_id, NOW) == 1
     assert await outbox.sent_this_hour(alert.subscription_id, NOW + 3600) == 0
+    hour_key = f"{outbox.prefix}sent-hour:{alert.subscription_id}:{int(NOW // 3600)}"
+    assert 0 < await redis_client.ttl(hour_key) <= 7200  # the count outlives its hour, then goes
+    # The same call again (a retry after Redis applied it but the reply was lost) leaves the
+    # ledger sent and the count at one: a lost reply must not eat into the rate cap.
+    await outbox.record_sent(pending, "ts-9", now=NOW)
+    assert await outbox.reference(alert.alert_id, "slack") == "ts-9"
+    assert await outbox.sent_this_hour(alert.subscription_id, NOW) == 1
 
 
 async def test_sent_once_then_skipped(outbox: Outbox) -> None:
@@ -244,6 +251,8 @@ async def test_a_daily_digest_collects_alerts_into_one_message(outbox: Outbox) -
     for number in range(3):
         assert (await outbox.state(f"d{number}", "console") or "").startswith("sent ")
     assert await outbox.held("console") == 0
+    # One message went out, so the subscription's rate cap counts one, not three or none.
+    assert await outbox.sent_this_hour(digest.subscription_id, clock.now.timestamp()) == 1
     assert await dispatcher.release_due("console") == 0  # nothing twice
 
 
