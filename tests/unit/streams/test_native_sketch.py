@@ -65,12 +65,15 @@ def test_corpus_articles_sketch_alike() -> None:
 # Bottom-k samples as they come (sorted, distinct) and as they might (unsorted, repeated:
 # two hashes can share their top 32 bits), from a narrow range so that they overlap, and
 # from the full u32 range for the ends of it.
-samples = st.lists(st.one_of(st.integers(0, 300), st.sampled_from([0, 2**32 - 1])),
-                   max_size=3 * sketches.SKETCH_SIZE)
+values = st.one_of(st.integers(0, 300), st.sampled_from([0, 2**32 - 1]))
+samples = st.lists(values, max_size=3 * sketches.SKETCH_SIZE)
+# At least SKETCH_SIZE values each, so that their union is cut at the SKETCH_SIZE smallest.
+long_samples = st.lists(values, min_size=sketches.SKETCH_SIZE,
+                        max_size=3 * sketches.SKETCH_SIZE)
 
 
 @settings(max_examples=500, deadline=None)
-@given(samples, samples)
+@given(st.one_of(samples, long_samples), st.one_of(samples, long_samples))
 def test_native_and_python_overlaps_agree(a: list[int], b: list[int]) -> None:
     assert sketches.native_bottom_overlap(a, b) == sketches.bottom_overlap(a, b)
     assert sketches.native_bottom_overlap(tuple(sorted(a)), tuple(b)) == (
