@@ -126,17 +126,18 @@ impl Sketcher {
 pub fn bottom_overlap(a: Vec<u32>, b: Vec<u32>, size: usize) -> (usize, usize) {
     let (a, b) = (distinct_sorted(a), distinct_sorted(b));
     let (mut i, mut j, mut shared, mut counted) = (0, 0, 0, 0);
-    while counted < size && (i < a.len() || j < b.len()) {
-        let next_a = a.get(i).copied().unwrap_or(u32::MAX);
-        let next_b = b.get(j).copied().unwrap_or(u32::MAX);
-        if i < a.len() && j < b.len() && next_a == next_b {
-            shared += 1;
-            i += 1;
-            j += 1;
-        } else if j >= b.len() || (i < a.len() && next_a < next_b) {
-            i += 1;
-        } else {
-            j += 1;
+    while counted < size {
+        // The smaller head of the two goes next; an equal pair is one shared value.
+        match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) if x == y => {
+                shared += 1;
+                i += 1;
+                j += 1;
+            }
+            (Some(x), Some(y)) if x < y => i += 1,
+            (Some(_), None) => i += 1,
+            (_, Some(_)) => j += 1,
+            (None, None) => break,
         }
         counted += 1;
     }

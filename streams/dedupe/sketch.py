@@ -151,14 +151,16 @@ _SENTENCE_MARK_ID = int(word_ids(_SENTENCE_MARK)[0])
 SKETCH_MEMO_SIZE = 4096  # texts whose sketch is kept: syndicated copies often normalise alike
 
 
-try:  # the same numbers in one native pass (native/src/sketch.rs), where it was built
+try:  # the same numbers, and the comparison, natively (native/src/sketch.rs), where built
     from streams._native import Sketcher as _Sketcher
+    from streams._native import bottom_overlap as _native_overlap
 
     _NATIVE: _Sketcher | None = _Sketcher(
         _TO_WORDS, int(_BASE), [int(w) for w in _SHINGLE_WEIGHTS], _SENTENCE_MARK_ID,
         SKETCH_SIZE, MIN_ANCHOR_WORDS, ANCHOR_SENTENCES)
 except ImportError:
     _NATIVE = None
+    _native_overlap = None  # type: ignore[assignment]
 
 
 def numbers(text: str, sentences: int) -> tuple[int, list[int], list[list[int]]]:
@@ -236,18 +238,13 @@ def bottom_overlap(a: Sequence[int], b: Sequence[int]) -> tuple[int, int]:
 
 def native_bottom_overlap(a: Sequence[int], b: Sequence[int]) -> tuple[int, int]:
     """The same as `bottom_overlap`, natively (ValueError where it was not built)."""
-    if _native_overlap is None:
+    if not NATIVE_SKETCH:
         raise ValueError("the native sketch was not built (see native/README.md)")
     return _native_overlap(a, b, SKETCH_SIZE)
 
 
-try:
-    from streams._native import bottom_overlap as _native_overlap
-except ImportError:
-    _native_overlap = None
-
 # Sets of two 128-value samples, a sort of their union: ~30 µs a pair; merged natively ~3.
-_overlap = native_bottom_overlap if _native_overlap is not None else bottom_overlap
+_overlap = native_bottom_overlap if NATIVE_SKETCH else bottom_overlap
 
 
 def similarity(a: Sketch, b: Sketch) -> tuple[float, float]:
