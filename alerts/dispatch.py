@@ -250,10 +250,10 @@ class Dispatcher:
                     for alert in fresh:
                         await self._once_sent(functools.partial(
                             self.outbox.mark, alert.alert_id, channel, value))
-                    await self.outbox.count_sent(subscription_id, self.clock().timestamp())
+                    now = self.clock().timestamp()
+                    await self.outbox.count_sent(subscription_id, now)
                     self._observe_sent(channel, fresh)
-                    await self.outbox.group_sent(channel, subscription_id,
-                                                 self.clock().timestamp())
+                    await self.outbox.group_sent(channel, subscription_id, now)
             await self.outbox.release(channel, alerts)
         return len(groups)
 
