@@ -6,8 +6,8 @@ consumer, producer and commit settings, idempotent where WIREWATCH_KAFKA_IDEMPOT
 
 With HOPS 4 it is instead the shape of ../shared/DESIGN.md's picture, one agent per stage
 and a topic hop between stages (raw -> articles -> tagged -> alerts -> a last agent that
-reads the alerts), again doing no work: the ceiling wirewatch would have without its
-one-hop design. Run by bench/pipeline.py as
+reads the alerts), again doing no work: roughly the ceiling wirewatch would have without
+its one-hop design (it writes every record to every topic). Run by bench/pipeline.py as
 `python bench/passthrough.py BOOTSTRAP TOPIC_PREFIX APP_ID DATADIR [HOPS]` (HOPS 1 or 4).
 """
 

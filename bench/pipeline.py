@@ -10,8 +10,8 @@ Starts the embedded broker and Redis, then for each configuration a fresh set of
   deliver themselves;
 - passthrough: bench/passthrough.py, the same Faust shape doing no work (the ceiling);
 - chain (1 worker only): bench/passthrough.py with 4 hops, the design picture's shape (one
-  agent per stage, a topic between stages) doing no work: the ceiling without wirewatch's
-  one-hop design, so the cost of that choice is measured, not assumed.
+  agent per stage, a topic between stages) doing no work: roughly the ceiling without
+  wirewatch's one-hop design, so the cost of that choice is measured, not assumed.
 The clock runs from the first record produced until the group has committed every offset.
 Prints JSON: records/s per configuration, the pipeline/passthrough ratio, 2-worker speed-up
 (of the pipeline and of the passthrough: what the framework itself gains from a second
