@@ -1,10 +1,10 @@
 """Alerting: subscriptions and matching, the delivery ledger and notifiers (one per channel)."""
 
-from alerts.errors import AlertsError, NotifierError, QueryError, SubscriptionError
-from alerts.matching import StoryView, match_story
-from alerts.query import parse_query
-from alerts.records import Alert
-from alerts.subscriptions import Subscription, load_subscriptions
+from wirewatch.alerts.errors import AlertsError, NotifierError, QueryError, SubscriptionError
+from wirewatch.alerts.matching import StoryView, match_story
+from wirewatch.alerts.query import parse_query
+from wirewatch.alerts.records import Alert
+from wirewatch.alerts.subscriptions import Subscription, load_subscriptions
 
 __all__ = [
     "Alert",

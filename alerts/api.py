@@ -19,10 +19,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-
-from alerts.errors import AlertsError
-from alerts.store import SubscriptionStore
-from alerts.subscriptions import check_channels, from_mapping
+from wirewatch.alerts.errors import AlertsError
+from wirewatch.alerts.store import SubscriptionStore
+from wirewatch.alerts.subscriptions import check_channels, from_mapping
 
 MAX_BODY = 64 * 1024
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

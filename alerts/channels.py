@@ -22,16 +22,15 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-
-from alerts.dispatch import Notifier
-from alerts.errors import ChannelError
-from alerts.escape import safe_url
-from alerts.notifiers.console import ConsoleNotifier
-from alerts.notifiers.email import EmailNotifier, SmtpServer, plain_address
-from alerts.notifiers.slack_api import SlackApiNotifier
-from alerts.notifiers.slack_webhook import SlackWebhookNotifier
-from alerts.notifiers.webhook import WebhookNotifier
-from connectors.yaml_file import read_yaml
+from wirewatch.alerts.dispatch import Notifier
+from wirewatch.alerts.errors import ChannelError
+from wirewatch.alerts.escape import safe_url
+from wirewatch.alerts.notifiers.console import ConsoleNotifier
+from wirewatch.alerts.notifiers.email import EmailNotifier, SmtpServer, plain_address
+from wirewatch.alerts.notifiers.slack_api import SlackApiNotifier
+from wirewatch.alerts.notifiers.slack_webhook import SlackWebhookNotifier
+from wirewatch.alerts.notifiers.webhook import WebhookNotifier
+from wirewatch.connectors.yaml_file import read_yaml
 
 KINDS = frozenset({"console", "slack-webhook", "slack-api", "email", "webhook"})
 DEFAULT_PACE = {"slack-webhook": 1.0, "slack-api": 1.0}  # Slack: about one message a second

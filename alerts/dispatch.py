@@ -18,13 +18,12 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 import redis.exceptions
-
-from alerts import metrics
-from alerts.errors import NotifierError
-from alerts.outbox import Outbox, Pending, sent_value
-from alerts.records import Alert, DigestItem
-from alerts.subscriptions import Schedule
-from alerts.timing import group_release, release_time
+from wirewatch.alerts import metrics
+from wirewatch.alerts.errors import NotifierError
+from wirewatch.alerts.outbox import Outbox, Pending, sent_value
+from wirewatch.alerts.records import Alert, DigestItem
+from wirewatch.alerts.subscriptions import Schedule
+from wirewatch.alerts.timing import group_release, release_time
 
 log = logging.getLogger(__name__)
 

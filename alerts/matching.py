@@ -9,10 +9,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from alerts.escape import plain
-from alerts.query import evaluate, positive_terms, triggers
-from alerts.records import Alert
-from alerts.subscriptions import Subscription
+from wirewatch.alerts.escape import plain
+from wirewatch.alerts.query import evaluate, positive_terms, triggers
+from wirewatch.alerts.records import Alert
+from wirewatch.alerts.subscriptions import Subscription
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
-
-from alerts.records import Alert, decode_alert, encode_alert
+from wirewatch.alerts.records import Alert, decode_alert, encode_alert
 
 GROUP = "delivery"
 _HOUR_KEY_SECONDS = 7200  # a sent-this-hour count outlives its hour, then goes

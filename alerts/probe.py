@@ -7,12 +7,11 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 import aiohttp
-
-from alerts.channels import SLACK_API_URL, Channels
-from alerts.errors import NotifierError
-from alerts.matching import StoryView, alert_id, matches
-from alerts.records import Alert
-from alerts.subscriptions import Subscription
+from wirewatch.alerts.channels import SLACK_API_URL, Channels
+from wirewatch.alerts.errors import NotifierError
+from wirewatch.alerts.matching import StoryView, alert_id, matches
+from wirewatch.alerts.records import Alert
+from wirewatch.alerts.subscriptions import Subscription
 
 TEST_URL = "https://wirewatch.invalid/test"
 SEND_TIMEOUT_SECONDS = 30.0  # one channel's test; real deliveries retry, a test reports

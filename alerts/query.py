@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from alerts.errors import QueryError
+from wirewatch.alerts.errors import QueryError
 
 FIELDS = frozenset({"entity", "topic", "source"})
 # Parentheses and NOTs nested deeper than this are refused: the parser and `evaluate`

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
+from typing import Any
 from urllib.parse import quote
 
-from alerts.escape import (
+from wirewatch.alerts.escape import (
     header_value,
     html_link,
     html_text,
@@ -16,7 +17,7 @@ from alerts.escape import (
     slack_link,
     slack_text,
 )
-from alerts.records import Alert
+from wirewatch.alerts.records import Alert
 
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_TITLE = 300
@@ -64,7 +65,7 @@ def _digest_lines(alert: Alert) -> list[tuple[str, str | None, str, int, bool]]:
              plain(item.source), item.outlets, item.is_update) for item in alert.digest]
 
 
-def slack_message(alert: Alert, dashboard_url: str | None = None) -> dict[str, object]:
+def slack_message(alert: Alert, dashboard_url: str | None = None) -> dict[str, Any]:
     """A Slack payload (text fallback plus blocks); every feed value escaped."""
     if alert.digest:
         lines = [f"*{slack_text(alert.title)}*"]

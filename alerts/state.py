@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import redis.asyncio as aioredis
-
-from alerts.matching import Decision, Sent
+from wirewatch.alerts.matching import Decision, Sent
 
 # KEYS[1] the (subscription, story) hash; ARGV: expected updates (-1: must not exist),
 # title, outlets, updates, ttl. Returns 1 when written, 0 when another worker got there first.

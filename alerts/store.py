@@ -8,10 +8,9 @@ from collections.abc import Callable
 from datetime import datetime
 
 import redis.asyncio as aioredis
-
-from alerts.errors import SubscriptionError
-from alerts.matching import Silences, SubscriptionIndex
-from alerts.subscriptions import Schedule, Subscription, from_mapping
+from wirewatch.alerts.errors import SubscriptionError
+from wirewatch.alerts.matching import Silences, SubscriptionIndex
+from wirewatch.alerts.subscriptions import Schedule, Subscription, from_mapping
 
 MUTE_KINDS = ("subscription", "entity", "story")
 

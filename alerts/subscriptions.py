@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from alerts.errors import QueryError, SubscriptionError
-from alerts.query import Node, parse_query
-from connectors.yaml_file import read_yaml
+from wirewatch.alerts.errors import QueryError, SubscriptionError
+from wirewatch.alerts.query import Node, parse_query
+from wirewatch.connectors.yaml_file import read_yaml
 
 _SLUG = re.compile(r"[^a-z0-9]+")
 _CHANNEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")

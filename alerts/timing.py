@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
-from alerts.subscriptions import Schedule
+from wirewatch.alerts.subscriptions import Schedule
 
 
 def _at(text: str) -> time:

@@ -27,9 +27,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import start_webhook_sink, write_sink_channel  # noqa: E402
-
-from connectors.records import RawItem, encode_raw_item  # noqa: E402
-from streams.embedded import free_port  # noqa: E402
+from wirewatch.connectors.records import RawItem, encode_raw_item  # noqa: E402
+from wirewatch.streams.embedded import free_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 WORDS = ("market shares investors region growth demand cloud services software devices "
@@ -79,7 +78,7 @@ async def main() -> None:
            "WIREWATCH_SUBSCRIPTIONS_FILE": str(scratch / "subscriptions.yaml"),
            "WIREWATCH_WEB_PORT": str(free_port()), "WIREWATCH_LOG_LEVEL": "ERROR"}
     log = (scratch / "worker.log").open("w")
-    worker = subprocess.Popen([sys.executable, "-m", "streams", "run"], env=env, cwd=ROOT,
+    worker = subprocess.Popen([sys.executable, "-m", "wirewatch", "run"], env=env, cwd=ROOT,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     bootstrap = ""
     assert worker.stderr is not None

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-from connectors.records import RawItem
+from wirewatch.connectors.records import RawItem
 
 COMPANIES = ["OpenAI", "Microsoft", "Nvidia", "Apple", "Alphabet", "Amazon", "Meta",
              "Tesla", "Intel", "Oracle", "Salesforce", "Netflix"]

@@ -20,12 +20,11 @@ import time
 from pathlib import Path
 
 import redis.asyncio as aioredis
-
-from streams.dedupe import sketch as sketches
-from streams.dedupe.evaluate import Labelled, summarise
-from streams.dedupe.service import StoryAssigner
-from streams.embedded import start_redis
-from streams.normalise import normalise_text
+from wirewatch.streams.dedupe import sketch as sketches
+from wirewatch.streams.dedupe.evaluate import Labelled, summarise
+from wirewatch.streams.dedupe.service import StoryAssigner
+from wirewatch.streams.embedded import start_redis
+from wirewatch.streams.normalise import normalise_text
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "dedupe-dev.jsonl.gz"
 BATCH = 256

@@ -14,7 +14,7 @@ import json
 import time
 from pathlib import Path
 
-from connectors.parse_pool import ParserPool
+from wirewatch.connectors.parse_pool import ParserPool
 
 SUFFIXES = {".xml", ".rss", ".atom", ".rdf", ".json", ".opml", ".html"}
 

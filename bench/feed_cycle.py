@@ -23,17 +23,16 @@ from pathlib import Path
 import feedparser
 import redis.asyncio as aioredis
 from aiohttp import web
-
-from connectors.feeds_file import FeedSpec
-from connectors.fetch import new_session
-from connectors.guard import AddressPolicy
-from connectors.parse import parse_feed
-from connectors.parse_pool import ParserPool
-from connectors.poller import FeedPoller
-from connectors.publish import RawItemPublisher, new_producer
-from connectors.state import FeedState, FeedStateStore
-from streams.embedded import free_port, start_redis, start_tansu
-from streams.topics import TopicNames, ensure_topics
+from wirewatch.connectors.feeds_file import FeedSpec
+from wirewatch.connectors.fetch import new_session
+from wirewatch.connectors.guard import AddressPolicy
+from wirewatch.connectors.parse import parse_feed
+from wirewatch.connectors.parse_pool import ParserPool
+from wirewatch.connectors.poller import FeedPoller
+from wirewatch.connectors.publish import RawItemPublisher, new_producer
+from wirewatch.connectors.state import FeedState, FeedStateStore
+from wirewatch.streams.embedded import free_port, start_redis, start_tansu
+from wirewatch.streams.topics import TopicNames, ensure_topics
 
 PARAGRAPH = ("<p>Shares of <b>Example Corp</b> rose after the company reported quarterly "
              "results that beat estimates, <a href='https://example.com/x'>according to "

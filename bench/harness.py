@@ -8,9 +8,8 @@ from pathlib import Path
 
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
-
-from connectors.records import RawItem, encode_raw_item
-from streams.embedded import free_port
+from wirewatch.connectors.records import RawItem, encode_raw_item
+from wirewatch.streams.embedded import free_port
 
 
 async def produce_items(bootstrap: str, topic: str, items: Iterable[RawItem], *,

@@ -23,7 +23,7 @@ import json
 import sys
 from pathlib import Path
 
-from streams.tagging.text import fold, tokenise
+from wirewatch.streams.tagging.text import fold, tokenise
 
 DEFAULT_DATA = (Path(__file__).resolve().parents[2] / "shared" / "data"
                 / "reuters-modapte-train.jsonl.gz")

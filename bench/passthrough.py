@@ -1,6 +1,6 @@
 """The framework's ceiling: a Faust worker shaped like wirewatch's (one agent on the raw
 topic, batches of the same size, every record written on to the three topics below it)
-that does no work at all. Its Faust app is the worker's (streams.app.kafka_app: the same
+that does no work at all. Its Faust app is the worker's (wirewatch.streams.app.kafka_app: the same
 consumer, producer and commit settings, idempotent where WIREWATCH_KAFKA_IDEMPOTENCE is
 "true"), so a setting that speeds up the framework raises the ceiling too.
 
@@ -19,10 +19,9 @@ import sys
 from collections.abc import Awaitable, Callable
 
 import faust
-
-from streams.app import BATCH, BATCH_WAIT, kafka_app
-from streams.eventloop import install
-from streams.topics import TopicNames
+from wirewatch.streams.app import BATCH, BATCH_WAIT, kafka_app
+from wirewatch.streams.eventloop import install
+from wirewatch.streams.topics import TopicNames
 
 
 def passthrough_app(bootstrap: str, names: TopicNames, app_id: str, datadir: str, *,

@@ -48,12 +48,11 @@ from corpus import raw_items  # noqa: E402
 from harness import produce_items, start_webhook_sink, write_sink_channel  # noqa: E402
 from replay import subscriptions  # noqa: E402
 from tagging import synthetic_entities  # noqa: E402
-
-from streams.embedded import embedded_services, free_port  # noqa: E402
-from streams.eventloop import install  # noqa: E402
-from streams.ops.lag import measure  # noqa: E402
-from streams.tagging.files import write_watchlist  # noqa: E402
-from streams.topics import TopicNames, ensure_topics  # noqa: E402
+from wirewatch.streams.embedded import embedded_services, free_port  # noqa: E402
+from wirewatch.streams.eventloop import install  # noqa: E402
+from wirewatch.streams.ops.lag import measure  # noqa: E402
+from wirewatch.streams.tagging.files import write_watchlist  # noqa: E402
+from wirewatch.streams.topics import TopicNames, ensure_topics  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTITIONS = 4
@@ -173,7 +172,7 @@ def start(kind: str, number: int, env: dict[str, str], names: TopicNames, app_id
                    env["WIREWATCH_KAFKA_BOOTSTRAP"], env["WIREWATCH_TOPIC_PREFIX"], app_id,
                    str(data / "faust"), "4" if kind == "chain" else "1"]
     else:
-        command = [sys.executable, "-m", "streams", kind]
+        command = [sys.executable, "-m", "wirewatch", kind]
     port = int(env.get("WIREWATCH_WEB_PORT") or free_port())
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
                                stderr=(data / "log").open("w"),

@@ -25,15 +25,14 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import COMPANIES, raw_items  # noqa: E402
 from harness import produce_items  # noqa: E402
-
-from alerts.store import SubscriptionStore  # noqa: E402
-from alerts.subscriptions import Subscription  # noqa: E402
-from streams.embedded import embedded_services  # noqa: E402
-from streams.eventloop import install  # noqa: E402
-from streams.replay.engine import run_id  # noqa: E402
-from streams.replay.run import ReplayPlan, Services, run_replay  # noqa: E402
-from streams.settings import Settings  # noqa: E402
-from streams.topics import TopicNames, ensure_topics  # noqa: E402
+from wirewatch.alerts.store import SubscriptionStore  # noqa: E402
+from wirewatch.alerts.subscriptions import Subscription  # noqa: E402
+from wirewatch.streams.embedded import embedded_services  # noqa: E402
+from wirewatch.streams.eventloop import install  # noqa: E402
+from wirewatch.streams.replay.engine import run_id  # noqa: E402
+from wirewatch.streams.replay.run import ReplayPlan, Services, run_replay  # noqa: E402
+from wirewatch.streams.settings import Settings  # noqa: E402
+from wirewatch.streams.topics import TopicNames, ensure_topics  # noqa: E402
 
 TOPICS = ["earnings", "leadership-change", "mergers-acquisitions", "layoffs", "ai-safety"]
 

@@ -37,11 +37,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import raw_items  # noqa: E402
 from harness import start_webhook_sink  # noqa: E402
 from pipeline import PARTITIONS, start, worker_env  # noqa: E402
-
-from connectors.records import encode_raw_item  # noqa: E402
-from streams.embedded import embedded_services, free_port  # noqa: E402
-from streams.ops.lag import measure  # noqa: E402
-from streams.topics import TopicNames, ensure_topics  # noqa: E402
+from wirewatch.connectors.records import encode_raw_item  # noqa: E402
+from wirewatch.streams.embedded import embedded_services, free_port  # noqa: E402
+from wirewatch.streams.ops.lag import measure  # noqa: E402
+from wirewatch.streams.topics import TopicNames, ensure_topics  # noqa: E402
 
 SAMPLE_SECONDS = 10.0
 WARM_UP_SECONDS = 120.0

@@ -12,12 +12,12 @@ import json
 import time
 from datetime import UTC, datetime
 
-from alerts.matching import match_story
-from connectors.records import RawItem, decode_raw_item, encode_raw_item
-from streams.dedupe import StoryAssignment
-from streams.demo import demo_subscriptions
-from streams.stages import build_article, clean_raw, story_view, tag_article
-from streams.tagging import Tagger
+from wirewatch.alerts.matching import match_story
+from wirewatch.connectors.records import RawItem, decode_raw_item, encode_raw_item
+from wirewatch.streams.dedupe import StoryAssignment
+from wirewatch.streams.demo import demo_subscriptions
+from wirewatch.streams.stages import build_article, clean_raw, story_view, tag_article
+from wirewatch.streams.tagging import Tagger
 
 PARAGRAPH = ("<p>OpenAI said on Friday that its safety team would report to the board, after "
              "Microsoft (NASDAQ:MSFT) and other investors asked for changes. Revenue rose 15 "

@@ -30,11 +30,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from streams.cli_eval import topic_quality
-from streams.tagging import Tagger, load_entities, load_topics
-from streams.tagging.files import Entity
-from streams.tagging.matcher import NATIVE_SCAN
-from streams.tagging.text import Field
+from wirewatch.streams.tagging import Tagger, load_entities, load_topics
+from wirewatch.streams.tagging.evaluate import topic_quality
+from wirewatch.streams.tagging.files import Entity
+from wirewatch.streams.tagging.matcher import NATIVE_SCAN
+from wirewatch.streams.tagging.text import Field
 
 ROOT = Path(__file__).resolve().parents[1]
 REUTERS = ROOT.parent / "shared" / "data" / "reuters-modapte-train.jsonl.gz"

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from connectors.feeds_file import FeedSpec
-from connectors.fetch import FetchLimits, FetchResult, fetch_feed, new_session
-from connectors.guard import AddressPolicy
-from connectors.items import raw_items
-from connectors.parse import ParsedFeed, parse_feed
-from connectors.records import RawItem
+from wirewatch.connectors.feeds_file import FeedSpec
+from wirewatch.connectors.fetch import FetchLimits, FetchResult, fetch_feed, new_session
+from wirewatch.connectors.guard import AddressPolicy
+from wirewatch.connectors.items import raw_items
+from wirewatch.connectors.parse import ParsedFeed, parse_feed
+from wirewatch.connectors.records import RawItem
 
 
 @dataclass(frozen=True)

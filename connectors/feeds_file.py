@@ -9,10 +9,9 @@ from xml.sax.saxutils import quoteattr
 
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
-
-from connectors.errors import FeedFileError
-from connectors.identity import feed_id
-from connectors.yaml_file import read_yaml
+from wirewatch.connectors.errors import FeedFileError
+from wirewatch.connectors.identity import feed_id
+from wirewatch.connectors.yaml_file import read_yaml
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
 import aiohttp
-
-from connectors.errors import FetchError
-from connectors.guard import AddressPolicy, GuardedResolver, http_target
+from wirewatch.connectors.errors import FetchError
+from wirewatch.connectors.guard import AddressPolicy, GuardedResolver, http_target
 
 USER_AGENT = "wirewatch/0.1 (news feed fetcher; conditional GET, polite polling)"
 MAX_REDIRECTS = 5

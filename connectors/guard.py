@@ -9,9 +9,8 @@ from typing import Any
 
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
+from wirewatch.connectors.errors import BlockedAddressError
 from yarl import URL
-
-from connectors.errors import BlockedAddressError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network

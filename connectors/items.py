@@ -6,9 +6,9 @@ from collections import Counter
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from connectors.identity import canonical_url, content_hash, item_id
-from connectors.parse import ParsedFeed
-from connectors.records import RawItem
+from wirewatch.connectors.identity import canonical_url, content_hash, item_id
+from wirewatch.connectors.parse import ParsedFeed
+from wirewatch.connectors.records import RawItem
 
 # A feed clock a little ahead of ours is normal; further ahead is a wrong date.
 _FUTURE_TOLERANCE = timedelta(minutes=10)
@@ -40,8 +40,10 @@ def raw_items(
         if published is not None and published > fetched_at + _FUTURE_TOLERANCE:
             published = fetched_at  # a future date would sort the item ahead of the news
         link = canonical_url(entry.url) if entry.url else ""
-        identity = item_id(feed_id, guid=entry.guid, url=entry.url, title=entry.title,
-                           content=content, guid_collides=guid_counts[entry.guid] > 1)
+        guid = entry.guid
+        identity = item_id(feed_id, guid=guid, url=entry.url, title=entry.title,
+                           content=content,
+                           guid_collides=guid is not None and guid_counts[guid] > 1)
         if identity in items:
             continue
         items[identity] = RawItem(

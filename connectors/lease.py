@@ -19,9 +19,8 @@ from typing import TypeVar
 
 import redis.asyncio as aioredis
 import redis.exceptions
-
-from connectors.feeds_file import FeedSpec
-from connectors.poller import FeedPoller
+from wirewatch.connectors.feeds_file import FeedSpec
+from wirewatch.connectors.poller import FeedPoller
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

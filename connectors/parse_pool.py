@@ -14,8 +14,8 @@ import multiprocessing
 import resource
 from concurrent.futures.process import BrokenProcessPool
 
-from connectors.lifetime import die_with_parent
-from connectors.parse import ParsedFeed, parse_feed
+from wirewatch.connectors.lifetime import die_with_parent
+from wirewatch.connectors.parse import ParsedFeed, parse_feed
 
 log = logging.getLogger(__name__)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
@@ -14,17 +15,16 @@ from urllib.parse import urlsplit
 import aiohttp
 import msgspec
 from aiokafka.errors import KafkaError
-
-from connectors import metrics
-from connectors.errors import FetchError
-from connectors.feeds_file import FeedSpec
-from connectors.fetch import FetchLimits, fetch_feed
-from connectors.guard import AddressPolicy
-from connectors.items import bounded, raw_items
-from connectors.parse import ParsedFeed, parse_feed
-from connectors.publish import RawItemPublisher
-from connectors.records import RawItem
-from connectors.schedule import (
+from wirewatch.connectors import metrics
+from wirewatch.connectors.errors import FetchError
+from wirewatch.connectors.feeds_file import FeedSpec
+from wirewatch.connectors.fetch import FetchLimits, fetch_feed
+from wirewatch.connectors.guard import AddressPolicy
+from wirewatch.connectors.items import bounded, raw_items
+from wirewatch.connectors.parse import ParsedFeed, parse_feed
+from wirewatch.connectors.publish import RawItemPublisher
+from wirewatch.connectors.records import RawItem
+from wirewatch.connectors.schedule import (
     ScheduleBounds,
     error_interval,
     expires_seconds,
@@ -33,8 +33,8 @@ from connectors.schedule import (
     success_interval,
     with_jitter,
 )
-from connectors.state import FeedState, FeedStateStore
-from connectors.websub import WebSubSubscriber, discover, is_active
+from wirewatch.connectors.state import FeedState, FeedStateStore
+from wirewatch.connectors.websub import WebSubSubscriber, discover, is_active
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class FeedPoller:
                             task = asyncio.create_task(self._guarded_poll(spec, state))
                             in_flight[spec.feed_id] = task
                             task.add_done_callback(
-                                lambda _t, feed=spec.feed_id: in_flight.pop(feed, None))
+                                functools.partial(_forget, in_flight, spec.feed_id))
                     if self.websub is not None and self.clock() - last_renewal >= renew_every:
                         last_renewal = self.clock()
                         await self.websub.renew_due(set(self._by_id))
@@ -270,3 +270,9 @@ async def _parse_in_thread(body: bytes, content_type: str) -> ParsedFeed:
 
 def _source_name(spec: FeedSpec) -> str:
     return spec.name or (urlsplit(spec.url).hostname or spec.url)
+
+
+def _forget(in_flight: dict[str, asyncio.Task[PollOutcome]], feed_id: str,
+            task: asyncio.Task[PollOutcome]) -> None:
+    """A finished poll leaves the in-flight set."""
+    in_flight.pop(feed_id, None)

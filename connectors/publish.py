@@ -7,9 +7,8 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-
-from connectors.records import RawItem, encode_raw_item
-from connectors.unprocessed import UnprocessedItems
+from wirewatch.connectors.records import RawItem, encode_raw_item
+from wirewatch.connectors.unprocessed import UnprocessedItems
 
 
 class RawItemPublisher:
@@ -59,7 +58,7 @@ class RawItemPublisher:
 # (bench/feed_cycle.py: 721-777 to 969-1,034 feeds/s, connector CPU -30 %). It stays under
 # Kafka's default 1 MiB message.max.bytes (and the 1 MB or more of the managed services); a
 # broker or topic set below 512 KiB would refuse full batches as too large.
-# The stream worker's producer uses it too (streams.app).
+# The stream worker's producer uses it too (wirewatch.streams.app).
 PRODUCER_MAX_BATCH_BYTES = 512 * 1024
 
 

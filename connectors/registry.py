@@ -6,8 +6,7 @@ from typing import Any
 
 import msgspec
 import redis.asyncio as aioredis
-
-from connectors.feeds_file import FeedSpec, spec_from_mapping
+from wirewatch.connectors.feeds_file import FeedSpec, spec_from_mapping
 
 
 class FeedRegistry:

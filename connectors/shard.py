@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from connectors.errors import ConnectorError
+from wirewatch.connectors.errors import ConnectorError
 
 _SPEC = re.compile(r"^\s*(?P<index>\d+|ordinal)\s*/\s*(?P<count>\d+)\s*$")
 _ORDINAL = re.compile(r"-(\d+)$")  # a StatefulSet pod's hostname: wirewatch-connect-2

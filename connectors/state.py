@@ -7,8 +7,7 @@ from typing import Any, TypeVar
 
 import msgspec
 import redis.asyncio as aioredis
-
-from connectors.fetch import Validators
+from wirewatch.connectors.fetch import Validators
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ in Redis already says those items were fetched, so the next poll would not bring
 and an item published but not yet processed would be lost. With the embedded broker the
 connector therefore writes each item here before publishing it, the worker deletes it once
 its batch went through every stage, and a pipeline that starts a fresh embedded broker
-publishes whatever is left again (streams.runner). Apache Kafka keeps what it
+publishes whatever is left again (wirewatch.streams.runner). Apache Kafka keeps what it
 acknowledged, so none of this runs there.
 """
 
@@ -15,11 +15,10 @@ from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
-
-from connectors.records import decode_raw_item
+from wirewatch.connectors.records import decode_raw_item
 
 if TYPE_CHECKING:  # publish imports this module
-    from connectors.publish import RawItemPublisher
+    from wirewatch.connectors.publish import RawItemPublisher
 
 
 class UnprocessedItems:

@@ -17,11 +17,10 @@ import aiohttp
 import msgspec
 import redis.asyncio as aioredis
 from aiohttp import web
-
-from connectors.errors import FetchError
-from connectors.guard import AddressPolicy, http_target
-from connectors.parse import ParsedFeed
-from connectors.state import dataclass_from_json
+from wirewatch.connectors.errors import FetchError
+from wirewatch.connectors.guard import AddressPolicy, http_target
+from wirewatch.connectors.parse import ParsedFeed
+from wirewatch.connectors.state import dataclass_from_json
 
 log = logging.getLogger(__name__)
 

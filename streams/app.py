@@ -28,38 +28,37 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.drivers.aiokafka import Consumer as FaustConsumer
 from faust.transport.drivers.aiokafka import Producer as FaustProducer
-
-from alerts.channels import SLACK_API_URL, Channels, load_channels
-from alerts.dispatch import RetryPolicy
-from alerts.matching import Decision, Sent, decide, matches, sent_after
-from alerts.outbox import Outbox
-from alerts.probe import send_test_alert
-from alerts.records import Alert, decode_alert, encode_alert
-from alerts.state import SentStore
-from alerts.store import LiveSubscriptions, SubscriptionStore
-from alerts.subscriptions import Subscription
-from connectors.feeds_file import FeedSpec
-from connectors.publish import PRODUCER_MAX_BATCH_BYTES
-from connectors.records import RawItem
-from connectors.unprocessed import UnprocessedItems
-from streams import backoff, native
-from streams.dedupe.service import StoryAssigner
-from streams.dedupe.sketch import SKETCH_MEMO_SIZE, sketch
-from streams.dedupe.stories import StoryStore
-from streams.delivery import Delivery, deliver_until_cancelled
-from streams.dlq import DeadLetter
-from streams.ops import metrics
-from streams.ops.activity import Activity
-from streams.ops.auth import WebAuth
-from streams.ops.monitor import Monitor
-from streams.ops.subscription_pages import SubscriptionPagesConfig
-from streams.ops.web import CannotResend, WebConfig, operations_app
-from streams.records import Article, TaggedArticle, decode, encode
-from streams.stages import build_article, clean_raw, now_utc, story_view, tag_article
-from streams.tagging.reload import TaggerSource
-from streams.tagging.tagger import MEMO_SIZE
-from streams.topics import TopicNames
-from streams.writes import Output, OutputWrites
+from wirewatch.alerts.channels import SLACK_API_URL, Channels, load_channels
+from wirewatch.alerts.dispatch import RetryPolicy
+from wirewatch.alerts.matching import Decision, Sent, decide, matches, sent_after
+from wirewatch.alerts.outbox import Outbox
+from wirewatch.alerts.probe import send_test_alert
+from wirewatch.alerts.records import Alert, decode_alert, encode_alert
+from wirewatch.alerts.state import SentStore
+from wirewatch.alerts.store import LiveSubscriptions, SubscriptionStore
+from wirewatch.alerts.subscriptions import Subscription
+from wirewatch.connectors.feeds_file import FeedSpec
+from wirewatch.connectors.publish import PRODUCER_MAX_BATCH_BYTES
+from wirewatch.connectors.records import RawItem
+from wirewatch.connectors.unprocessed import UnprocessedItems
+from wirewatch.streams import backoff, native
+from wirewatch.streams.dedupe.service import StoryAssigner
+from wirewatch.streams.dedupe.sketch import SKETCH_MEMO_SIZE, sketch
+from wirewatch.streams.dedupe.stories import StoryStore
+from wirewatch.streams.delivery import Delivery, deliver_until_cancelled
+from wirewatch.streams.dlq import DeadLetter
+from wirewatch.streams.ops import metrics
+from wirewatch.streams.ops.activity import Activity
+from wirewatch.streams.ops.auth import WebAuth
+from wirewatch.streams.ops.monitor import Monitor
+from wirewatch.streams.ops.subscription_pages import SubscriptionPagesConfig
+from wirewatch.streams.ops.web import CannotResend, WebConfig, operations_app
+from wirewatch.streams.records import Article, TaggedArticle, decode, encode
+from wirewatch.streams.stages import build_article, clean_raw, now_utc, story_view, tag_article
+from wirewatch.streams.tagging.reload import TaggerSource
+from wirewatch.streams.tagging.tagger import MEMO_SIZE
+from wirewatch.streams.topics import TopicNames
+from wirewatch.streams.writes import Output, OutputWrites
 
 log = logging.getLogger(__name__)
 
@@ -139,8 +138,8 @@ class PipelineConfig:
     max_lag: int = 10_000
     monitor_seconds: float = 10.0
     instance: str = field(default_factory=instance_name)  # this worker, in shared counters
-    track_unprocessed: bool = False  # an embedded broker: see connectors.unprocessed
-    request_timeout_seconds: float = 30.0  # the producer's; see streams.writes
+    track_unprocessed: bool = False  # an embedded broker: see wirewatch.connectors.unprocessed
+    request_timeout_seconds: float = 30.0  # the producer's; see wirewatch.streams.writes
     deliver: bool = True  # False: `wirewatch deliver` processes send what this one queues
 
 
@@ -183,20 +182,22 @@ def kafka_app(app_id: str, bootstrap: str, *, idempotent: bool, partitions: int,
         broker_commit_interval=1.0,
         # Faust's 20 minutes left a worker waiting that long on a connection the broker had
         # stopped reading (the embedded broker did, 17 minutes into a soak): past this the
-        # request fails, the connection is renewed and streams.writes sends the records again.
+        # request fails, the connection is renewed and wirewatch.streams.writes sends the records
+        # again.
         producer_request_timeout=request_timeout_seconds,
         topic_partitions=partitions,
         # Faust's 16 KiB batches held four 4 KB articles, and a send that found one full
         # waited for the broker: 30 % of the batch loop was in producer.send
         # (bench/pipeline.py). 512 KiB holds a batch's records for a partition.
         producer_max_batch_size=PRODUCER_MAX_BATCH_BYTES,
-        web_enabled=False,  # streams.ops serves /metrics, probes and the dashboard
+        web_enabled=False,  # wirewatch.streams.ops serves /metrics, probes and the dashboard
         datadir=datadir,
         autodiscover=False,
     )
     if idempotent:
-        app.transport.Producer = IdempotentProducer
-    app.transport.Consumer = QuickFetchConsumer
+        # Faust swaps a transport's client classes per instance; its types say per class.
+        app.transport.Producer = IdempotentProducer  # type: ignore[misc]
+    app.transport.Consumer = QuickFetchConsumer  # type: ignore[misc]
     return app
 
 
@@ -358,7 +359,7 @@ def create_app(config: PipelineConfig) -> faust.App:
 
     joined = asyncio.Event()
 
-    @app.on_partitions_assigned.connect
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # signal= comes in kwargs
     async def on_assigned(sender: faust.App, assigned: set[Any], **kwargs: Any) -> None:
         joined.set()
 
@@ -464,7 +465,8 @@ def _register_pipeline(app: faust.App, source: faust.TopicT, steps: list[Step],
     tells `processed` the keys of the batch."""
 
     async def pipeline(stream: faust.StreamT[bytes]) -> None:
-        async for events in stream.take_events(BATCH, within=BATCH_WAIT):
+        # take_events is faust-streaming's (Stream), missing from its StreamT interface.
+        async for events in stream.take_events(BATCH, within=BATCH_WAIT):  # type: ignore[attr-defined]
             await run_batch(app, steps, [(event.key, event.value) for event in events], dlq,
                             origins=[(event.message.topic, event.message.partition,
                                       event.message.offset) for event in events])
@@ -476,7 +478,7 @@ def _register_pipeline(app: faust.App, source: faust.TopicT, steps: list[Step],
 async def run_batch(app: faust.App, steps: list[Step], records: list[Keyed],
                     dlq: faust.TopicT, *, origins: list[Origin] | None = None) -> None:
     """Run the steps on a batch of records and return once the broker has every output
-    (streams.writes): only then may the batch's offsets be committed."""
+    (wirewatch.streams.writes): only then may the batch's offsets be committed."""
     writes = OutputWrites(app.producer)
     await _run_steps(app, steps, records, dlq, writes, origins=origins)
     await writes.confirm()

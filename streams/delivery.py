@@ -9,13 +9,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-
-from alerts.channels import Channels
-from alerts.dispatch import Dispatcher, RetryPolicy
-from alerts.outbox import Outbox
-from alerts.records import Alert, encode_alert
-from alerts.subscriptions import Schedule
-from streams.ops.activity import Activity
+from wirewatch.alerts.channels import Channels
+from wirewatch.alerts.dispatch import Dispatcher, RetryPolicy
+from wirewatch.alerts.outbox import Outbox
+from wirewatch.alerts.records import Alert, encode_alert
+from wirewatch.alerts.subscriptions import Schedule
+from wirewatch.streams.ops.activity import Activity
 
 # Sends one record to the DLQ topic: key, value, headers.
 SendDeadLetter = Callable[[bytes, bytes, list[tuple[str, bytes]]], Awaitable[Any]]

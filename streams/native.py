@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from streams.dedupe.sketch import NATIVE_SKETCH
-from streams.tagging.matcher import NATIVE_SCAN
+from wirewatch.streams.dedupe.sketch import NATIVE_SKETCH
+from wirewatch.streams.tagging.matcher import NATIVE_SCAN
 
 MISSING = ("without its native parts (no Rust toolchain at install): tagging and dedupe "
            "sketches run in pure Python, with the same results, more slowly; see "

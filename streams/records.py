@@ -6,9 +6,8 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import msgspec
-
-from alerts.records import Alert
-from connectors.records import RawItem
+from wirewatch.alerts.records import Alert
+from wirewatch.connectors.records import RawItem
 
 
 class Article(msgspec.Struct, frozen=True, kw_only=True):

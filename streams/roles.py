@@ -1,6 +1,6 @@
 """`wirewatch connect`, `deliver` and `web`: the roles of a cluster that run no Faust worker.
 
-`wirewatch worker` is the stream worker alone (streams.runner.run_pipeline, worker_only);
+`wirewatch worker` is the stream worker alone (wirewatch.streams.runner.run_pipeline, worker_only);
 `wirewatch run` is all of them in one process for a laptop. Every role serves /healthz,
 /readyz and /metrics on WIREWATCH_WEB_HOST:WIREWATCH_WEB_PORT.
 """
@@ -14,26 +14,25 @@ from collections.abc import Awaitable, Callable
 
 import redis.asyncio as aioredis
 from aiohttp import web
-
-from alerts.channels import load_channels
-from alerts.dispatch import RetryPolicy
-from alerts.outbox import Outbox
-from alerts.store import LiveSubscriptions, SubscriptionStore
-from connectors.feeds_file import FeedSpec, load_feeds, unique_feeds
-from connectors.lease import LeaseStatus, ShardLease, poll_while_held
-from connectors.poller import FeedPoller
-from connectors.publish import new_producer
-from connectors.registry import FeedRegistry
-from connectors.shard import Shard, parse_shard
-from streams.app import instance_name, subscription_pages
-from streams.delivery import Delivery, deliver_until_cancelled
-from streams.ops.activity import Activity
-from streams.ops.monitor import Monitor
-from streams.ops.probes import probes_app
-from streams.ops.web import WebConfig, operations_app
-from streams.runner import api_job, connector_job, external_endpoints
-from streams.settings import Settings
-from streams.topics import TopicNames, ensure_topics
+from wirewatch.alerts.channels import load_channels
+from wirewatch.alerts.dispatch import RetryPolicy
+from wirewatch.alerts.outbox import Outbox
+from wirewatch.alerts.store import LiveSubscriptions, SubscriptionStore
+from wirewatch.connectors.feeds_file import FeedSpec, load_feeds, unique_feeds
+from wirewatch.connectors.lease import LeaseStatus, ShardLease, poll_while_held
+from wirewatch.connectors.poller import FeedPoller
+from wirewatch.connectors.publish import new_producer
+from wirewatch.connectors.registry import FeedRegistry
+from wirewatch.connectors.shard import Shard, parse_shard
+from wirewatch.streams.app import instance_name, subscription_pages
+from wirewatch.streams.delivery import Delivery, deliver_until_cancelled
+from wirewatch.streams.ops.activity import Activity
+from wirewatch.streams.ops.monitor import Monitor
+from wirewatch.streams.ops.probes import probes_app
+from wirewatch.streams.ops.web import WebConfig, operations_app
+from wirewatch.streams.runner import api_job, connector_job, external_endpoints
+from wirewatch.streams.settings import Settings
+from wirewatch.streams.topics import TopicNames, ensure_topics
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +111,7 @@ def run_web(settings: Settings) -> int:
             subscriptions=subscription_pages(
                 SubscriptionStore(client, prefix=settings.redis_prefix), channels, tagger,
                 dashboard_url=dashboard_url, slack_api_url=settings.slack_api_url)))
-        jobs = [watch, monitor.run]
+        jobs: list[Callable[[], Awaitable[None]]] = [watch, monitor.run]
         if settings.api_token and settings.api_token.get_secret_value():
             jobs.append(api_job(settings, endpoints.redis_url, channels.ids))
         try:
@@ -195,7 +194,7 @@ async def serve(app: web.Application, settings: Settings,
         await web.TCPSite(runner, settings.web_host, settings.web_port).start()
         async with asyncio.TaskGroup() as group:
             for job in jobs:
-                group.create_task(job())
+                group.create_task(_until_done(job))
     finally:
         await runner.cleanup()
 
@@ -215,3 +214,8 @@ def run_until_stopped(main: Callable[[], Awaitable[None]]) -> int:
         return 0
 
     return asyncio.run(supervised())
+
+
+async def _until_done(job: Callable[[], Awaitable[None]]) -> None:
+    """A job as a coroutine, which is what a task group runs."""
+    await job()

@@ -14,28 +14,27 @@ import aiohttp
 import faust
 import redis.asyncio as aioredis
 from aiohttp import web
-
-from alerts.api import subscriptions_api
-from alerts.channels import load_channels
-from alerts.dispatch import RetryPolicy
-from alerts.records import Alert
-from alerts.store import SubscriptionStore
-from alerts.subscriptions import Subscription, check_channels, load_subscriptions
-from connectors.feeds_file import FeedSpec, load_feeds, unique_feeds
-from connectors.fetch import FetchLimits, new_session
-from connectors.guard import AddressPolicy
-from connectors.parse_pool import ParserPool
-from connectors.poller import FeedPoller
-from connectors.publish import RawItemPublisher, new_producer
-from connectors.registry import FeedRegistry
-from connectors.schedule import ScheduleBounds
-from connectors.state import FeedStateStore
-from connectors.unprocessed import UnprocessedItems, republish
-from connectors.websub import WebSubStore, WebSubSubscriber
-from streams.app import PipelineConfig, create_app
-from streams.embedded import Endpoints, RoleError, embedded_services
-from streams.settings import Settings
-from streams.topics import TopicNames, ensure_topics
+from wirewatch.alerts.api import subscriptions_api
+from wirewatch.alerts.channels import load_channels
+from wirewatch.alerts.dispatch import RetryPolicy
+from wirewatch.alerts.records import Alert
+from wirewatch.alerts.store import SubscriptionStore
+from wirewatch.alerts.subscriptions import Subscription, check_channels, load_subscriptions
+from wirewatch.connectors.feeds_file import FeedSpec, load_feeds, unique_feeds
+from wirewatch.connectors.fetch import FetchLimits, new_session
+from wirewatch.connectors.guard import AddressPolicy
+from wirewatch.connectors.parse_pool import ParserPool
+from wirewatch.connectors.poller import FeedPoller
+from wirewatch.connectors.publish import RawItemPublisher, new_producer
+from wirewatch.connectors.registry import FeedRegistry
+from wirewatch.connectors.schedule import ScheduleBounds
+from wirewatch.connectors.state import FeedStateStore
+from wirewatch.connectors.unprocessed import UnprocessedItems, republish
+from wirewatch.connectors.websub import WebSubStore, WebSubSubscriber
+from wirewatch.streams.app import PipelineConfig, create_app
+from wirewatch.streams.embedded import Endpoints, RoleError, embedded_services
+from wirewatch.streams.settings import Settings
+from wirewatch.streams.topics import TopicNames, ensure_topics
 
 log = logging.getLogger(__name__)
 

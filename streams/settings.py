@@ -9,11 +9,10 @@ from typing import Any, Literal
 import platformdirs
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from streams.eventloop import DEFAULT as DEFAULT_EVENT_LOOP
-from streams.eventloop import EventLoop
-from streams.ops.auth import WebAuth
-from streams.tagging.reload import TaggerSource
+from wirewatch.streams.eventloop import DEFAULT as DEFAULT_EVENT_LOOP
+from wirewatch.streams.eventloop import EventLoop
+from wirewatch.streams.ops.auth import WebAuth
+from wirewatch.streams.tagging.reload import TaggerSource
 
 
 class Settings(BaseSettings):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from alerts.matching import StoryView
-from connectors.records import RawItem
-from streams.dedupe import StoryAssignment
-from streams.normalise import normalise_text, normalise_title
-from streams.records import Article, TaggedArticle
-from streams.tagging import Tagger, Tags
+from wirewatch.alerts.matching import StoryView
+from wirewatch.connectors.records import RawItem
+from wirewatch.streams.dedupe import StoryAssignment
+from wirewatch.streams.normalise import normalise_text, normalise_title
+from wirewatch.streams.records import Article, TaggedArticle
+from wirewatch.streams.tagging import Tagger, Tags
 
 
 def clean_raw(raw: RawItem) -> tuple[str, str]:

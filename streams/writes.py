@@ -16,9 +16,8 @@ from collections.abc import Awaitable
 from typing import Any, Protocol
 
 from aiokafka.errors import KafkaTimeoutError
-
-from streams import backoff
-from streams.ops import metrics
+from wirewatch.streams import backoff
+from wirewatch.streams.ops import metrics
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +55,8 @@ class OutputWrites:
 
     async def confirm(self) -> int:
         """Wait until every record sent so far is written; send failed ones again, backing
-        off (streams.backoff), until the broker takes them. Returns how many were resent."""
+        off (wirewatch.streams.backoff), until the broker takes them. Returns how many were
+        resent."""
         resent, delays = 0, backoff.delays()
         while self._pending:
             pending, self._pending = self._pending, []

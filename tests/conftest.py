@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
-
-from streams.embedded import ChildProcess, start_redis, start_tansu
-from streams.topics import TopicNames, ensure_topics
+from wirewatch.streams.embedded import ChildProcess, start_redis, start_tansu
+from wirewatch.streams.topics import TopicNames, ensure_topics
 
 
 @dataclass(frozen=True)
@@ -36,8 +35,8 @@ def pytest_report_header() -> str:
 
 @pytest.fixture(autouse=True)
 def event_loop_policy_kept() -> Iterator[None]:
-    """A `wirewatch` command run in-process installs its event loop policy (streams.eventloop)
-    for the whole process; put back the one the other tests run on."""
+    """A `wirewatch` command run in-process installs its event loop policy
+    (wirewatch.streams.eventloop) for the whole process; put back the one the other tests run on."""
     policy = asyncio.get_event_loop_policy()
     yield
     asyncio.set_event_loop_policy(policy)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from alerts.records import Alert
+from wirewatch.alerts.records import Alert
 
 
 def format_alert(alert: Alert) -> str:

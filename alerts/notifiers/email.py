@@ -11,11 +11,10 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
 import aiosmtplib
-
-from alerts.errors import NotifierError
-from alerts.escape import header_value
-from alerts.records import Alert
-from alerts.render import email_bodies, email_subject
+from wirewatch.alerts.errors import NotifierError
+from wirewatch.alerts.escape import header_value
+from wirewatch.alerts.records import Alert
+from wirewatch.alerts.render import email_bodies, email_subject
 
 
 @dataclass(frozen=True)

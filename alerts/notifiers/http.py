@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import aiohttp
-
-from alerts.errors import NotifierError
+from wirewatch.alerts.errors import NotifierError
 
 MAX_RETRY_AFTER = 300.0  # seconds; a larger Retry-After is capped, not obeyed blindly
 

@@ -8,11 +8,10 @@ import asyncio
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
-
-from alerts.errors import NotifierError
-from alerts.notifiers.http import retry_after
-from alerts.records import Alert
-from alerts.render import slack_message
+from wirewatch.alerts.errors import NotifierError
+from wirewatch.alerts.notifiers.http import retry_after
+from wirewatch.alerts.records import Alert
+from wirewatch.alerts.render import slack_message
 
 # Web API errors a retry can fix; every other `ok: false` error is the request's fault
 # (channel_not_found, is_archived, not_in_channel, invalid_auth, invalid_blocks, ...).
@@ -49,7 +48,8 @@ class SlackApiNotifier:
 
     def _error(self, exc: SlackApiError) -> NotifierError:
         response = exc.response
-        status = getattr(response, "status_code", None) or getattr(response, "status", 0)
+        status = int(getattr(response, "status_code", None) or getattr(response, "status", 0)
+                     or 0)
         headers = dict(getattr(response, "headers", {}) or {})
         data = getattr(response, "data", None)
         error = data.get("error", "") if isinstance(data, dict) else ""

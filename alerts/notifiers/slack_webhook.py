@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 
 import aiohttp
-
-from alerts.notifiers.http import post
-from alerts.records import Alert
-from alerts.render import slack_message
+from wirewatch.alerts.notifiers.http import post
+from wirewatch.alerts.records import Alert
+from wirewatch.alerts.render import slack_message
 
 
 class SlackWebhookNotifier:

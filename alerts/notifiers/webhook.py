@@ -12,9 +12,8 @@ import hmac
 import time
 
 import aiohttp
-
-from alerts.notifiers.http import post
-from alerts.records import Alert, encode_alert
+from wirewatch.alerts.notifiers.http import post
+from wirewatch.alerts.records import Alert, encode_alert
 
 
 def signature(secret: bytes, timestamp: str, body: bytes) -> str:

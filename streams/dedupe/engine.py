@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from streams.dedupe.boilerplate import BoilerplateModel
-from streams.dedupe.sketch import Sketch, similarity, sketch
+from wirewatch.streams.dedupe.boilerplate import BoilerplateModel
+from wirewatch.streams.dedupe.sketch import Sketch, similarity, sketch
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,8 @@ from collections.abc import Sequence
 
 import msgspec
 import redis.asyncio as aioredis
-
-from streams.dedupe.engine import Indexed, Pending, StoryAssignment
-from streams.dedupe.sketch import Sketch
+from wirewatch.streams.dedupe.engine import Indexed, Pending, StoryAssignment
+from wirewatch.streams.dedupe.sketch import Sketch
 
 # Both scripts take their batch as one msgpack argument (decoded by Redis's built-in
 # cmsgpack) instead of thousands of KEYS/ARGV entries: packing arguments one by one cost

@@ -5,9 +5,8 @@ from __future__ import annotations
 import hashlib
 
 import redis.asyncio as aioredis
-
-from streams.dedupe.engine import Doc, NearDupEngine, StoryAssignment
-from streams.dedupe.index import RedisStoryIndex
+from wirewatch.streams.dedupe.engine import Doc, NearDupEngine, StoryAssignment
+from wirewatch.streams.dedupe.index import RedisStoryIndex
 
 
 def url_key(url: str | None) -> str | None:

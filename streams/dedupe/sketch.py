@@ -152,8 +152,8 @@ SKETCH_MEMO_SIZE = 4096  # texts whose sketch is kept: syndicated copies often n
 
 
 try:  # the same numbers, and the comparison, natively (native/src/sketch.rs), where built
-    from streams._native import Sketcher as _Sketcher
-    from streams._native import bottom_overlap as _native_overlap
+    from wirewatch.streams._native import Sketcher as _Sketcher
+    from wirewatch.streams._native import bottom_overlap as _native_overlap
 
     _NATIVE: _Sketcher | None = _Sketcher(
         _TO_WORDS, int(_BASE), [int(w) for w in _SHINGLE_WEIGHTS], _SENTENCE_MARK_ID,

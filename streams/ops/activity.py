@@ -7,9 +7,8 @@ from dataclasses import dataclass
 
 import msgspec
 import redis.asyncio as aioredis
-
-from alerts.records import Alert
-from streams.records import Article
+from wirewatch.alerts.records import Alert
+from wirewatch.streams.records import Article
 
 KEEP = 1000  # entries per stream (approximate trimming keeps XADD cheap)
 

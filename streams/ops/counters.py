@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 from prometheus_client import Counter
-
-from alerts import metrics as alert_metrics
-from streams.ops import metrics
+from wirewatch.alerts import metrics as alert_metrics
+from wirewatch.streams.ops import metrics
 
 Totals = dict[str, float]  # "kind|label[|label]" -> value
 _SEPARATOR = "|"

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-
-from streams.ops.lag import high_waters, topic_partitions
+from wirewatch.streams.ops.lag import high_waters, topic_partitions
 
 
 @dataclass(frozen=True)

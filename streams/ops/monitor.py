@@ -2,8 +2,8 @@
 
 Workers and the web role run a Monitor: it measures consumer lag and topic sizes from Kafka,
 reads feed health from Redis, samples the stage counters of every worker (summed through
-Redis, streams.ops.counters) into a one-hour history, and keeps the latest Snapshot for the
-dashboard, /readyz and `wirewatch status` (which reads it as JSON).
+Redis, wirewatch.streams.ops.counters) into a one-hour history, and keeps the latest Snapshot for
+the dashboard, /readyz and `wirewatch status` (which reads it as JSON).
 `problems` is pure: it judges a Snapshot.
 """
 
@@ -18,13 +18,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
-
-from connectors.feeds_file import FeedSpec
-from connectors.state import FeedState, FeedStateStore
-from streams.ops import metrics
-from streams.ops.counters import ClusterCounters, local_totals, section, stage_counts
-from streams.ops.lag import PartitionLag, measure
-from streams.topics import TopicNames
+from wirewatch.connectors.feeds_file import FeedSpec
+from wirewatch.connectors.state import FeedState, FeedStateStore
+from wirewatch.streams.ops import metrics
+from wirewatch.streams.ops.counters import ClusterCounters, local_totals, section, stage_counts
+from wirewatch.streams.ops.lag import PartitionLag, measure
+from wirewatch.streams.topics import TopicNames
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,9 @@ from typing import Any
 import jinja2
 from aiohttp import web
 from multidict import MultiDict, MultiDictProxy
-
-from alerts.escape import safe_url
-from streams.ops.auth import FailedLogins, WebAuth
-from streams.ops.when import ago, when
+from wirewatch.alerts.escape import safe_url
+from wirewatch.streams.ops.auth import FailedLogins, WebAuth
+from wirewatch.streams.ops.when import ago, when
 
 TEMPLATES = Path(__file__).with_name("templates")
 HEADERS = {"Content-Security-Policy": "default-src 'self'; script-src 'self' 'unsafe-inline'; "

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from alerts.errors import SubscriptionError
-from alerts.subscriptions import Subscription
+from wirewatch.alerts.errors import SubscriptionError
+from wirewatch.alerts.subscriptions import Subscription
 
 FIELDS = ("id", "name", "owner", "query", "mode", "at", "timezone", "quiet_start", "quiet_end",
           "rate_cap_per_hour", "min_salience", "group_wait_seconds", "group_interval_seconds",

@@ -14,13 +14,17 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 from multidict import MultiDictProxy
-
-from alerts.errors import SubscriptionError
-from alerts.probe import trial_match
-from alerts.store import SubscriptionStore
-from alerts.subscriptions import MODES, Subscription, check_channels, from_mapping
-from streams.ops.site import Site
-from streams.ops.subscription_form import BLANK, FIELDS, form_to_mapping, subscription_to_form
+from wirewatch.alerts.errors import SubscriptionError
+from wirewatch.alerts.probe import trial_match
+from wirewatch.alerts.store import SubscriptionStore
+from wirewatch.alerts.subscriptions import MODES, Subscription, check_channels, from_mapping
+from wirewatch.streams.ops.site import Site
+from wirewatch.streams.ops.subscription_form import (
+    BLANK,
+    FIELDS,
+    form_to_mapping,
+    subscription_to_form,
+)
 
 MUTE_CHOICES = {"3600": "1 hour", "14400": "4 hours", "86400": "1 day", "604800": "1 week"}
 DONE = {"created": "Created", "saved": "Saved", "muted": "Muted", "unmuted": "Unmuted",

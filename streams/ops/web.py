@@ -16,15 +16,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
-
-from streams.ops import dead_letters
-from streams.ops.activity import Activity
-from streams.ops.auth import SESSION_COOKIE, SESSION_SECONDS, WebAuth, local_path
-from streams.ops.charts import sparkline
-from streams.ops.monitor import Monitor, problems
-from streams.ops.probes import healthz, metrics_view, readiness
-from streams.ops.site import Site
-from streams.ops.subscription_pages import SubscriptionPagesConfig, add_subscription_pages
+from wirewatch.streams.ops import dead_letters
+from wirewatch.streams.ops.activity import Activity
+from wirewatch.streams.ops.auth import SESSION_COOKIE, SESSION_SECONDS, WebAuth, local_path
+from wirewatch.streams.ops.charts import sparkline
+from wirewatch.streams.ops.monitor import Monitor, problems
+from wirewatch.streams.ops.probes import healthz, metrics_view, readiness
+from wirewatch.streams.ops.site import Site
+from wirewatch.streams.ops.subscription_pages import SubscriptionPagesConfig, add_subscription_pages
 
 # stage, key, value, headers of a dead letter
 Resend = Callable[[str, bytes | None, bytes, dict[str, str]], Awaitable[None]]

@@ -26,8 +26,7 @@ from pathlib import Path
 from typing import IO
 
 import msgspec
-
-from streams.replay.source import SourceRecord
+from wirewatch.streams.replay.source import SourceRecord
 
 log = logging.getLogger(__name__)
 

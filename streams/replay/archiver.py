@@ -12,10 +12,9 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
-
-from streams.ops.lag import high_waters, topic_partitions
-from streams.replay.archive import ArchiveError, ArchiveWriter, newest_records
-from streams.replay.source import SourceRecord, from_consumer_record
+from wirewatch.streams.ops.lag import high_waters, topic_partitions
+from wirewatch.streams.replay.archive import ArchiveError, ArchiveWriter, newest_records
+from wirewatch.streams.replay.source import SourceRecord, from_consumer_record
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from streams.dedupe.engine import Indexed, Pending, StoryAssignment, StoryIndex
+from wirewatch.streams.dedupe.engine import Indexed, Pending, StoryAssignment, StoryIndex
 
 
 class LayeredIndex:

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import msgspec
-
-from alerts.matching import (
+from wirewatch.alerts.matching import (
     Decision,
     Sent,
     Silences,
@@ -26,17 +25,17 @@ from alerts.matching import (
     decide,
     matches,
 )
-from alerts.outbox import Outbox
-from alerts.state import SentStore
-from alerts.subscriptions import Subscription
-from connectors.records import RawItem
-from streams.dedupe.engine import Doc, NearDupEngine
-from streams.dedupe.service import dedupe_text, url_key
-from streams.records import decode
-from streams.replay.report import Match, Report
-from streams.replay.source import SourceRecord
-from streams.stages import build_article, clean_raw, now_utc, story_view, with_tags
-from streams.tagging import Tagger, Tags
+from wirewatch.alerts.outbox import Outbox
+from wirewatch.alerts.state import SentStore
+from wirewatch.alerts.subscriptions import Subscription
+from wirewatch.connectors.records import RawItem
+from wirewatch.streams.dedupe.engine import Doc, NearDupEngine
+from wirewatch.streams.dedupe.service import dedupe_text, url_key
+from wirewatch.streams.records import decode
+from wirewatch.streams.replay.report import Match, Report
+from wirewatch.streams.replay.source import SourceRecord
+from wirewatch.streams.stages import build_article, clean_raw, now_utc, story_view, with_tags
+from wirewatch.streams.tagging import Tagger, Tags
 
 
 @dataclass(frozen=True)

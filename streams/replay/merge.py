@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from streams.replay.source import SourceRecord
+from wirewatch.streams.replay.source import SourceRecord
 
 
 class TimeMerge:

@@ -12,11 +12,10 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.structs import RecordMetadata
-
-from streams.ops.lag import topic_partitions
-from streams.replay.archive import ArchiveError
-from streams.replay.archiver import existing_partitions
-from streams.replay.source import SourceRecord
+from wirewatch.streams.ops.lag import topic_partitions
+from wirewatch.streams.replay.archive import ArchiveError
+from wirewatch.streams.replay.archiver import existing_partitions
+from wirewatch.streams.replay.source import SourceRecord
 
 _SETTLE_EVERY = 2000  # records in flight before restore waits for their acks
 

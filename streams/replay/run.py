@@ -23,23 +23,22 @@ from pathlib import Path
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-
-from alerts.outbox import Outbox
-from alerts.state import SentStore
-from alerts.store import SubscriptionStore, silences_of
-from streams import native
-from streams.dedupe.engine import NearDupEngine
-from streams.dedupe.index import RedisStoryIndex
-from streams.ops.lag import high_waters
-from streams.replay.archiver import existing_partitions
-from streams.replay.dedupe import LayeredIndex
-from streams.replay.engine import Delivery, Replayer, Window
-from streams.replay.merge import TimeMerge
-from streams.replay.report import Report
-from streams.replay.seek import SLACK_MS, first_offset_at
-from streams.replay.source import SourceRecord, from_consumer_record
-from streams.replay.window import to_ms
-from streams.tagging.reload import TaggerSource
+from wirewatch.alerts.outbox import Outbox
+from wirewatch.alerts.state import SentStore
+from wirewatch.alerts.store import SubscriptionStore, silences_of
+from wirewatch.streams import native
+from wirewatch.streams.dedupe.engine import NearDupEngine
+from wirewatch.streams.dedupe.index import RedisStoryIndex
+from wirewatch.streams.ops.lag import high_waters
+from wirewatch.streams.replay.archiver import existing_partitions
+from wirewatch.streams.replay.dedupe import LayeredIndex
+from wirewatch.streams.replay.engine import Delivery, Replayer, Window
+from wirewatch.streams.replay.merge import TimeMerge
+from wirewatch.streams.replay.report import Report
+from wirewatch.streams.replay.seek import SLACK_MS, first_offset_at
+from wirewatch.streams.replay.source import SourceRecord, from_consumer_record
+from wirewatch.streams.replay.window import to_ms
+from wirewatch.streams.tagging.reload import TaggerSource
 
 log = logging.getLogger(__name__)
 BATCH = 2000
@@ -192,7 +191,7 @@ async def _from_kafka(consumer: AIOKafkaConsumer, topic: str, checkpoint: Checkp
 
 def _from_archive(directory: Path, plan: ReplayPlan, checkpoint: Checkpoint,
                   batch_size: int) -> Iterator[list[SourceRecord]]:
-    from streams.replay.archive import read_archive  # only archive replays need it
+    from wirewatch.streams.replay.archive import read_archive  # only archive replays need it
 
     window = plan.window
     batch: list[SourceRecord] = []

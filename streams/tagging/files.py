@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-from connectors.yaml_file import read_yaml
-from streams.tagging.matcher import Pattern
-from streams.tagging.rules import Rule, RuleError, Term, parse_rule
-from streams.tagging.text import words_of
+from wirewatch.connectors.yaml_file import read_yaml
+from wirewatch.streams.tagging.matcher import Pattern
+from wirewatch.streams.tagging.rules import Rule, RuleError, Term, parse_rule
+from wirewatch.streams.tagging.text import words_of
 
 DEFAULTS_DIR = Path(__file__).resolve().parents[1] / "defaults"
 DEFAULT_TAXONOMY = DEFAULTS_DIR / "taxonomy.yaml"
@@ -154,6 +153,17 @@ def _weighted(value: Any, where: str) -> WeightedRule:
         raise TaxonomyError(f"{where}: rule {source!r}: {exc}") from exc
 
 
+def _rule_list(value: Any, where: str, field: str) -> list[Any]:
+    """A topic's `rules` or `exclude`: a list of rules, or one rule on its own."""
+    if value is None:
+        return []
+    if isinstance(value, str | dict):
+        return [value]
+    if isinstance(value, list):
+        return list(value)
+    raise TaxonomyError(f"{where}: {field} must be a list of rules (got {value!r})")
+
+
 def _keywords_rule(keywords: tuple[str, ...]) -> str:
     return " OR ".join('"' + k.replace('"', "") + '"' for k in keywords)
 
@@ -163,13 +173,13 @@ def load_topics(paths: Iterable[Path] = ()) -> list[Topic]:
     topics = []
     for path, entry in _merge(paths, "topics", DEFAULT_TAXONOMY):
         where = f"{path}: topic {entry['id']!r}"
-        raw_rules = list(entry.get("rules") or [])
+        raw_rules = _rule_list(entry.get("rules"), where, "rules")
         keywords = _strings(entry.get("keywords"), where, "keywords")
         if keywords:
             raw_rules.append(_keywords_rule(keywords))
         if not raw_rules:
             raise TaxonomyError(f"{where} needs 'rules' (or 'keywords')")
-        excludes = entry.get("exclude") or []
+        excludes = _rule_list(entry.get("exclude"), where, "exclude")
         threshold = entry.get("threshold", 1.0)
         if not isinstance(threshold, int | float) or isinstance(threshold, bool) or threshold <= 0:
             raise TaxonomyError(f"{where}: threshold must be a positive number")
@@ -178,8 +188,7 @@ def load_topics(paths: Iterable[Path] = ()) -> list[Topic]:
             raise TaxonomyError(f"{where}: at least one rule needs a positive weight")
         topics.append(Topic(
             entry["id"], str(entry.get("name", entry["id"])), rules, float(threshold),
-            tuple(_weighted(r, where) for r in ([excludes] if isinstance(excludes, str)
-                                                else excludes))))
+            tuple(_weighted(r, where) for r in excludes)))
     return topics
 
 

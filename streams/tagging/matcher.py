@@ -23,11 +23,10 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 
 import ahocorasick_rs
-
-from streams.tagging.text import ASCII_TOKEN_TABLE, Field, scan_form
+from wirewatch.streams.tagging.text import ASCII_TOKEN_TABLE, Field, scan_form
 
 try:
-    from streams import _native
+    from wirewatch.streams import _native
 except ImportError:  # installed without a Rust toolchain: the pure scan does the same work
     _native = None  # type: ignore[assignment]
 

@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from streams.tagging.files import TaxonomyError
-from streams.tagging.tagger import Tagger
+from wirewatch.streams.tagging.files import TaxonomyError
+from wirewatch.streams.tagging.tagger import Tagger
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from streams.tagging.text import words_of
+from wirewatch.streams.tagging.text import words_of
 
 SCOPES = frozenset({"title", "body", "lead", "any"})
 MAX_NEAR = 50

@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from streams.records import EntityTag, Evidence
-from streams.tagging.files import (
+from wirewatch.streams.records import EntityTag, Evidence
+from wirewatch.streams.tagging.files import (
     Entity,
     Topic,
     alias_pattern,
@@ -21,9 +20,9 @@ from streams.tagging.files import (
     term_pattern,
     ticker_patterns,
 )
-from streams.tagging.matcher import Pattern, PhraseMatcher
-from streams.tagging.rules import And, Near, Not, Rule, Term, terms
-from streams.tagging.text import LEAD_TOKENS, Field
+from wirewatch.streams.tagging.matcher import Pattern, PhraseMatcher
+from wirewatch.streams.tagging.rules import And, Near, Not, Rule, Term, terms
+from wirewatch.streams.tagging.text import LEAD_TOKENS, Field
 
 MAX_EVIDENCE = 3  # per tag: enough to say why, small enough for every record
 SNIPPET_CHARS = 60  # either side of the matched words
@@ -59,7 +58,7 @@ class Tagger:
 
     def __init__(self, topics: Iterable[Topic], entities: Iterable[Entity], *,
                  native: bool | None = None) -> None:
-        """`native` chooses the scan (streams.tagging.matcher): by default the native one
+        """`native` chooses the scan (wirewatch.streams.tagging.matcher): by default the native one
         where it was built; the tags are the same either way."""
         self.topics = list(topics)
         self.entities = {entity.id: entity for entity in entities}
@@ -126,7 +125,8 @@ class Tagger:
 
     @classmethod
     def from_files(cls, taxonomy: Iterable[Path] = (), watchlist: Iterable[Path] = ()) -> Tagger:
-        """The shipped defaults extended by the given files (see streams.tagging.files)."""
+        """The shipped defaults extended by the given files (see
+        wirewatch.streams.tagging.files)."""
         return cls(load_topics(taxonomy), load_entities(watchlist))
 
     @property

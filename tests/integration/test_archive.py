@@ -19,20 +19,26 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from click.testing import CliRunner
+from wirewatch.streams.ops.lag import topic_partitions
+from wirewatch.streams.replay.archive import (
+    HOUR_MS,
+    ArchiveError,
+    ArchiveWriter,
+    archive_files,
+    hour_of,
+)
+from wirewatch.streams.replay.archive import read_archive as read_archive_lazily
+from wirewatch.streams.replay.archiver import archive_topic
+from wirewatch.streams.replay.source import SourceRecord, from_consumer_record
 
-from streams.cli_archive import archive
-from streams.ops.lag import topic_partitions
-from streams.replay.archive import HOUR_MS, ArchiveError, ArchiveWriter, archive_files, hour_of
-from streams.replay.archive import read_archive as read_archive_lazily
-from streams.replay.archiver import archive_topic
-from streams.replay.source import SourceRecord, from_consumer_record
 from tests.support.processes import wirewatch_env
+from wirewatch.cli.archive import archive
 
 pytestmark = [pytest.mark.kafka]
 
 # Three hours ending an hour ago: inside any broker's retention, never "in the future".
 T0 = hour_of(int(time.time() * 1000)) - 4 * HOUR_MS
-ARCHIVER = "from streams.cli_archive import archive; archive(prog_name='wirewatch archive')"
+ARCHIVER = "from wirewatch.cli.archive import archive; archive(prog_name='wirewatch archive')"
 
 
 def sends(count: int, partitions: int, seed: int = 0) -> list[dict[str, Any]]:

@@ -16,12 +16,12 @@ from typing import Any
 
 import aiohttp
 import pytest
+from wirewatch.alerts.errors import NotifierError
+from wirewatch.alerts.notifiers.email import EmailNotifier, SmtpServer
+from wirewatch.alerts.notifiers.slack_api import SlackApiNotifier
+from wirewatch.alerts.notifiers.slack_webhook import SlackWebhookNotifier
+from wirewatch.alerts.notifiers.webhook import WebhookNotifier
 
-from alerts.errors import NotifierError
-from alerts.notifiers.email import EmailNotifier, SmtpServer
-from alerts.notifiers.slack_api import SlackApiNotifier
-from alerts.notifiers.slack_webhook import SlackWebhookNotifier
-from alerts.notifiers.webhook import WebhookNotifier
 from tests.support.alerts import make_alert
 from tests.support.slack_peer import (
     Reply,

@@ -11,15 +11,14 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaConnectionError
-
-from connectors.feeds_file import FeedSpec
-from connectors.fetch import new_session
-from connectors.guard import AddressPolicy
-from connectors.poller import FeedPoller
-from connectors.publish import RawItemPublisher, new_producer
-from connectors.records import decode_raw_item
-from connectors.state import FeedStateStore
-from streams.demo import serve_samples
+from wirewatch.connectors.feeds_file import FeedSpec
+from wirewatch.connectors.fetch import new_session
+from wirewatch.connectors.guard import AddressPolicy
+from wirewatch.connectors.poller import FeedPoller
+from wirewatch.connectors.publish import RawItemPublisher, new_producer
+from wirewatch.connectors.records import decode_raw_item
+from wirewatch.connectors.state import FeedStateStore
+from wirewatch.streams.demo import serve_samples
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis]
 
@@ -191,8 +190,9 @@ async def test_an_item_kafka_refuses_does_not_block_its_feed(
 
 async def test_a_hanging_feed_does_not_hold_up_the_others(broker, redis_client, unique,
                                                          topic_factory):
-    from connectors.fetch import FetchLimits
-    from connectors.schedule import ScheduleBounds
+    from wirewatch.connectors.fetch import FetchLimits
+    from wirewatch.connectors.schedule import ScheduleBounds
+
     from tests.support.feedserver import feed_server
     from tests.support.hub import eventually
 

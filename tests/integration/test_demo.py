@@ -22,7 +22,7 @@ from tests.support.processes import (
 
 pytestmark = pytest.mark.embedded
 
-DEMO = [sys.executable, "-m", "streams", "demo"]
+DEMO = [sys.executable, "-m", "wirewatch", "demo"]
 
 
 def start_demo(*args: str) -> subprocess.Popen[str]:

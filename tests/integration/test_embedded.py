@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 import redis
-
-from streams.embedded import EmbeddedServiceError, embedded_services, start_redis
+from wirewatch.streams.embedded import EmbeddedServiceError, embedded_services, start_redis
 
 pytestmark = pytest.mark.redis
 

@@ -13,7 +13,7 @@ from tests.unit.streams.test_dedupe_engine import COPIES, EARNINGS_A, EARNINGS_B
 
 
 def run_eval(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "streams", "eval", "dedupe", *args],
+    return subprocess.run([sys.executable, "-m", "wirewatch", "eval", "dedupe", *args],
                           env=wirewatch_env(), capture_output=True, text=True, timeout=120)
 
 

@@ -8,13 +8,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from wirewatch.streams.demo import SAMPLES, serve_samples
 
-from streams.demo import SAMPLES, serve_samples
 from tests.support.processes import wirewatch_env
 
 
 def wirewatch(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "streams", *args], env=wirewatch_env(**env),
+    return subprocess.run([sys.executable, "-m", "wirewatch", *args], env=wirewatch_env(**env),
                           capture_output=True, text=True, timeout=60)
 
 

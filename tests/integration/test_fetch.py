@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
+from wirewatch.connectors.errors import BlockedAddressError, FetchError
+from wirewatch.connectors.fetch import FetchLimits, Validators, fetch_feed, new_session
+from wirewatch.connectors.guard import AddressPolicy
+from wirewatch.connectors.parse import parse_feed
 
-from connectors.errors import BlockedAddressError, FetchError
-from connectors.fetch import FetchLimits, Validators, fetch_feed, new_session
-from connectors.guard import AddressPolicy
-from connectors.parse import parse_feed
 from tests.support.feedserver import ETAG, LAST_MODIFIED, feed_server
 
 LOCAL = AddressPolicy(["127.0.0.1/32"])

@@ -24,11 +24,11 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
+from wirewatch.alerts.records import Alert, encode_alert
+from wirewatch.connectors.records import RawItem, encode_raw_item
+from wirewatch.streams.demo import SAMPLE_FEEDS, SAMPLES, serve_loopback, serve_samples
+from wirewatch.streams.embedded import free_port
 
-from alerts.records import Alert, encode_alert
-from connectors.records import RawItem, encode_raw_item
-from streams.demo import SAMPLE_FEEDS, SAMPLES, serve_loopback, serve_samples
-from streams.embedded import free_port
 from tests.integration.test_connector import read_all
 from tests.support.alerts import make_alert
 from tests.support.processes import stop, wait_for, wirewatch_env
@@ -102,7 +102,7 @@ def raw_item(number: int) -> RawItem:
 
 
 def wirewatch(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "streams", *args], env=env,
+    return subprocess.run([sys.executable, "-m", "wirewatch", *args], env=env,
                           capture_output=True, text=True, timeout=60)
 
 
@@ -135,7 +135,7 @@ def worker(broker, redis_server, unique, topic_factory, tmp_path: Path) -> Itera
                                  "'entity:microsoft AND topic:earnings'}\n")
         log = (tmp_path / "worker.log").open("w")
         process = subprocess.Popen(
-            [sys.executable, "-m", "streams", "run", "--feeds", str(feeds),
+            [sys.executable, "-m", "wirewatch", "run", "--feeds", str(feeds),
              "--subscriptions", str(subscriptions)],
             env=env, stdout=subprocess.DEVNULL, stderr=log, text=True)
         base = f"http://127.0.0.1:{port}"
@@ -396,7 +396,7 @@ def test_actions_need_login_and_csrf(worker: dict[str, Any]) -> None:
 def dlq_command(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """`wirewatch dlq ...`, run through the group itself so the test does not depend on where
     streams/cli.py registers it."""
-    return subprocess.run([sys.executable, "-c", "from streams.cli_dlq import dlq; "
+    return subprocess.run([sys.executable, "-c", "from wirewatch.cli.dlq import dlq; "
                            "dlq(prog_name='wirewatch dlq')", *args], env=env,
                           capture_output=True, text=True, timeout=60)
 

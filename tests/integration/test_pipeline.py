@@ -16,11 +16,11 @@ from pathlib import Path
 import msgspec
 import pytest
 from aiokafka import AIOKafkaProducer
+from wirewatch.alerts.records import decode_alert
+from wirewatch.streams.demo import SAMPLE_FEEDS, SAMPLES, serve_samples
+from wirewatch.streams.embedded import free_port
+from wirewatch.streams.records import Article, TaggedArticle, decode
 
-from alerts.records import decode_alert
-from streams.demo import SAMPLE_FEEDS, SAMPLES, serve_samples
-from streams.embedded import free_port
-from streams.records import Article, TaggedArticle, decode
 from tests.integration.test_connector import read_all
 from tests.support.processes import wait_for, wirewatch_env
 
@@ -66,7 +66,7 @@ async def test_feed_items_flow_to_exactly_one_alert_per_story(
         )
         log_file = (tmp_path / "worker.log").open("w")
         worker = subprocess.Popen(
-            [sys.executable, "-m", "streams", "run", "--feeds", str(feeds),
+            [sys.executable, "-m", "wirewatch", "run", "--feeds", str(feeds),
              "--subscriptions", str(subscriptions)],
             env=env, stdout=subprocess.PIPE, stderr=log_file, text=True)
         lines: list[str] = []

@@ -17,16 +17,22 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
+from wirewatch.alerts.store import SubscriptionStore
+from wirewatch.alerts.subscriptions import Subscription
+from wirewatch.connectors.records import encode_raw_item
+from wirewatch.streams.demo import serve_loopback
+from wirewatch.streams.replay.engine import run_id
+from wirewatch.streams.replay.report import Report
+from wirewatch.streams.replay.run import (
+    Checkpoint,
+    ReplayPlan,
+    Services,
+    checkpoint_path,
+    run_replay,
+)
+from wirewatch.streams.settings import Settings
+from wirewatch.streams.topics import TopicNames
 
-from alerts.store import SubscriptionStore
-from alerts.subscriptions import Subscription
-from connectors.records import encode_raw_item
-from streams.demo import serve_loopback
-from streams.replay.engine import run_id
-from streams.replay.report import Report
-from streams.replay.run import Checkpoint, ReplayPlan, Services, checkpoint_path, run_replay
-from streams.settings import Settings
-from streams.topics import TopicNames
 from tests.support.processes import stop, wait_for, wirewatch_env
 from tests.support.replay_corpus import T0, history
 
@@ -184,7 +190,7 @@ def test_replay_after_live_processing_sends_nothing_new(recorded: History, broke
         WIREWATCH_CHANNELS_FILE=str(channels), WIREWATCH_WEB_PORT="0",
         WIREWATCH_KAFKA_IDEMPOTENCE=str(broker.idempotent).lower())
     log = (tmp_path / "worker.log").open("w")
-    worker = subprocess.Popen([sys.executable, "-m", "streams", "run", "--subscriptions",
+    worker = subprocess.Popen([sys.executable, "-m", "wirewatch", "run", "--subscriptions",
                                str(subscriptions), "--exit-after-alerts", "2"],
                               env=env, stdout=subprocess.DEVNULL, stderr=log)
     try:
@@ -195,7 +201,7 @@ def test_replay_after_live_processing_sends_nothing_new(recorded: History, broke
         log.close()
 
     def wirewatch(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "streams", *args], env=env, text=True,
+        return subprocess.run([sys.executable, "-m", "wirewatch", *args], env=env, text=True,
                               capture_output=True, timeout=120)
 
     # Live processing met the copies in its own order, so a story's id is whichever copy
@@ -235,7 +241,7 @@ def test_archive_then_replay_from_it_finds_what_kafka_replay_finds(
         WIREWATCH_REDIS_PREFIX=recorded.prefix, WIREWATCH_DATA_DIR=str(tmp_path / "data"))
 
     def wirewatch(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "streams", *args], env=env, text=True,
+        return subprocess.run([sys.executable, "-m", "wirewatch", *args], env=env, text=True,
                               capture_output=True, timeout=120)
 
     archived = wirewatch("archive", "--dir", str(tmp_path / "archive"), "--once")
@@ -257,8 +263,7 @@ def test_archive_then_replay_from_it_finds_what_kafka_replay_finds(
 
 async def test_a_missing_topic_is_named_and_not_created(recorded: History, broker: Any) -> None:
     from aiokafka.admin import AIOKafkaAdminClient
-
-    from streams.replay.run import ReplayError
+    from wirewatch.streams.replay.run import ReplayError
 
     missing = f"{recorded.topics.raw}.typo"
     with pytest.raises(ReplayError, match="does not exist"):

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
+from wirewatch.connectors.feeds_file import FeedSpec
+from wirewatch.connectors.registry import FeedRegistry
+from wirewatch.streams.embedded import free_port
 
-from connectors.feeds_file import FeedSpec
-from connectors.registry import FeedRegistry
-from streams.embedded import free_port
 from tests.support.processes import wait_for, wirewatch_env
 from tests.support.roles import Role, article_ids, raw_ids, serve_feeds
 

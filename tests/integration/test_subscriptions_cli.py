@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from streams.cli_subscriptions import parse_until
 from tests.support.cli import Run, cli
+from wirewatch.cli.subscriptions import parse_until
 
 
 @pytest.fixture

@@ -7,8 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-
-from streams.tagging import Tagger
+from wirewatch.streams.tagging import Tagger
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "tagging" / "labelled.jsonl"

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
-
-from streams.topics import TopicNames, ensure_topics
+from wirewatch.streams.topics import TopicNames, ensure_topics
 
 pytestmark = pytest.mark.kafka
 

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 
 import aiohttp
 import pytest
+from wirewatch.connectors.fetch import new_session
+from wirewatch.connectors.guard import AddressPolicy
+from wirewatch.connectors.identity import feed_id as make_feed_id
+from wirewatch.connectors.websub import WebSubStore, WebSubSubscriber, WebSubSubscription, sign
 
-from connectors.fetch import new_session
-from connectors.guard import AddressPolicy
-from connectors.identity import feed_id as make_feed_id
-from connectors.websub import WebSubStore, WebSubSubscriber, WebSubSubscription, sign
 from tests.support.hub import LocalHub, bind_loopback, eventually, start_app
 
 pytestmark = [pytest.mark.redis]

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
+from wirewatch.connectors.fetch import new_session
+from wirewatch.connectors.guard import AddressPolicy
+from wirewatch.connectors.records import decode_raw_item
+from wirewatch.connectors.websub import WebSubStore, WebSubSubscriber
 
-from connectors.fetch import new_session
-from connectors.guard import AddressPolicy
-from connectors.records import decode_raw_item
-from connectors.websub import WebSubStore, WebSubSubscriber
 from tests.integration.test_connector import local_poller, poll, read_all
 from tests.support.hub import LocalHub, bind_loopback, eventually, start_app
 

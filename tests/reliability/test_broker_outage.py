@@ -20,8 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from wirewatch.streams.embedded import free_port
 
-from streams.embedded import free_port
 from tests.conftest import REPO
 from tests.reliability.results import record
 from tests.support.processes import wait_for

@@ -1,8 +1,8 @@
 """Channel failures end to end: many channels at once through the real dispatcher and outbox.
 
-The dispatcher is wired as `streams.app.run_dispatcher` wires it: the Redis `Outbox`, the
-notifiers that `alerts.channels` builds from a channels document, each channel's pace, a retry
-policy with a deadline (`WIREWATCH_ALERT_RETRY_DEADLINE_SECONDS`) and a dead-letter hook that
+The dispatcher is wired as `wirewatch.streams.app.run_dispatcher` wires it: the Redis `Outbox`, the
+notifiers that `wirewatch.alerts.channels` builds from a channels document, each channel's pace, a
+retry policy with a deadline (`WIREWATCH_ALERT_RETRY_DEADLINE_SECONDS`) and a dead-letter hook that
 sends to news.dlq.v1 with the same headers as `run_dispatcher`'s. The channels answer from real
 protocol peers on loopback: a Slack (tests/support/slack_peer.py) that also serves the JSON
 webhooks, aiosmtpd servers (tests/support/smtp_peer.py), and a TCP server that accepts mail
@@ -35,14 +35,14 @@ import pytest
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client import REGISTRY
+from wirewatch.alerts.channels import parse_channels
+from wirewatch.alerts.dispatch import Dispatcher, Notifier, RetryPolicy
+from wirewatch.alerts.errors import NotifierError
+from wirewatch.alerts.notifiers.webhook import WebhookNotifier
+from wirewatch.alerts.outbox import Outbox
+from wirewatch.alerts.records import Alert, encode_alert
+from wirewatch.connectors.publish import new_producer
 
-from alerts.channels import parse_channels
-from alerts.dispatch import Dispatcher, Notifier, RetryPolicy
-from alerts.errors import NotifierError
-from alerts.notifiers.webhook import WebhookNotifier
-from alerts.outbox import Outbox
-from alerts.records import Alert, encode_alert
-from connectors.publish import new_producer
 from tests.reliability.results import record
 from tests.support.alerts import make_alert
 from tests.support.hub import eventually

@@ -1,7 +1,7 @@
 """The embedded broker keeps topics in memory: what a restart would lose is published again.
 
 Items the connector published but no worker processed before the broker went away are kept
-in Redis (connectors.unprocessed); the next `wirewatch run` on the same data dir starts a
+in Redis (wirewatch.connectors.unprocessed); the next `wirewatch run` on the same data dir starts a
 fresh broker, publishes them again and processes them, so their alerts still go out, and
 the record of unprocessed items is empty afterwards.
 """
@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
+from wirewatch.connectors.publish import RawItemPublisher, new_producer
+from wirewatch.connectors.unprocessed import UnprocessedItems
+from wirewatch.streams.embedded import embedded_services, free_port
+from wirewatch.streams.topics import TopicNames, ensure_topics
 
-from connectors.publish import RawItemPublisher, new_producer
-from connectors.unprocessed import UnprocessedItems
-from streams.embedded import embedded_services, free_port
-from streams.topics import TopicNames, ensure_topics
 from tests.integration.test_pipeline import SUBSCRIPTIONS
 from tests.reliability.results import record
 from tests.support.processes import stop, wait_for, wirewatch_env
@@ -66,7 +66,7 @@ async def test_items_a_stopped_embedded_broker_took_along_are_processed_after_re
     subscriptions.write_text(SUBSCRIPTIONS)
     started = time.monotonic()
     run = subprocess.Popen(
-        [sys.executable, "-m", "streams", "run", "--subscriptions", str(subscriptions)],
+        [sys.executable, "-m", "wirewatch", "run", "--subscriptions", str(subscriptions)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=wirewatch_env(WIREWATCH_DATA_DIR=str(data_dir),
                           WIREWATCH_WEB_PORT=str(free_port())))

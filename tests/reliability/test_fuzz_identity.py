@@ -1,4 +1,5 @@
-"""Fuzzing connectors.identity: canonical URLs and item ids keep their promises on any input.
+"""Fuzzing wirewatch.connectors.identity: canonical URLs and item ids keep their promises on any
+input.
 
 tests/unit/connectors/test_identity.py pins the documented cases one by one (tracking
 parameters, default ports, IPv6, pass-through of non-HTTP URLs...); here hypothesis looks
@@ -28,8 +29,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from hypothesis.provisional import urls
+from wirewatch.connectors.identity import (
+    _TRACKING_PARAMS,
+    canonical_url,
+    content_hash,
+    feed_id,
+    item_id,
+)
 
-from connectors.identity import _TRACKING_PARAMS, canonical_url, content_hash, feed_id, item_id
 from tests.conftest import REPO
 
 HEX32 = re.compile(r"[0-9a-f]{32}")
@@ -242,7 +249,7 @@ TRICKY = ["", " ", "g\ud800x", "\udfff", "é", "e\u0301", "\x00", "a\x1fb", "\U0
 
 _CHILD = """
 import json, sys
-from connectors.identity import content_hash, feed_id, item_id
+from wirewatch.connectors.identity import content_hash, feed_id, item_id
 cases = json.loads(sys.stdin.read())
 print(json.dumps([[item_id(f, guid=g, url=u, title=t, content=c), content_hash(t, c),
                    feed_id(u or f)] for f, g, u, t, c in cases], ensure_ascii=True))

@@ -6,7 +6,7 @@ and memory limits. Here hypothesis feeds parse_feed arbitrary bytes and mutation
 feeds (streams/samples/ and the unit tests' documents) and checks the schema everything
 downstream relies on: every entry has the fields RawItem needs with the right types, dates
 are timezone-aware, `raw_items` builds RawItems from it and each encodes to JSON and back.
-Nothing in connectors.parse bounds the length of strings (the fetch caps the body), so no
+Nothing in wirewatch.connectors.parse bounds the length of strings (the fetch caps the body), so no
 bound is asserted.
 
 It found four ways one bad item used to cost a JSON Feed all its items (or all its
@@ -26,11 +26,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from wirewatch.connectors.items import raw_items
+from wirewatch.connectors.parse import ParsedEntry, ParsedFeed, parse_feed
+from wirewatch.connectors.parse_pool import ParserPool
+from wirewatch.connectors.records import RawItem, decode_raw_item, encode_raw_item
 
-from connectors.items import raw_items
-from connectors.parse import ParsedEntry, ParsedFeed, parse_feed
-from connectors.parse_pool import ParserPool
-from connectors.records import RawItem, decode_raw_item, encode_raw_item
 from tests.conftest import REPO
 from tests.unit.connectors.test_parse import ATOM, JSON_FEED, RSS10, RSS20
 

@@ -29,13 +29,22 @@ from contextlib import contextmanager
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
-
-from alerts import query as q
-from alerts.errors import QueryError, SubscriptionError
-from alerts.subscriptions import from_mapping
-from streams.tagging.matcher import NATIVE_SCAN, Pattern, PhraseMatcher
-from streams.tagging.rules import MAX_NEAR, SCOPES, And, Near, Not, Or, Rule, RuleError, Term
-from streams.tagging.rules import parse_rule as parse_topic_rule
+from wirewatch.alerts import query as q
+from wirewatch.alerts.errors import QueryError, SubscriptionError
+from wirewatch.alerts.subscriptions import from_mapping
+from wirewatch.streams.tagging.matcher import NATIVE_SCAN, Pattern, PhraseMatcher
+from wirewatch.streams.tagging.rules import (
+    MAX_NEAR,
+    SCOPES,
+    And,
+    Near,
+    Not,
+    Or,
+    Rule,
+    RuleError,
+    Term,
+)
+from wirewatch.streams.tagging.rules import parse_rule as parse_topic_rule
 
 LEVELS = {"or": 0, "and": 1, "near": 2, "unary": 3}
 COLUMN = re.compile(r"column (\d+)")

@@ -11,7 +11,7 @@ text only as escaped text: the same elements and attributes as a page with benig
 and one script element, our own.
 
 A story's link is the item's URL as the feed wrote it; the dashboard makes a link of it only
-when it is an absolute http(s) URL (alerts.escape.safe_url), so a `javascript:` or `data:`
+when it is an absolute http(s) URL (wirewatch.alerts.escape.safe_url), so a `javascript:` or `data:`
 link from a feed is shown as text, never as something to click.
 """
 
@@ -30,15 +30,15 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestServer
 from markupsafe import escape
+from wirewatch.connectors.items import raw_items
+from wirewatch.connectors.parse import parse_feed
+from wirewatch.streams.dedupe import StoryAssignment
+from wirewatch.streams.ops.activity import Activity
+from wirewatch.streams.ops.lag import PartitionLag
+from wirewatch.streams.ops.monitor import FeedRow, Monitor, Snapshot
+from wirewatch.streams.ops.web import WebConfig, operations_app
+from wirewatch.streams.stages import build_article, clean_raw
 
-from connectors.items import raw_items
-from connectors.parse import parse_feed
-from streams.dedupe import StoryAssignment
-from streams.ops.activity import Activity
-from streams.ops.lag import PartitionLag
-from streams.ops.monitor import FeedRow, Monitor, Snapshot
-from streams.ops.web import WebConfig, operations_app
-from streams.stages import build_article, clean_raw
 from tests.support.alerts import make_alert
 
 pytestmark = pytest.mark.redis

@@ -5,7 +5,7 @@ alert checked for a Bcc header. Here hypothesis builds titles and sources out of
 breaks of every kind, header lines, RFC 2047 encoded words in every spelling the email
 package decodes (with spaces inside, `*lang` charsets, no space before them, hidden inside
 each other), long and non-ASCII text, and runs them through the real rendering
-(alerts.notifiers.email.build_message) and the real serialisation, then checks:
+(wirewatch.alerts.notifiers.email.build_message) and the real serialisation, then checks:
 
 - the serialised header block holds exactly Subject, From, To, Date, Message-ID,
   X-Wirewatch-Alert-Id, MIME-Version and Content-Type, each once; every other line is a
@@ -37,11 +37,11 @@ from typing import Any
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
+from wirewatch.alerts.escape import header_value, safe_url
+from wirewatch.alerts.notifiers.email import EmailNotifier, SmtpServer, build_message, plain_address
+from wirewatch.alerts.records import Alert
+from wirewatch.alerts.render import email_subject
 
-from alerts.escape import header_value, safe_url
-from alerts.notifiers.email import EmailNotifier, SmtpServer, build_message, plain_address
-from alerts.records import Alert
-from alerts.render import email_subject
 from tests.support.alerts import make_alert
 from tests.support.smtp_peer import SmtpPeer
 

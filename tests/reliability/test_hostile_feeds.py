@@ -1,7 +1,7 @@
 """Hostile feeds end to end: one healthy and one hostile feed polled in the same cycle.
 
-Each case builds the connector as `streams.runner.connector_job` does: a `FeedPoller` with the
-SSRF-guarded session, the production `ParserPool` (worker processes with a parse timeout and an
+Each case builds the connector as `wirewatch.streams.runner.connector_job` does: a `FeedPoller` with
+the SSRF-guarded session, the production `ParserPool` (worker processes with a parse timeout and an
 address-space limit), a `RawItemPublisher` on the session's broker (with the unprocessed-items
 record an embedded broker gets) and feed state in Redis. The local feed server
 (tests/support/feedserver.py) serves both feeds; it listens on 127.0.0.2, 127.0.0.1 and ::1,
@@ -27,7 +27,7 @@ tests/reliability/results.py): `items_lost` counts the healthy feed's items (and
 bounded hostile feed should have kept) missing from news.raw.v1, `duplicates` the items that
 arrived more than once, and `recovery_seconds` how long the hostile feed held its poll slot.
 
-Items per fetch are bounded by the connector itself (connectors.items.MAX_ITEMS_PER_FETCH,
+Items per fetch are bounded by the connector itself (wirewatch.connectors.items.MAX_ITEMS_PER_FETCH,
 whatever parser read the feed), and an item listed many times in one fetch is taken once.
 """
 
@@ -50,19 +50,19 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from wirewatch.connectors.feeds_file import FeedSpec
+from wirewatch.connectors.fetch import FetchLimits, new_session
+from wirewatch.connectors.guard import AddressPolicy
+from wirewatch.connectors.items import MAX_ITEMS_PER_FETCH
+from wirewatch.connectors.parse_pool import ParserPool
+from wirewatch.connectors.poller import FeedPoller, PollOutcome
+from wirewatch.connectors.publish import RawItemPublisher, new_producer
+from wirewatch.connectors.records import RawItem, decode_raw_item
+from wirewatch.connectors.schedule import ScheduleBounds
+from wirewatch.connectors.state import FeedState, FeedStateStore
+from wirewatch.connectors.unprocessed import UnprocessedItems
+from wirewatch.streams.topics import TopicNames, ensure_topics
 
-from connectors.feeds_file import FeedSpec
-from connectors.fetch import FetchLimits, new_session
-from connectors.guard import AddressPolicy
-from connectors.items import MAX_ITEMS_PER_FETCH
-from connectors.parse_pool import ParserPool
-from connectors.poller import FeedPoller, PollOutcome
-from connectors.publish import RawItemPublisher, new_producer
-from connectors.records import RawItem, decode_raw_item
-from connectors.schedule import ScheduleBounds
-from connectors.state import FeedState, FeedStateStore
-from connectors.unprocessed import UnprocessedItems
-from streams.topics import TopicNames, ensure_topics
 from tests.reliability.results import record
 from tests.support.feedserver import (
     REQUESTS,
@@ -75,7 +75,7 @@ from tests.support.feedserver import (
 pytestmark = [pytest.mark.kafka, pytest.mark.redis]
 
 STEM = Path(__file__).stem
-# The connector's limits, as streams.runner passes them from the settings: the production
+# The connector's limits, as wirewatch.streams.runner passes them from the settings: the production
 # defaults, except a fetch deadline short enough for the file to run in well under 90 s.
 FETCH_DEADLINE = 3.0  # WIREWATCH_FETCH_DEADLINE_SECONDS (production: 20)
 MAX_BODY = 10 * 1024 * 1024  # WIREWATCH_FETCH_MAX_BODY_BYTES (production default)
@@ -83,7 +83,7 @@ PARSE_TIMEOUT = 10.0  # WIREWATCH_PARSE_TIMEOUT_SECONDS (production default)
 PARSE_MEMORY_MB = 1024  # WIREWATCH_PARSE_MEMORY_MB (production default)
 PARSE_WORKERS = 2  # WIREWATCH_PARSE_WORKERS (production default)
 ENTRY_LIMIT = 10_000  # feedparser-rs ParserLimits.max_entries, its default
-KEPT = MAX_ITEMS_PER_FETCH  # what the connector takes from one fetch (connectors.items)
+KEPT = MAX_ITEMS_PER_FETCH  # what the connector takes from one fetch (wirewatch.connectors.items)
 
 GOOD_HOST = "127.0.0.2"  # the one address the policy allows
 POLICY = AddressPolicy([f"{GOOD_HOST}/32"])
@@ -292,7 +292,7 @@ class TimedPoller(FeedPoller):
 
 
 def build_poller(rig: Rig, feeds: list[FeedSpec], prefix: str, max_body: int) -> TimedPoller:
-    """The connector as streams.runner.connector_job wires it, with this test's limits."""
+    """The connector as wirewatch.streams.runner.connector_job wires it, with this test's limits."""
     publisher = RawItemPublisher(rig.producer, rig.topic, unprocessed=UnprocessedItems(
         rig.redis, prefix=prefix) if rig.track_unprocessed else None)
     return TimedPoller(

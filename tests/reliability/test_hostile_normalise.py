@@ -22,8 +22,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from wirewatch.streams.normalise import normalise_text
 
-from streams.normalise import normalise_text
 from tests.reliability.budget import budget, median_seconds, within
 
 MB = 1_000_000

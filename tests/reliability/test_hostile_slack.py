@@ -24,12 +24,12 @@ from typing import Any
 import aiohttp
 from hypothesis import given
 from hypothesis import strategies as st
+from wirewatch.alerts.escape import plain, safe_url
+from wirewatch.alerts.notifiers.slack_api import SlackApiNotifier
+from wirewatch.alerts.notifiers.slack_webhook import SlackWebhookNotifier
+from wirewatch.alerts.records import Alert, DigestItem
+from wirewatch.alerts.render import MAX_TITLE, slack_message
 
-from alerts.escape import plain, safe_url
-from alerts.notifiers.slack_api import SlackApiNotifier
-from alerts.notifiers.slack_webhook import SlackWebhookNotifier
-from alerts.records import Alert, DigestItem
-from alerts.render import MAX_TITLE, slack_message
 from tests.support.alerts import make_alert
 from tests.support.slack_peer import SlackPeer
 

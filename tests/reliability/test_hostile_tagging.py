@@ -23,9 +23,9 @@ import random
 from collections.abc import Callable
 
 import pytest
+from wirewatch.streams.tagging import Tagger, load_entities, load_topics
+from wirewatch.streams.tagging.files import Entity
 
-from streams.tagging import Tagger, load_entities, load_topics
-from streams.tagging.files import Entity
 from tests.reliability.budget import budget, median_seconds, within
 
 MB = 1_000_000

@@ -3,7 +3,7 @@
 A second worker joins (the group rebalances and it takes half of the partitions), then
 leaves with SIGTERM (it commits what it processed and its partitions go back). At the end
 every item is in news.articles.v1 and the group's committed offsets reach the end of every
-partition (lag 0), measured the way the dashboard measures it (streams.ops.lag).
+partition (lag 0), measured the way the dashboard measures it (wirewatch.streams.ops.lag).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from wirewatch.streams.embedded import free_port
+from wirewatch.streams.ops.lag import measure
 
 from bench.corpus import raw_items
-from streams.embedded import free_port
-from streams.ops.lag import measure
 from tests.reliability.results import record
 from tests.support.processes import wait_for
 from tests.support.roles import ArticleLog, Role, pipeline_env, produce_steadily

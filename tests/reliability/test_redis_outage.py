@@ -1,6 +1,6 @@
 """Redis stopped for 30 s under load: the worker pauses and carries on, losing nothing.
 
-The chosen behaviour (DESIGN.md, streams.app): a stage whose Redis call fails with a
+The chosen behaviour (DESIGN.md, wirewatch.streams.app): a stage whose Redis call fails with a
 connection error waits and retries the same batch (backing off to 5 s), its partitions
 paused, nothing committed; nothing is dead-lettered for an infrastructure fault and the
 process does not exit. Deliveries wait in the outbox. When Redis is back, every item goes
@@ -15,10 +15,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from wirewatch.alerts.records import Alert
+from wirewatch.streams.embedded import free_port, start_redis
 
-from alerts.records import Alert
 from bench.corpus import raw_items
-from streams.embedded import free_port, start_redis
 from tests.reliability.results import record
 from tests.support.processes import wait_for
 from tests.support.roles import (

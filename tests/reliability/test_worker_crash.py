@@ -17,11 +17,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from wirewatch.alerts.records import Alert
+from wirewatch.streams.embedded import free_port
 
-from alerts.records import Alert
 from bench.corpus import raw_items
 from bench.harness import produce_items
-from streams.embedded import free_port
 from tests.reliability.results import record
 from tests.support.processes import wait_for
 from tests.support.roles import (

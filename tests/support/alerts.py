@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from alerts.records import Alert
+from wirewatch.alerts.records import Alert
 
 
 def make_alert(**overrides: object) -> Alert:

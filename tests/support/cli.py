@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from click.testing import CliRunner
 
-from streams.cli import main
+from wirewatch.cli import main
 
 Run = Callable[..., tuple[int, str, str]]
 

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
-
-from connectors.websub import sign
+from wirewatch.connectors.websub import sign
 
 
 @dataclass(frozen=True)

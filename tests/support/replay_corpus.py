@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from connectors.records import RawItem
+from wirewatch.connectors.records import RawItem
 
 # The window under test starts here: recent, so Apache Kafka's 7-day retention keeps the
 # records, and every item (the last at T0 + 6 h) lies in the past.

@@ -16,13 +16,13 @@ from pathlib import Path
 
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from wirewatch.alerts.records import Alert, decode_alert
+from wirewatch.connectors.records import RawItem, encode_raw_item
+from wirewatch.streams.demo import serve_loopback
+from wirewatch.streams.embedded import free_port
+from wirewatch.streams.records import Article, decode
 
-from alerts.records import Alert, decode_alert
 from bench.harness import start_webhook_sink, write_sink_channel
-from connectors.records import RawItem, encode_raw_item
-from streams.demo import serve_loopback
-from streams.embedded import free_port
-from streams.records import Article, decode
 from tests.support.processes import stop, wirewatch_env
 
 
@@ -41,7 +41,7 @@ class Role:
         self.port = int(env["WIREWATCH_WEB_PORT"])
         self.log = log
         self._log_file = log.open("w")
-        self.process = subprocess.Popen([sys.executable, "-m", "streams", *args], env=env,
+        self.process = subprocess.Popen([sys.executable, "-m", "wirewatch", *args], env=env,
                                         stdout=self._log_file, stderr=subprocess.STDOUT,
                                         text=True)
 

@@ -24,13 +24,12 @@ from typing import Any
 
 import pytest
 import yaml
-
-from alerts.channels import load_channels, parse_channels
-from alerts.subscriptions import check_channels, load_subscriptions
-from connectors.feeds_file import load_feeds
-from connectors.shard import parse_shard
-from streams.settings import Settings
-from streams.topics import TopicNames
+from wirewatch.alerts.channels import load_channels, parse_channels
+from wirewatch.alerts.subscriptions import check_channels, load_subscriptions
+from wirewatch.connectors.feeds_file import load_feeds
+from wirewatch.connectors.shard import parse_shard
+from wirewatch.streams.settings import Settings
+from wirewatch.streams.topics import TopicNames
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -410,12 +409,13 @@ def test_dockerfile_is_multi_stage_slim_and_runs_as_non_root() -> None:
 def test_dockerignore_keeps_the_context_to_what_the_wheel_needs() -> None:
     for path in (".git/config", ".venv/bin/python", "tests/unit/test_x.py",
                  "tests/fixtures/tagging/labelled.jsonl", "bench/out.json", "docs/dashboard.png",
-                 "wirewatch.egg-info/PKG-INFO", "streams/__pycache__/cli.cpython-311.pyc",
+                 "wirewatch.egg-info/PKG-INFO", "streams/__pycache__/app.cpython-311.pyc",
                  "alerts/x.pyc", "data/redis.aof", "deploy/compose.yaml",
                  "native/target/release/x.so",
                  "streams/_native.cpython-311-x86_64-linux-gnu.so"):
         assert dockerignored(path), f"{path} would be sent to the Docker build"
-    for path in ("pyproject.toml", "README.md", "streams/cli.py", "streams/defaults/taxonomy.yaml",
+    for path in ("pyproject.toml", "README.md", "wirewatch/cli/main.py", "streams/app.py",
+                 "streams/defaults/taxonomy.yaml",
                  "connectors/fetch.py", "alerts/templates/alert.html", "native/Cargo.toml",
                  "native/Cargo.lock", "native/src/lib.rs"):
         assert not dockerignored(path), f"{path} is needed by the build"
@@ -430,10 +430,11 @@ def test_the_wheel_carries_every_data_file_of_the_packages() -> None:
     """The image installs only the wheel: a data file package-data misses is not in it."""
     tool = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     package_data: dict[str, list[str]] = tool.get("package-data", {})
+    folders: dict[str, str] = tool["package-dir"]
     missing = []
-    for package in ("streams", "connectors", "alerts"):
-        for path in sorted((ROOT / package).rglob("*")):
-            relative = path.relative_to(ROOT / package).as_posix()
+    for package, folder in folders.items():
+        for path in sorted((ROOT / folder).rglob("*")):
+            relative = path.relative_to(ROOT / folder).as_posix()
             # Python files, and the native scan the build compiles into the wheel itself.
             if (path.is_dir() or path.suffix in {".py", ".pyc", ".so", ".pyd"}
                     or "__pycache__" in relative):
@@ -441,7 +442,7 @@ def test_the_wheel_carries_every_data_file_of_the_packages() -> None:
             patterns = package_data.get(package, []) + package_data.get("*", [])
             regexes = [re.escape(p).replace(r"\*", "[^/]*") for p in patterns]
             if not any(re.fullmatch(r, relative) for r in regexes):
-                missing.append(f"{package}/{relative}")
+                missing.append(f"{folder}/{relative}")
     assert not missing, f"not in the wheel: {missing}"
 
 
@@ -576,7 +577,7 @@ def test_k8s_workers_scale_on_consumer_lag_up_to_the_partitions() -> None:
     worker = workload_with_role("worker")
     assert worker["kind"] == "Deployment"
     assert "replicas" not in worker["spec"], "the autoscaler owns the worker count"
-    # A spare worker is ready (streams.app), so rollouts start the replacement first.
+    # A spare worker is ready (wirewatch.streams.app), so rollouts start the replacement first.
     assert worker["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
     (scaled,) = k8s("ScaledObject")
     target = scaled["spec"]["scaleTargetRef"]

@@ -8,9 +8,8 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestServer
-
-from alerts.api import subscriptions_api
-from alerts.store import SubscriptionStore
+from wirewatch.alerts.api import subscriptions_api
+from wirewatch.alerts.store import SubscriptionStore
 
 TOKEN = "t0ken-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -6,13 +6,12 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-
-from alerts.channels import load_channels, parse_channels
-from alerts.errors import ChannelError
-from alerts.notifiers.email import EmailNotifier
-from alerts.notifiers.slack_api import SlackApiNotifier
-from alerts.notifiers.slack_webhook import SlackWebhookNotifier
-from alerts.notifiers.webhook import WebhookNotifier
+from wirewatch.alerts.channels import load_channels, parse_channels
+from wirewatch.alerts.errors import ChannelError
+from wirewatch.alerts.notifiers.email import EmailNotifier
+from wirewatch.alerts.notifiers.slack_api import SlackApiNotifier
+from wirewatch.alerts.notifiers.slack_webhook import SlackWebhookNotifier
+from wirewatch.alerts.notifiers.webhook import WebhookNotifier
 
 GOOD = {
     "smtp": {"host": "smtp.example.com", "username": "alerts", "password_env": "SMTP_PW",

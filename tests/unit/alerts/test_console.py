@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 
 import pytest
+from wirewatch.alerts.notifiers.console import ConsoleNotifier, format_alert
 
-from alerts.notifiers.console import ConsoleNotifier, format_alert
 from tests.support.alerts import make_alert
 
 

@@ -11,12 +11,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import redis.asyncio as aioredis
+from wirewatch.alerts.dispatch import Dispatcher, RetryPolicy
+from wirewatch.alerts.errors import NotifierError
+from wirewatch.alerts.outbox import Outbox, Pending
+from wirewatch.alerts.records import Alert, encode_alert
+from wirewatch.alerts.subscriptions import Schedule
 
-from alerts.dispatch import Dispatcher, RetryPolicy
-from alerts.errors import NotifierError
-from alerts.outbox import Outbox, Pending
-from alerts.records import Alert, encode_alert
-from alerts.subscriptions import Schedule
 from tests.support.alerts import make_alert
 
 NOW = 1_790_000_000.0  # a fixed Unix time, well inside one hour

@@ -6,10 +6,10 @@ import json
 from email import message_from_bytes, policy
 
 import pytest
+from wirewatch.alerts.escape import header_value, html_link, safe_url, slack_link, slack_text
+from wirewatch.alerts.notifiers.email import build_message
+from wirewatch.alerts.render import email_bodies, slack_message
 
-from alerts.escape import header_value, html_link, safe_url, slack_link, slack_text
-from alerts.notifiers.email import build_message
-from alerts.render import email_bodies, slack_message
 from tests.support.alerts import make_alert
 
 
@@ -81,7 +81,7 @@ def test_email_bodies_show_title_outlets_tags_and_evidence() -> None:
 
 
 def test_digests_list_every_story_escaped() -> None:
-    from alerts.dispatch import digest_of
+    from wirewatch.alerts.dispatch import digest_of
 
     digest = digest_of([make_alert(alert_id="x", title="<!channel> one", url="javascript:x"),
                         make_alert(alert_id="y", title="two", outlets=4)], "team-slack")

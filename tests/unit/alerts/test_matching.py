@@ -6,9 +6,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
-
-from alerts.matching import Sent, Silences, StoryView, alert_id, headline_key, match_story
-from alerts.subscriptions import Subscription
+from wirewatch.alerts.matching import Sent, Silences, StoryView, alert_id, headline_key, match_story
+from wirewatch.alerts.subscriptions import Subscription
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -148,8 +147,8 @@ def test_alert_id_distinguishes_pairs(left: tuple[str, str], right: tuple[str, s
 def test_the_index_never_hides_a_subscription_that_matches() -> None:
     import random
 
-    from alerts.matching import SubscriptionIndex, matches
-    from alerts.query import parse_query
+    from wirewatch.alerts.matching import SubscriptionIndex, matches
+    from wirewatch.alerts.query import parse_query
 
     draw = random.Random(5)
     values = {"topic": ["earnings", "layoffs", "ai-safety"],

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from alerts.errors import QueryError
-from alerts.query import And, Not, Or, Term, evaluate, parse_query, positive_terms
+from wirewatch.alerts.errors import QueryError
+from wirewatch.alerts.query import And, Not, Or, Term, evaluate, parse_query, positive_terms
 
 
 def facts(**fields: str) -> dict[str, frozenset[str]]:

@@ -6,11 +6,10 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import redis.asyncio as aioredis
-
-from alerts.matching import Decision, Sent, StoryView, match_story
-from alerts.state import SentStore
-from alerts.store import LiveSubscriptions, SubscriptionStore, silences_of
-from alerts.subscriptions import Schedule, Subscription
+from wirewatch.alerts.matching import Decision, Sent, StoryView, match_story
+from wirewatch.alerts.state import SentStore
+from wirewatch.alerts.store import LiveSubscriptions, SubscriptionStore, silences_of
+from wirewatch.alerts.subscriptions import Schedule, Subscription
 
 NOW = datetime(2026, 1, 2, tzinfo=UTC)
 STORY = StoryView(story_id="st", article_id="ar", title="OpenAI names new CEO",

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from alerts.errors import SubscriptionError
-from alerts.query import Term
-from alerts.subscriptions import Subscription, check_channels, load_subscriptions
+from wirewatch.alerts.errors import SubscriptionError
+from wirewatch.alerts.query import Term
+from wirewatch.alerts.subscriptions import Subscription, check_channels, load_subscriptions
 
 
 @pytest.mark.parametrize(("name", "slug"), [

@@ -6,9 +6,8 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-
-from alerts.subscriptions import Schedule
-from alerts.timing import group_release, in_quiet_hours, release_time
+from wirewatch.alerts.subscriptions import Schedule
+from wirewatch.alerts.timing import group_release, in_quiet_hours, release_time
 
 PARIS = ZoneInfo("Europe/Paris")
 

@@ -1,13 +1,12 @@
-"""connectors.feeds_file: YAML feeds file, OPML import/export, refusal of unsafe XML."""
+"""wirewatch.connectors.feeds_file: YAML feeds file, OPML import/export, refusal of unsafe XML."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-
-from connectors.errors import FeedFileError
-from connectors.feeds_file import FeedSpec, load_feeds, load_opml, to_opml
+from wirewatch.connectors.errors import FeedFileError
+from wirewatch.connectors.feeds_file import FeedSpec, load_feeds, load_opml, to_opml
 
 
 def write(tmp_path: Path, name: str, content: str | bytes) -> Path:

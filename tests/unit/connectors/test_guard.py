@@ -1,4 +1,4 @@
-"""connectors.guard: the SSRF address policy and the resolver that enforces it."""
+"""wirewatch.connectors.guard: the SSRF address policy and the resolver that enforces it."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ import socket
 from typing import Any
 
 import pytest
-
-from connectors.errors import BlockedAddressError, FetchError
-from connectors.guard import AddressPolicy, GuardedResolver
+from wirewatch.connectors.errors import BlockedAddressError, FetchError
+from wirewatch.connectors.guard import AddressPolicy, GuardedResolver
 
 BLOCKED = [
     pytest.param("127.0.0.1", id="loopback-v4"),

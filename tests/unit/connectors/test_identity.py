@@ -1,10 +1,9 @@
-"""connectors.identity: canonical URLs, item ids and content hashes."""
+"""wirewatch.connectors.identity: canonical URLs, item ids and content hashes."""
 
 from __future__ import annotations
 
 import pytest
-
-from connectors.identity import canonical_url, content_hash, feed_id, item_id
+from wirewatch.connectors.identity import canonical_url, content_hash, feed_id, item_id
 
 
 @pytest.mark.parametrize(

@@ -1,15 +1,14 @@
-"""connectors.items.raw_items: identity, canonical URLs and date handling per entry."""
+"""wirewatch.connectors.items.raw_items: identity, canonical URLs and date handling per entry."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
-from connectors.identity import content_hash, item_id
-from connectors.items import MAX_ITEMS_PER_FETCH, bounded, raw_items
-from connectors.parse import ParsedEntry, ParsedFeed
-from connectors.records import RawItem
+from wirewatch.connectors.identity import content_hash, item_id
+from wirewatch.connectors.items import MAX_ITEMS_PER_FETCH, bounded, raw_items
+from wirewatch.connectors.parse import ParsedEntry, ParsedFeed
+from wirewatch.connectors.records import RawItem
 
 FETCHED_AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 FEED_ID = "f1"

@@ -8,10 +8,9 @@ from typing import cast
 
 import pytest
 import redis.asyncio as aioredis
-
-from connectors.feeds_file import FeedSpec
-from connectors.lease import LeaseStatus, ShardLease, poll_while_held
-from connectors.poller import FeedPoller
+from wirewatch.connectors.feeds_file import FeedSpec
+from wirewatch.connectors.lease import LeaseStatus, ShardLease, poll_while_held
+from wirewatch.connectors.poller import FeedPoller
 
 pytestmark = pytest.mark.redis
 

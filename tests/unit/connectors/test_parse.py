@@ -1,12 +1,12 @@
-"""connectors.parse.parse_feed: RSS, RDF, Atom and JSON Feed; malformed input never raises."""
+"""wirewatch.connectors.parse.parse_feed: RSS, RDF, Atom and JSON Feed; malformed input never
+raises."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 import pytest
-
-from connectors.parse import ParsedEntry, parse_feed
+from wirewatch.connectors.parse import ParsedEntry, parse_feed
 
 RSS20 = b"""<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0"><channel>

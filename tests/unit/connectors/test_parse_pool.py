@@ -1,4 +1,5 @@
-"""connectors.parse_pool: parsing in bounded worker processes that a bad feed cannot stall."""
+"""wirewatch.connectors.parse_pool: parsing in bounded worker processes that a bad feed cannot
+stall."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import json
 import time
 
 import pytest
+from wirewatch.connectors.parse_pool import ParserPool
 
-from connectors.parse_pool import ParserPool
 from tests.conftest import REPO
 
 SAMPLE = (REPO / "streams" / "samples" / "wire-daily.xml").read_bytes()

@@ -1,4 +1,4 @@
-"""connectors.schedule: poll intervals after success and error, Retry-After, jitter."""
+"""wirewatch.connectors.schedule: poll intervals after success and error, Retry-After, jitter."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime, formatdate
 
 import pytest
-
-from connectors.schedule import (
+from wirewatch.connectors.schedule import (
     ScheduleBounds,
     clamp,
     error_interval,

@@ -7,8 +7,7 @@ import subprocess
 import sys
 
 import pytest
-
-from connectors.shard import Shard, ShardError, owner_of, parse_shard
+from wirewatch.connectors.shard import Shard, ShardError, owner_of, parse_shard
 
 FEEDS = [f"feed-{n:05d}" for n in range(6000)]
 
@@ -42,7 +41,7 @@ def test_every_feed_has_exactly_one_owner_and_the_split_is_even() -> None:
 
 def test_owners_are_the_same_in_every_process() -> None:
     # Two connectors must agree: the owner may not depend on PYTHONHASHSEED (str hash).
-    script = ("from connectors.shard import owner_of; "
+    script = ("from wirewatch.connectors.shard import owner_of; "
               "print([owner_of(f'feed-{n:05d}', 5) for n in range(200)])")
     answers = {subprocess.run([sys.executable, "-c", script], check=True, text=True,
                               capture_output=True, env={**os.environ, "PYTHONHASHSEED": seed},

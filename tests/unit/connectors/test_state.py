@@ -1,13 +1,12 @@
-"""connectors.state.FeedStateStore against a real redis-server."""
+"""wirewatch.connectors.state.FeedStateStore against a real redis-server."""
 
 from __future__ import annotations
 
 import msgspec
 import pytest
 import redis.asyncio as aioredis
-
-from connectors.fetch import Validators
-from connectors.state import FeedState, FeedStateStore
+from wirewatch.connectors.fetch import Validators
+from wirewatch.connectors.state import FeedState, FeedStateStore
 
 pytestmark = pytest.mark.redis
 

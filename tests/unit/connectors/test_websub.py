@@ -1,4 +1,5 @@
-"""connectors.websub pure parts: signatures, discovery, callback URLs, lease arithmetic."""
+"""wirewatch.connectors.websub pure parts: signatures, discovery, callback URLs, lease
+arithmetic."""
 
 from __future__ import annotations
 
@@ -6,9 +7,8 @@ import hashlib
 import hmac
 
 import pytest
-
-from connectors.parse import ParsedFeed
-from connectors.websub import (
+from wirewatch.connectors.parse import ParsedFeed
+from wirewatch.connectors.websub import (
     WebSubSubscription,
     callback_url,
     discover,

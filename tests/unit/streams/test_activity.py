@@ -6,9 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 import redis.asyncio as aioredis
-
-from streams.ops.activity import KEEP, Activity
-from streams.records import Article
+from wirewatch.streams.ops.activity import KEEP, Activity
+from wirewatch.streams.records import Article
 
 
 def article(story: str, number: int, *, title: str = "", outlets: int = 1) -> Article:

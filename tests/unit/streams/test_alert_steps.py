@@ -7,20 +7,20 @@ from datetime import UTC, datetime
 
 import pytest
 import redis.asyncio as aioredis
+from wirewatch.alerts.matching import Sent
+from wirewatch.alerts.outbox import Outbox
+from wirewatch.alerts.state import SentStore
+from wirewatch.alerts.store import LiveSubscriptions, SubscriptionStore
+from wirewatch.alerts.subscriptions import Subscription
+from wirewatch.connectors.records import RawItem
+from wirewatch.streams.app import pipeline_steps, run_batch
+from wirewatch.streams.dedupe.service import StoryAssigner
+from wirewatch.streams.dedupe.stories import StoryStore
+from wirewatch.streams.ops.activity import Activity
+from wirewatch.streams.records import encode
+from wirewatch.streams.tagging.reload import TaggerSource
+from wirewatch.streams.topics import TopicNames
 
-from alerts.matching import Sent
-from alerts.outbox import Outbox
-from alerts.state import SentStore
-from alerts.store import LiveSubscriptions, SubscriptionStore
-from alerts.subscriptions import Subscription
-from connectors.records import RawItem
-from streams.app import pipeline_steps, run_batch
-from streams.dedupe.service import StoryAssigner
-from streams.dedupe.stories import StoryStore
-from streams.ops.activity import Activity
-from streams.records import encode
-from streams.tagging.reload import TaggerSource
-from streams.topics import TopicNames
 from tests.unit.streams.test_pipeline_steps import App, DeadLetters
 
 pytestmark = [pytest.mark.redis]

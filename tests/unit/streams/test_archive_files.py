@@ -10,8 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
-from streams.replay.archive import (
+from wirewatch.streams.replay.archive import (
     HOUR_MS,
     ArchiveError,
     ArchiveWriter,
@@ -19,7 +18,7 @@ from streams.replay.archive import (
     newest_records,
     read_archive,
 )
-from streams.replay.source import SourceRecord
+from wirewatch.streams.replay.source import SourceRecord
 
 T0 = int(datetime(2026, 11, 20, 8, 0, tzinfo=UTC).timestamp()) * 1000
 TOPIC = "news.raw.v1"

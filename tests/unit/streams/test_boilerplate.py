@@ -1,8 +1,9 @@
-"""streams.dedupe.boilerplate: per-site furniture learned, and memory bounded over sites."""
+"""wirewatch.streams.dedupe.boilerplate: per-site furniture learned, and memory bounded over
+sites."""
 
 from __future__ import annotations
 
-from streams.dedupe.boilerplate import MAX_LINES_PER_SITE, MIN_ARTICLES, BoilerplateModel
+from wirewatch.streams.dedupe.boilerplate import MAX_LINES_PER_SITE, MIN_ARTICLES, BoilerplateModel
 
 
 def test_a_line_on_enough_of_one_sites_articles_is_furniture_there_only() -> None:

@@ -6,9 +6,8 @@ import asyncio
 
 import pytest
 import redis.asyncio as aioredis
-
-from streams.ops import metrics
-from streams.ops.counters import ClusterCounters, local_totals, section, stage_counts
+from wirewatch.streams.ops import metrics
+from wirewatch.streams.ops.counters import ClusterCounters, local_totals, section, stage_counts
 
 pytestmark = pytest.mark.redis
 

@@ -11,16 +11,15 @@ import asyncio
 
 import pytest
 import redis.asyncio as aioredis
-
-from streams.dedupe import (
+from wirewatch.streams.dedupe import (
     Doc,
     MemoryStoryIndex,
     NearDupEngine,
     RedisStoryIndex,
     StoryAssignment,
 )
-from streams.dedupe.stories import StoryStore
-from streams.normalise import normalise_text
+from wirewatch.streams.dedupe.stories import StoryStore
+from wirewatch.streams.normalise import normalise_text
 
 WIRE = """Harbor Freight Lines agrees to buy Pacific Cold Storage for $1.2 billion
 Harbor Freight Lines Inc said on Tuesday it agreed to buy Pacific Cold Storage Corp for about $1.2 billion in cash, expanding its refrigerated warehouse network on the West Coast.

@@ -9,7 +9,7 @@ import string
 import subprocess
 import sys
 
-from streams.dedupe.sketch import (
+from wirewatch.streams.dedupe.sketch import (
     ANCHOR_SENTENCES,
     SKETCH_SIZE,
     Sketch,
@@ -32,7 +32,7 @@ def _article(seed: int, sentences: int = 40) -> str:
 
 
 def test_sketch_is_the_same_in_another_process_with_another_hash_seed() -> None:
-    code = ("import json, sys; from streams.dedupe.sketch import sketch; "
+    code = ("import json, sys; from wirewatch.streams.dedupe.sketch import sketch; "
             "s = sketch(sys.argv[1]); print(json.dumps([s.shingles, s.bottom, s.anchors]))")
     runs = [json.loads(subprocess.run(
         [sys.executable, "-c", code, LEAD], check=True, capture_output=True, text=True,

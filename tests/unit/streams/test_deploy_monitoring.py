@@ -6,12 +6,11 @@ import json
 import re
 from pathlib import Path
 
+import wirewatch.alerts.metrics  # noqa: F401 - registers the delivery metrics
+import wirewatch.connectors.metrics  # noqa: F401
+import wirewatch.streams.ops.metrics  # noqa: F401
 import yaml
 from prometheus_client import REGISTRY
-
-import alerts.metrics  # noqa: F401 - registers the delivery metrics
-import connectors.metrics  # noqa: F401
-import streams.ops.metrics  # noqa: F401
 
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
 

@@ -14,15 +14,15 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestServer
 from aiokafka import AIOKafkaProducer
+from wirewatch.streams.dlq import DeadLetter
+from wirewatch.streams.ops.activity import Activity
+from wirewatch.streams.ops.auth import WebAuth
+from wirewatch.streams.ops.dead_letters import DeadRecord
+from wirewatch.streams.ops.monitor import Monitor
+from wirewatch.streams.ops.web import CannotResend, WebConfig, operations_app
+from wirewatch.streams.topics import TopicNames
 
-from streams.cli_dlq import Outcome, worker_sender
-from streams.dlq import DeadLetter
-from streams.ops.activity import Activity
-from streams.ops.auth import WebAuth
-from streams.ops.dead_letters import DeadRecord
-from streams.ops.monitor import Monitor
-from streams.ops.web import CannotResend, WebConfig, operations_app
-from streams.topics import TopicNames
+from wirewatch.cli.dlq import Outcome, worker_sender
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis]
 TOKEN = "api-token"

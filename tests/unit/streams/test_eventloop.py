@@ -7,9 +7,9 @@ import threading
 
 import pytest
 import uvloop
+from wirewatch.streams.eventloop import EventLoopError, install
+from wirewatch.streams.settings import Settings
 
-from streams.eventloop import EventLoopError, install
-from streams.settings import Settings
 from tests.support.cli import cli
 
 

@@ -9,11 +9,10 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from streams.tagging import Tagger, load_entities, load_topics
-from streams.tagging.files import Entity
-from streams.tagging.matcher import NATIVE_SCAN, Pattern, PhraseMatcher
-from streams.tagging.text import ASCII_TOKEN_TABLE, Field, words_of
+from wirewatch.streams.tagging import Tagger, load_entities, load_topics
+from wirewatch.streams.tagging.files import Entity
+from wirewatch.streams.tagging.matcher import NATIVE_SCAN, Pattern, PhraseMatcher
+from wirewatch.streams.tagging.text import ASCII_TOKEN_TABLE, Field, words_of
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "tagging" / "labelled.jsonl"
 
@@ -24,11 +23,11 @@ pytestmark = pytest.mark.skipif(
 
 def test_ci_builds_the_native_scan() -> None:
     """.ci/run requires it: a CI image without cargo must not pass on the pure scan alone."""
-    assert NATIVE_SCAN, "streams._native did not import: was cargo on PATH at install?"
+    assert NATIVE_SCAN, "wirewatch.streams._native did not import: was cargo on PATH at install?"
 
 
 def test_the_native_scanner_refuses_a_bad_token_table() -> None:
-    from streams import _native
+    from wirewatch.streams import _native
 
     with pytest.raises(ValueError, match="256 bytes"):
         _native.Scanner(ASCII_TOKEN_TABLE[:10], [], [])

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from streams.dedupe import sketch as sketches
+from wirewatch.streams.dedupe import sketch as sketches
 
 pytestmark = pytest.mark.skipif(
     not sketches.NATIVE_SKETCH and not os.environ.get("WIREWATCH_REQUIRE_NATIVE"),
@@ -20,7 +19,7 @@ MARK = sketches._SENTENCE_MARK
 
 
 def test_ci_builds_the_native_sketch() -> None:
-    assert sketches.NATIVE_SKETCH, "streams._native did not import: was cargo on PATH?"
+    assert sketches.NATIVE_SKETCH, "wirewatch.streams._native did not import: was cargo on PATH?"
 
 
 # Words with every byte class the word table knows: case, digits, punctuation inside and
@@ -50,8 +49,7 @@ def test_corpus_articles_sketch_alike() -> None:
     """Generated wire stories (bench/corpus.py), as sketch() marks them."""
     sys.path.insert(0, str(Path(__file__).parents[3] / "bench"))
     from corpus import raw_items  # noqa: PLC0415
-
-    from streams.stages import clean_raw  # noqa: PLC0415
+    from wirewatch.streams.stages import clean_raw  # noqa: PLC0415
 
     for item in raw_items(300, seed=5):
         _, text = clean_raw(item)
@@ -85,8 +83,7 @@ def test_corpus_similarities_agree(monkeypatch: pytest.MonkeyPatch) -> None:
     (Jaccard, containment), to the last bit, whichever overlap similarity uses."""
     sys.path.insert(0, str(Path(__file__).parents[3] / "bench"))
     from corpus import raw_items  # noqa: PLC0415
-
-    from streams.stages import clean_raw  # noqa: PLC0415
+    from wirewatch.streams.stages import clean_raw  # noqa: PLC0415
 
     drawn = [sketches.sketch(clean_raw(item)[1]) for item in raw_items(120, seed=11)]
     pairs = [(a, b) for a in drawn for b in drawn]

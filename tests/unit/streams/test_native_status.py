@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 import pytest
+from wirewatch.streams import native
 
-from streams import native
 from tests.support.cli import cli
 
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from streams.normalise import (
+from wirewatch.streams.normalise import (
     fold_typography,
     html_to_text,
     is_chrome_line,
@@ -176,7 +175,7 @@ def test_fast_html_path_gives_the_parsers_text() -> None:
     import sys
     from pathlib import Path
 
-    from streams.normalise import html_to_text, parse_to_text
+    from wirewatch.streams.normalise import html_to_text, parse_to_text
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
     from corpus import raw_items

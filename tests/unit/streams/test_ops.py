@@ -8,16 +8,16 @@ import time
 import pytest
 import redis.asyncio as aioredis
 from prometheus_client import REGISTRY
+from wirewatch.connectors.feeds_file import FeedSpec
+from wirewatch.connectors.state import FeedState
+from wirewatch.streams.ops import metrics
+from wirewatch.streams.ops.charts import sparkline
+from wirewatch.streams.ops.lag import PartitionLag
+from wirewatch.streams.ops.monitor import Monitor, Snapshot, feed_row, problems
+from wirewatch.streams.ops.when import ago, when
+from wirewatch.streams.tagging import Tagger
 
-from connectors.feeds_file import FeedSpec
-from connectors.state import FeedState
-from streams.cli_status import render
-from streams.ops import metrics
-from streams.ops.charts import sparkline
-from streams.ops.lag import PartitionLag
-from streams.ops.monitor import Monitor, Snapshot, feed_row, problems
-from streams.ops.when import ago, when
-from streams.tagging import Tagger
+from wirewatch.cli.status import render
 
 NOW = 1_800_000_000.0
 

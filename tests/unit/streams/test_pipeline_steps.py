@@ -9,9 +9,8 @@ from typing import Any
 
 import msgspec
 import pytest
-
-from streams.app import Batch, Step, run_batch
-from streams.records import decode, encode
+from wirewatch.streams.app import Batch, Step, run_batch
+from wirewatch.streams.records import decode, encode
 
 
 @dataclass
@@ -104,8 +103,8 @@ async def test_a_record_the_first_step_refuses_keeps_its_source_offset() -> None
 async def test_a_batch_returns_only_once_the_broker_has_every_output(
         monkeypatch: pytest.MonkeyPatch) -> None:
     from aiokafka.errors import RequestTimedOutError
+    from wirewatch.streams import backoff
 
-    from streams import backoff
     from tests.unit.streams.test_writes import FlakyProducer
 
     monkeypatch.setattr(backoff, "FIRST_SECONDS", 0.0)

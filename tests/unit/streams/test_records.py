@@ -7,10 +7,9 @@ from datetime import UTC, datetime
 
 import msgspec
 import pytest
-
-from alerts.records import Alert
-from connectors.records import RawItem
-from streams.records import (
+from wirewatch.alerts.records import Alert
+from wirewatch.connectors.records import RawItem
+from wirewatch.streams.records import (
     Article,
     EntityTag,
     Evidence,
@@ -109,18 +108,18 @@ def test_encode_and_decode_work_for_every_record(record: RawItem | Alert) -> Non
 
 
 def test_records_the_stages_make_equal_their_round_trip() -> None:
-    """The worker passes each stage's records on to the next undecoded (streams.app.Batch
+    """The worker passes each stage's records on to the next undecoded (wirewatch.streams.app.Batch
     records): that is only the same as decoding the written bytes if a record equals its
     own round trip, as generated wire stories show here: new stories and copies, tags, and
     the alerts match makes of them, all compared field by field with their types."""
     import sys
     from pathlib import Path
 
-    from alerts.matching import decide, matches
-    from alerts.subscriptions import Subscription
-    from streams.dedupe import StoryAssignment
-    from streams.stages import build_article, clean_raw, now_utc, story_view, tag_article
-    from streams.tagging import Tagger
+    from wirewatch.alerts.matching import decide, matches
+    from wirewatch.alerts.subscriptions import Subscription
+    from wirewatch.streams.dedupe import StoryAssignment
+    from wirewatch.streams.stages import build_article, clean_raw, now_utc, story_view, tag_article
+    from wirewatch.streams.tagging import Tagger
 
     sys.path.insert(0, str(Path(__file__).parents[3] / "bench"))
     from corpus import raw_items

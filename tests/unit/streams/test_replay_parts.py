@@ -7,11 +7,10 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
-from streams.replay.merge import TimeMerge
-from streams.replay.report import Match, Report
-from streams.replay.source import SourceRecord
-from streams.replay.window import MomentError, parse_duration, parse_moment
+from wirewatch.streams.replay.merge import TimeMerge
+from wirewatch.streams.replay.report import Match, Report
+from wirewatch.streams.replay.source import SourceRecord
+from wirewatch.streams.replay.window import MomentError, parse_duration, parse_moment
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -73,7 +72,7 @@ def test_report_survives_a_checkpoint_and_escapes_markdown() -> None:
 def test_a_window_that_ends_before_it_starts_is_refused(command: list[str]) -> None:
     from click.testing import CliRunner
 
-    from streams.cli import main
+    from wirewatch.cli import main
 
     result = CliRunner().invoke(main, [*command, "--from", "1h", "--to", "2h"])
     assert result.exit_code == 2 and "--to must be after --from" in result.output

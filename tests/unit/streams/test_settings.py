@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
-
-from streams.settings import Settings
+from wirewatch.streams.settings import Settings
 
 
 @pytest.fixture(autouse=True)

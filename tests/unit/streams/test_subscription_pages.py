@@ -14,17 +14,17 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestServer
+from wirewatch.alerts.channels import parse_channels
+from wirewatch.alerts.probe import send_test_alert
+from wirewatch.alerts.store import SubscriptionStore
+from wirewatch.alerts.subscriptions import Subscription, from_mapping
+from wirewatch.streams.ops.activity import Activity
+from wirewatch.streams.ops.auth import WebAuth, local_path
+from wirewatch.streams.ops.monitor import Monitor
+from wirewatch.streams.ops.subscription_form import BLANK, form_to_mapping, subscription_to_form
+from wirewatch.streams.ops.subscription_pages import SubscriptionPagesConfig
+from wirewatch.streams.ops.web import WebConfig, operations_app
 
-from alerts.channels import parse_channels
-from alerts.probe import send_test_alert
-from alerts.store import SubscriptionStore
-from alerts.subscriptions import Subscription, from_mapping
-from streams.ops.activity import Activity
-from streams.ops.auth import WebAuth, local_path
-from streams.ops.monitor import Monitor
-from streams.ops.subscription_form import BLANK, form_to_mapping, subscription_to_form
-from streams.ops.subscription_pages import SubscriptionPagesConfig
-from streams.ops.web import WebConfig, operations_app
 from tests.support.slack_peer import SlackPeer, server_error
 
 pytestmark = pytest.mark.redis
@@ -283,7 +283,7 @@ def test_form_round_trips_a_subscription() -> None:
     ({"min_salience": "high"}, "Minimum salience: 'high' is not a number"),
 ])
 def test_form_mistakes_name_the_field(change: dict[str, str], message: str) -> None:
-    from alerts.errors import SubscriptionError
+    from wirewatch.alerts.errors import SubscriptionError
 
     with pytest.raises(SubscriptionError, match=re.escape(message)):
         form_to_mapping({**FORM, **change}, ["team-slack"])
@@ -292,7 +292,7 @@ def test_form_mistakes_name_the_field(change: dict[str, str], message: str) -> N
 
 
 def test_failed_logins_block_an_address_for_a_while() -> None:
-    from streams.ops.auth import FailedLogins
+    from wirewatch.streams.ops.auth import FailedLogins
 
     now = [0.0]
     failed = FailedLogins(limit=3, window=60, clock=lambda: now[0])

@@ -6,13 +6,12 @@ import os
 from pathlib import Path
 
 import pytest
-
-from streams.tagging import RuleError, Tagger, TaxonomyError, load_entities, load_topics
-from streams.tagging.files import Entity, write_watchlist
-from streams.tagging.matcher import NATIVE_SCAN, Pattern, PhraseMatcher
-from streams.tagging.reload import TaggerSource
-from streams.tagging.rules import And, Near, Not, Or, Term, parse_rule
-from streams.tagging.text import LEAD_TOKENS, fold, words_of
+from wirewatch.streams.tagging import RuleError, Tagger, TaxonomyError, load_entities, load_topics
+from wirewatch.streams.tagging.files import Entity, write_watchlist
+from wirewatch.streams.tagging.matcher import NATIVE_SCAN, Pattern, PhraseMatcher
+from wirewatch.streams.tagging.reload import TaggerSource
+from wirewatch.streams.tagging.rules import And, Near, Not, Or, Term, parse_rule
+from wirewatch.streams.tagging.text import LEAD_TOKENS, fold, words_of
 
 
 def tagger_from(tmp_path: Path, topics: str = "", entities: str = "") -> Tagger:

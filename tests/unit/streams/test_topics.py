@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from streams.topics import TopicNames
+from wirewatch.streams.topics import TopicNames
 
 
 @pytest.mark.parametrize(("prefix", "expected"), [

@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 from aiokafka.errors import KafkaTimeoutError, RequestTimedOutError
-
-from streams import backoff
-from streams.writes import OutputWrites
+from wirewatch.streams import backoff
+from wirewatch.streams.writes import OutputWrites
 
 
 class FlakyProducer:

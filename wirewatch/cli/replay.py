@@ -14,12 +14,13 @@ from typing import Any
 
 import click
 
-from alerts.errors import AlertsError
-from connectors.errors import ConnectorError
-from streams.embedded import EmbeddedServiceError, embedded_services
-from streams.replay.engine import run_id
-from streams.replay.report import Report
-from streams.replay.run import (
+from wirewatch.alerts.errors import AlertsError
+from wirewatch.cli.common import load_settings
+from wirewatch.connectors.errors import ConnectorError
+from wirewatch.streams.embedded import EmbeddedServiceError, embedded_services
+from wirewatch.streams.replay.engine import run_id
+from wirewatch.streams.replay.report import Report
+from wirewatch.streams.replay.run import (
     Checkpoint,
     ReplayError,
     ReplayPlan,
@@ -28,9 +29,9 @@ from streams.replay.run import (
     run_replay,
     write_report,
 )
-from streams.replay.window import MomentError, parse_moment
-from streams.settings import Settings
-from streams.topics import TopicNames
+from wirewatch.streams.replay.window import MomentError, parse_moment
+from wirewatch.streams.settings import Settings
+from wirewatch.streams.topics import TopicNames
 
 
 def moment_option(text: str, option: str, now: datetime) -> datetime:
@@ -169,7 +170,7 @@ def replay(start: str | None, end: str | None, feeds: tuple[str, ...],
            archive: Path | None, resume_id: str | None, report_dir: Path | None,
            as_json: bool) -> None:
     """Re-run news.raw.v1 from a time through the current normalise, dedupe, tag and match."""
-    settings = Settings()
+    settings = load_settings()
     if resume_id:
         out_dir = _out_dir(settings, report_dir, resume_id)
         path = checkpoint_path(out_dir)
@@ -196,7 +197,7 @@ def replay(start: str | None, end: str | None, feeds: tuple[str, ...],
 def backtest(subscription_id: str, start: str, end: str | None,
              archive: Path | None) -> tuple[Report, Path]:
     """What one subscription would have sent over a window: a dry-run replay's report."""
-    settings = Settings()
+    settings = load_settings()
     plan = _plan(settings, start, end, archive, subscriptions=[subscription_id])
     out_dir = _out_dir(settings, None, plan.run_id)
     report = execute(plan, settings, out_dir)

@@ -16,8 +16,8 @@ from typing import Any
 
 import click
 
-from streams.ops.when import ago
-from streams.settings import Settings
+from wirewatch.cli.common import load_settings
+from wirewatch.streams.ops.when import ago
 
 UNHEALTHY, UNREACHABLE = 1, 2
 
@@ -77,7 +77,7 @@ def render(document: dict[str, Any]) -> str:
 def status(as_json: bool, url: str | None, strict: bool, timeout: float) -> None:
     """Stream health: stages, lag, failing feeds, DLQ. Exit 0 healthy, 1 unhealthy, 2 down."""
     if url is None:
-        settings = Settings()
+        settings = load_settings()
         url = f"http://{settings.web_host}:{settings.web_port}/api/v1/status"
     try:
         document = fetch_status(url, timeout)

@@ -17,11 +17,13 @@ import click
 import msgspec
 import redis.asyncio as aioredis
 
-from streams.dedupe.evaluate import Labelled, summarise
-from streams.dedupe.service import StoryAssigner
-from streams.embedded import embedded_services
-from streams.normalise import normalise_text, normalise_title
-from streams.tagging import Tagger, TaxonomyError
+from wirewatch.cli.common import Group
+from wirewatch.streams.dedupe.evaluate import Labelled, summarise
+from wirewatch.streams.dedupe.service import StoryAssigner
+from wirewatch.streams.embedded import embedded_services
+from wirewatch.streams.normalise import normalise_text, normalise_title
+from wirewatch.streams.tagging import Tagger, TaxonomyError
+from wirewatch.streams.tagging.evaluate import topic_quality
 
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -40,7 +42,7 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             yield number, record
 
 
-@click.group("eval")
+@click.group("eval", cls=Group)
 def eval_group() -> None:
     """Run a pipeline stage over a file, as the stream does, and report what it decided."""
 
@@ -160,21 +162,3 @@ def eval_tag(path: Path, taxonomy: tuple[Path, ...], watchlist: tuple[Path, ...]
     if labels:
         click.echo(json.dumps(topic_quality(scored, [t.id for t in tagger.topics]), indent=2),
                    err=True)
-
-
-def topic_quality(scored: list[tuple[set[str], set[str]]],
-                  topics: list[str]) -> dict[str, dict[str, float | int]]:
-    """Precision, recall and F1 of each topic that occurs in the labels."""
-    summary: dict[str, dict[str, float | int]] = {}
-    for topic in topics:
-        tp = sum(1 for truth, found in scored if topic in truth and topic in found)
-        fp = sum(1 for truth, found in scored if topic not in truth and topic in found)
-        fn = sum(1 for truth, found in scored if topic in truth and topic not in found)
-        if tp + fn == 0:
-            continue  # not among the labels: nothing to score against
-        precision = tp / (tp + fp) if tp + fp else 0.0
-        recall = tp / (tp + fn) if tp + fn else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        summary[topic] = {"labelled": tp + fn, "precision": round(precision, 4),
-                          "recall": round(recall, 4), "f1": round(f1, 4)}
-    return summary

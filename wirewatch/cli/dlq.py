@@ -21,14 +21,14 @@ import click
 import redis.asyncio as aioredis
 from aiokafka.errors import KafkaError
 
-from streams.cli_redis import with_redis
-from streams.cli_status import table
-from streams.embedded import running_kafka
-from streams.ops import dead_letters
-from streams.ops.dead_letters import DeadRecord
-from streams.ops.when import when
-from streams.settings import Settings
-from streams.topics import TopicNames
+from wirewatch.cli.common import Group, load_settings, with_redis
+from wirewatch.cli.status import table
+from wirewatch.streams.embedded import running_kafka
+from wirewatch.streams.ops import dead_letters
+from wirewatch.streams.ops.dead_letters import DeadRecord
+from wirewatch.streams.ops.when import when
+from wirewatch.streams.settings import Settings
+from wirewatch.streams.topics import TopicNames
 
 Place = tuple[int, int]  # partition, offset
 SCAN = 10_000  # newest records read per partition to choose from by stage
@@ -172,7 +172,7 @@ def _one_line(text: str, width: int) -> str:
     return flat if len(flat) <= width else flat[:width - 1] + "…"
 
 
-@click.group()
+@click.group(cls=Group)
 def dlq() -> None:
     """Dead letters: records a stage could not process, and failed deliveries."""
 
@@ -184,7 +184,7 @@ def dlq() -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def list_dead_letters(limit: int, stage: str | None, as_json: bool) -> None:
     """The newest dead letters, read from Kafka."""
-    settings = Settings()
+    settings = load_settings()
     records, _ = asyncio.run(read_dead_letters(settings, scan=SCAN if stage else limit))
     shown = select(records, stage=stage)[::-1][:limit]
     if as_json:
@@ -222,7 +222,7 @@ def replay(stage: str | None, places: list[Place], every: bool, dry_run: bool,
     """
     if not (stage or places or every):
         raise click.UsageError("say which: --stage STAGE, --record P/O or --all")
-    settings = Settings()
+    settings = load_settings()
     url = url or f"http://{settings.web_host}:{settings.web_port}"
     token = settings.web_token.get_secret_value() if settings.web_token else ""
     if not token and not dry_run:

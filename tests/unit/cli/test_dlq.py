@@ -15,10 +15,10 @@ import pytest
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
 from click.testing import CliRunner
+from wirewatch.streams.ops.dead_letters import DeadRecord
+from wirewatch.streams.topics import TopicNames
 
-from streams.cli_dlq import Outcome, dlq, parse_place, remembered_as, replay_records, select
-from streams.ops.dead_letters import DeadRecord
-from streams.topics import TopicNames
+from wirewatch.cli.dlq import Outcome, dlq, parse_place, remembered_as, replay_records, select
 
 
 def letter(partition: int, offset: int, stage: str, timestamp: float = 100.0) -> DeadRecord:

@@ -15,25 +15,23 @@ from typing import Any, TypeVar
 
 import click
 from aiokafka.errors import KafkaError
-from pydantic import ValidationError
 
-from streams.cli_replay import moment_option
-from streams.embedded import running_kafka
-from streams.replay.archive import ArchiveError, ArchiveWriter, archive_files, read_archive
-from streams.replay.archiver import ArchiveRun, archive_topic
-from streams.replay.restore import restore_records
-from streams.replay.window import to_ms
-from streams.settings import Settings
-from streams.topics import TopicNames
+from wirewatch.cli.common import Group, load_settings
+from wirewatch.cli.replay import moment_option
+from wirewatch.streams.embedded import running_kafka
+from wirewatch.streams.replay.archive import (
+    ArchiveError,
+    ArchiveWriter,
+    archive_files,
+    read_archive,
+)
+from wirewatch.streams.replay.archiver import ArchiveRun, archive_topic
+from wirewatch.streams.replay.restore import restore_records
+from wirewatch.streams.replay.window import to_ms
+from wirewatch.streams.settings import Settings
+from wirewatch.streams.topics import TopicNames
 
 T = TypeVar("T")
-
-
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        raise click.ClickException(f"invalid settings:\n{exc}") from exc
 
 
 def _kafka(settings: Settings) -> str:
@@ -74,7 +72,7 @@ class _Every:
 _USER_ERRORS = (ArchiveError, KafkaError, OSError)
 
 
-@click.group(invoke_without_command=True)
+@click.group(invoke_without_command=True, cls=Group)
 @click.option("--dir", "directory", type=click.Path(path_type=Path, file_okay=False),
               help="Archive directory (created if missing).")
 @click.option("--topic", default=None, help="Topic to archive. Default: the raw topic "
@@ -90,15 +88,18 @@ _USER_ERRORS = (ArchiveError, KafkaError, OSError)
 @click.pass_context
 def archive(ctx: click.Context, directory: Path | None, topic: str | None, once: bool,
             group: str | None, flush_records: int, flush_seconds: float) -> None:
-    """Archive a topic to DIR/<topic>/<YYYY-MM-DD>/<HH>.p<partition>.jsonl.gz, beyond Kafka's
-    retention (`archive restore` produces it back). Runs until Ctrl-C or SIGTERM."""
+    """Archive a topic to files beyond Kafka's retention (`archive restore` produces it back).
+
+    Files are DIR/<topic>/<YYYY-MM-DD>/<HH>.p<partition>.jsonl.gz. Runs until Ctrl-C or
+    SIGTERM.
+    """
     if ctx.invoked_subcommand is not None:
         if directory or topic or once or group:
             raise click.UsageError(f"write the options after `{ctx.invoked_subcommand}`")
         return
     if directory is None:
         raise click.UsageError("say where to archive: --dir DIR")
-    settings = _settings()
+    settings = load_settings()
     topic = topic or TopicNames.with_prefix(settings.topic_prefix).raw
     group = group or f"{settings.app_id}-archive"
     try:
@@ -139,7 +140,7 @@ def restore(directory: Path, topic: str | None, to_topic: str | None, start: str
             end: str | None, dry_run: bool) -> None:
     """Produce archived records back to Kafka, each into its own partition with the same
     key, value, headers and timestamp."""
-    settings = _settings()
+    settings = load_settings()
     topic = topic or TopicNames.with_prefix(settings.topic_prefix).raw
     to_topic = to_topic or topic
     now = datetime.now(UTC)

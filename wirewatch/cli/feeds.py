@@ -12,14 +12,13 @@ from typing import TypeVar
 import click
 import msgspec
 
-from connectors.check import check_feed
-from connectors.errors import ConnectorError
-from connectors.feeds_file import FeedSpec, load_feeds, spec_from_mapping, to_opml
-from connectors.fetch import FetchLimits
-from connectors.guard import AddressPolicy
-from connectors.registry import FeedRegistry
-from streams.cli_redis import with_redis
-from streams.settings import Settings
+from wirewatch.cli.common import Group, load_settings, with_redis
+from wirewatch.connectors.check import check_feed
+from wirewatch.connectors.errors import ConnectorError
+from wirewatch.connectors.feeds_file import FeedSpec, load_feeds, spec_from_mapping, to_opml
+from wirewatch.connectors.fetch import FetchLimits
+from wirewatch.connectors.guard import AddressPolicy
+from wirewatch.connectors.registry import FeedRegistry
 
 T = TypeVar("T")
 
@@ -29,7 +28,7 @@ def with_registry(action: Callable[[FeedRegistry], Awaitable[T]]) -> T:
     return with_redis(lambda client, settings: action(FeedRegistry(client, settings.redis_prefix)))
 
 
-@click.group()
+@click.group(cls=Group)
 def feeds() -> None:
     """Manage the feeds wirewatch polls (kept in Redis, merged with WIREWATCH_FEEDS_FILE)."""
 
@@ -114,7 +113,7 @@ def export_feeds(output: Path | None) -> None:
               help="Also allow this private network (CIDR), e.g. 127.0.0.0/8 for a local feed.")
 def check(url: str, allow: tuple[str, ...]) -> None:
     """Fetch and parse one feed; print its items as JSON lines, publish nothing."""
-    settings = Settings()
+    settings = load_settings()
     policy = AddressPolicy([*settings.fetch_allow_networks, *allow])
     limits = FetchLimits(deadline_seconds=settings.fetch_deadline_seconds,
                          max_body_bytes=settings.fetch_max_body_bytes)

@@ -13,20 +13,20 @@ import click
 import redis.asyncio as aioredis
 import yaml
 
-from alerts.channels import load_channels
-from alerts.errors import AlertsError
-from alerts.probe import send_test_alert, trial_match
-from alerts.store import MUTE_KINDS, SubscriptionStore
-from alerts.subscriptions import (
+from wirewatch.alerts.channels import load_channels
+from wirewatch.alerts.errors import AlertsError
+from wirewatch.alerts.probe import send_test_alert, trial_match
+from wirewatch.alerts.store import MUTE_KINDS, SubscriptionStore
+from wirewatch.alerts.subscriptions import (
     MODES,
     Schedule,
     Subscription,
     check_channels,
     load_subscriptions,
 )
-from streams.cli_redis import with_redis
-from streams.replay.window import parse_duration
-from streams.settings import Settings
+from wirewatch.cli.common import Group, load_settings, with_redis
+from wirewatch.streams.replay.window import parse_duration
+from wirewatch.streams.settings import Settings
 
 
 def parse_until(duration: str | None, until: str | None, now: datetime) -> datetime:
@@ -54,7 +54,7 @@ def _known_channels(settings: Settings) -> frozenset[str]:
     return load_channels(settings.channels_file).ids
 
 
-@click.group()
+@click.group(cls=Group)
 def subscriptions() -> None:
     """Subscriptions: a query, channels and a schedule (shared by every worker, live)."""
 
@@ -94,7 +94,7 @@ def add(name: str, query: str, owner: str, channels: tuple[str, ...],
             schedule=Schedule(mode=mode, at=at, timezone=timezone, quiet_hours=quiet_hours,
                               rate_cap_per_hour=rate_cap, group_wait_seconds=group_wait,
                               group_interval_seconds=group_interval))
-        check_channels([subscription], _known_channels(Settings()))
+        check_channels([subscription], _known_channels(load_settings()))
     except AlertsError as exc:
         raise click.ClickException(str(exc)) from exc
     created = with_redis(lambda c, s: _store(c, s).save(subscription))
@@ -169,7 +169,7 @@ def import_subscriptions(path: Path) -> None:
     """Add or replace the subscriptions of a YAML file (`subscriptions:` list)."""
     try:
         loaded = load_subscriptions(path)
-        check_channels(loaded, _known_channels(Settings()))
+        check_channels(loaded, _known_channels(load_settings()))
     except AlertsError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -197,7 +197,7 @@ def export(output: Any) -> None:
 @click.option("--send", is_flag=True, help="Also send a test alert to each of its channels.")
 def test(subscription_id: str, title: str, body: str, send: bool) -> None:
     """Would this article match? With --send, check every channel delivers."""
-    settings = Settings()
+    settings = load_settings()
     found = with_redis(lambda c, s: _store(c, s).get(subscription_id))
     if found is None:
         raise click.ClickException(f"no subscription {subscription_id!r}")
@@ -227,7 +227,7 @@ def test(subscription_id: str, title: str, body: str, send: bool) -> None:
 def backtest_command(subscription_id: str, start: str, end: str | None, archive: Path | None,
                      as_json: bool) -> None:
     """What this subscription would have sent over a window (a dry run: nothing is sent)."""
-    from streams.cli_replay import backtest
+    from wirewatch.cli.replay import backtest
 
     report, out_dir = backtest(subscription_id, start, end, archive)
     for match in report.matches:

@@ -1,4 +1,4 @@
-"""`wirewatch watchlist ...` and `wirewatch taxonomy ...`: what the tagger looks for."""
+"""`wirewatch watchlist ...`: the people, organisations and tickers the tagger watches."""
 
 from __future__ import annotations
 
@@ -10,19 +10,9 @@ from typing import Any
 import click
 import yaml
 
-from streams.settings import Settings
-from streams.tagging import TaxonomyError, load_entities, load_topics
-from streams.tagging.files import ENTITY_TYPES, Entity, write_yaml
-
-
-class _TaggingGroup(click.Group):
-    """A command group whose rule and watchlist mistakes end as one clear line, exit 1."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except TaxonomyError as exc:
-            raise click.ClickException(str(exc)) from exc
+from wirewatch.cli.common import Group, load_settings
+from wirewatch.streams.tagging import TaxonomyError, load_entities
+from wirewatch.streams.tagging.files import ENTITY_TYPES, Entity, write_yaml
 
 
 def _edit_watchlist(path: Path, change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
@@ -49,7 +39,7 @@ def _edit_watchlist(path: Path, change: Callable[[list[dict[str, Any]]], list[di
     write_yaml(path, document)
 
 
-@click.group(cls=_TaggingGroup)
+@click.group(cls=Group)
 def watchlist() -> None:
     """Watched people, organisations and tickers (shipped defaults plus your file).
 
@@ -62,7 +52,7 @@ def watchlist() -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def list_entities(as_json: bool) -> None:
     """Every watched entity in effect."""
-    settings = Settings()
+    settings = load_settings()
     for entity in load_entities([settings.user_watchlist] if settings.user_watchlist.exists()
                                 else []):
         if as_json:
@@ -86,7 +76,7 @@ def add_entity(entity_id: str, name: str | None, entity_type: str, aliases: tupl
                ambiguous: tuple[str, ...], context: tuple[str, ...],
                tickers: tuple[str, ...]) -> None:
     """Add or replace an entity in your watchlist file."""
-    path = Settings().user_watchlist
+    path = load_settings().user_watchlist
     entity = Entity(entity_id, name or entity_id, entity_type, aliases or (
         () if ambiguous or tickers else (name or entity_id,)), tickers, ambiguous, context)
     replaced = False
@@ -104,7 +94,7 @@ def add_entity(entity_id: str, name: str | None, entity_type: str, aliases: tupl
 @click.argument("entity_id")
 def remove_entity(entity_id: str) -> None:
     """Remove an entity from your watchlist file (a shipped one is switched off)."""
-    path = Settings().user_watchlist
+    path = load_settings().user_watchlist
     shipped = entity_id in {entity.id for entity in load_entities()}
     found = shipped
 
@@ -126,43 +116,3 @@ def check_watchlist(path: Path) -> None:
     """Validate a watchlist file; exit non-zero with the reason when it is wrong."""
     entities = load_entities([path])
     click.echo(f"{path}: ok, {len(entities)} entities in effect")
-
-
-@click.group(cls=_TaggingGroup)
-def taxonomy() -> None:
-    """Topic rules (shipped defaults plus WIREWATCH_TAXONOMY_FILE)."""
-
-
-@taxonomy.command("show")
-def show_taxonomy() -> None:
-    """Every topic in effect, with its threshold and rule count."""
-    settings = Settings()
-    for topic in load_topics([settings.user_taxonomy] if settings.user_taxonomy.exists()
-                             else []):
-        click.echo(f"{topic.id:22} threshold {topic.threshold:<5g} {len(topic.rules)} rules"
-                   f"{', ' + str(len(topic.exclude)) + ' excludes' if topic.exclude else ''}")
-
-
-@taxonomy.command("check")
-@click.argument("path", type=click.Path(path_type=Path, exists=True, dir_okay=False))
-def check_taxonomy(path: Path) -> None:
-    """Validate a taxonomy file; exit non-zero with the reason when it is wrong."""
-    topics = load_topics([path])
-    click.echo(f"{path}: ok, {len(topics)} topics in effect")
-
-
-@taxonomy.command("explain")
-@click.argument("title")
-@click.argument("body", default="")
-def explain(title: str, body: str) -> None:
-    """Tag a title and body with the rules in effect and show why each tag fired."""
-    settings = Settings()
-    try:
-        tags = settings.tagger_source().current().tag(title, body)
-    except TaxonomyError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(json.dumps({"topics": tags.topics,
-                           "entities": [{"id": e.id, "salience": e.salience, "where": e.where}
-                                        for e in tags.entities],
-                           "evidence": {tag: [[e.term, e.field, e.snippet] for e in found]
-                                        for tag, found in tags.evidence.items()}}, indent=2))

@@ -1,0 +1,95 @@
+"""What every command shares: the settings, one-line errors, help that is not cut short,
+and running an action against the configured (or embedded) Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+import redis.asyncio as aioredis
+from pydantic import ValidationError
+
+from wirewatch.alerts.errors import AlertsError
+from wirewatch.connectors.errors import ConnectorError
+from wirewatch.streams.embedded import EmbeddedServiceError, RoleError, embedded_services
+from wirewatch.streams.settings import Settings
+from wirewatch.streams.tagging import TaxonomyError
+
+T = TypeVar("T")
+
+# Errors that mean "your input is wrong" (or a service is missing), shown as one clear line,
+# never as a traceback.
+USER_ERRORS = (AlertsError, ConnectorError, TaxonomyError, EmbeddedServiceError, RoleError)
+
+# Wide enough for any one-line description: the listing wraps it rather than cut it.
+_NO_LIMIT = 10_000
+
+
+class Group(click.Group):
+    """A command group that lists each command's whole first sentence (click cuts it to
+    what fits on one line) and ends a user error as one line with exit 1."""
+
+    group_class = type  # subgroups made with @group.group() are Groups too
+    # Headed sections of the command listing, in order; commands in none come last.
+    sections: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        listed = [name for name in self.list_commands(ctx)
+                  if (command := self.get_command(ctx, name)) and not command.hidden]
+        placed = {name for _, names in self.sections for name in names}
+        rest = tuple(name for name in listed if name not in placed)
+        width = max(map(len, listed), default=0)  # one column for every section
+        for title, names in (*self.sections, ("Commands" if not self.sections else "Other", rest)):
+            rows = [(name.ljust(width), command.get_short_help_str(_NO_LIMIT)) for name in names
+                    if name in listed and (command := self.get_command(ctx, name))]
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except USER_ERRORS as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+def load_settings(**overrides: object) -> Settings:
+    """The settings from the environment, with the command line's overrides (None: unset)."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise click.ClickException(f"invalid settings:\n{exc}") from exc
+
+
+def run_guarded(start: Callable[[], int]) -> None:
+    """Run a pipeline until it returns its exit code; Ctrl-C is exit 130."""
+    try:
+        code = start()
+    except USER_ERRORS as exc:
+        raise click.ClickException(str(exc)) from exc
+    except KeyboardInterrupt:
+        click.echo("wirewatch: interrupted", err=True)
+        code = 130
+    sys.exit(code)
+
+
+def with_redis(action: Callable[[aioredis.Redis, Settings], Awaitable[T]]) -> T:
+    """Run `action(client, settings)` against the configured Redis, or the embedded one
+    under the data dir; input and service errors become one clear line."""
+    current = load_settings()
+    redis_url = current.redis_url.get_secret_value() if current.redis_url else None
+    try:
+        with embedded_services(None, redis_url, current.data_dir, need_kafka=False) as ends:
+            async def run() -> T:
+                client = aioredis.Redis.from_url(ends.redis_url)
+                try:
+                    return await action(client, current)
+                finally:
+                    await client.aclose()
+
+            return asyncio.run(run())
+    except USER_ERRORS as exc:
+        raise click.ClickException(str(exc)) from exc
