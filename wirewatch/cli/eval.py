@@ -9,6 +9,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
@@ -21,6 +22,9 @@ from wirewatch.cli.common import Group
 from wirewatch.streams.dedupe.evaluate import Labelled, summarise
 from wirewatch.streams.dedupe.service import StoryAssigner
 from wirewatch.streams.embedded import embedded_services
+from wirewatch.streams.events.evaluate import ScoredPair, pair_quality
+from wirewatch.streams.events.profile import build_profiles
+from wirewatch.streams.events.service import EventAssigner, StoryItem
 from wirewatch.streams.normalise import normalise_text, normalise_title
 from wirewatch.streams.tagging import Tagger, TaxonomyError
 from wirewatch.streams.tagging.evaluate import topic_quality
@@ -162,3 +166,124 @@ def eval_tag(path: Path, taxonomy: tuple[Path, ...], watchlist: tuple[Path, ...]
     if labels:
         click.echo(json.dumps(topic_quality(scored, [t.id for t in tagger.topics]), indent=2),
                    err=True)
+
+
+@eval_group.command("events")
+@click.argument("path", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--pairs", "pairs_path", type=click.Path(path_type=Path, exists=True,
+                                                       dir_okay=False),
+              help="Score these pairs (pair_id, a, b) instead of printing each article.")
+@click.option("--labels", is_flag=True,
+              help="Pairs have 'overall' (1 same event ... 4 unrelated): print quality.")
+@click.option("-o", "--output", type=click.File("w"), default="-",
+              help="Where the JSON lines go (default: standard output).")
+def eval_events(path: Path, pairs_path: Path | None, labels: bool, output: IO[str]) -> None:
+    """Assign articles (id, title, text, optional lang/url/published) to stories and events.
+
+    In file order, with a fresh embedded Redis; a missing 'published' means every article
+    at the same moment. Prints {id, story_id, event_id} per article, or with --pairs
+    {pair_id, similarity, same_event} per pair, from the code that assigns events.
+    """
+    if labels and pairs_path is None:
+        raise click.UsageError("--labels scores pairs: give --pairs too")
+    articles = _read_articles(path)
+    pairs = _read_pairs(pairs_path, set(articles), labels) if pairs_path else None
+    with tempfile.TemporaryDirectory(prefix="wirewatch-eval-") as scratch, \
+            embedded_services("", None, Path(scratch), need_kafka=False) as ends:
+        scored = asyncio.run(_run_events(articles, pairs, ends.redis_url, output))
+    if labels:
+        click.echo(json.dumps(pair_quality(scored), indent=2), err=True)
+
+
+def _read_articles(path: Path) -> dict[str, dict[str, Any]]:
+    articles: dict[str, dict[str, Any]] = {}
+    moment = datetime.now(UTC).timestamp()  # no 'published': all at the same moment
+    for number, record in read_jsonl(path):
+        text = record.get("text")
+        if not isinstance(text, str):
+            raise click.ClickException(f"{path}:{number}: needs a 'text' string")
+        published = record.get("published")
+        try:
+            when = datetime.fromisoformat(published).timestamp() if published else moment
+        except (TypeError, ValueError) as exc:
+            raise click.ClickException(
+                f"{path}:{number}: 'published' {published!r} is not an ISO 8601 time") from exc
+        articles[str(record["id"])] = {
+            "title": str(record.get("title") or ""), "text": text, "published": when,
+            "lang": record.get("lang") if isinstance(record.get("lang"), str) else None,
+            "url": record.get("url") if isinstance(record.get("url"), str) else None}
+    return articles
+
+
+def _read_pairs(path: Path, known: set[str], labels: bool) -> list[dict[str, Any]]:
+    pairs = []
+    opener = gzip.open if path.read_bytes()[:2] == b"\x1f\x8b" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                pair = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise click.ClickException(f"{path}:{number}: not JSON: {exc}") from exc
+            if not isinstance(pair, dict) or not {"pair_id", "a", "b"} <= pair.keys():
+                raise click.ClickException(f"{path}:{number}: needs 'pair_id', 'a' and 'b'")
+            for side in ("a", "b"):
+                if str(pair[side]) not in known:
+                    raise click.ClickException(
+                        f"{path}:{number}: article {pair[side]!r} is not in the articles file")
+            if labels and not isinstance(pair.get("overall"), int | float):
+                raise click.ClickException(f"{path}:{number}: --labels needs an 'overall'")
+            pairs.append(pair)
+    return pairs
+
+
+async def _run_events(articles: dict[str, dict[str, Any]], pairs: list[dict[str, Any]] | None,
+                      redis_url: str, output: IO[str]) -> list[ScoredPair]:
+    client = aioredis.Redis.from_url(redis_url)
+    stories = StoryAssigner(client, prefix="eval:")
+    events = EventAssigner(client, prefix="eval:")
+    ids = list(articles)
+    started = time.monotonic()
+    try:
+        for start in range(0, len(ids), BATCH):
+            chunk = ids[start:start + BATCH]
+            cleaned = {i: (normalise_title(articles[i]["title"]),
+                           normalise_text(articles[i]["text"])) for i in chunk}
+            assigned = await stories.assign_many([
+                (i, (urlsplit(articles[i]["url"]).hostname or "") if articles[i]["url"] else "",
+                 articles[i]["url"], *cleaned[i]) for i in chunk])
+            found = await events.assign_many([
+                StoryItem(story.story_id, not story.is_duplicate, *cleaned[i],
+                          articles[i]["published"], articles[i]["lang"])
+                for i, story in zip(chunk, assigned, strict=True)])
+            for i, story, event in zip(chunk, assigned, found, strict=True):
+                articles[i].update(story_id=story.story_id, event_id=event.event_id)
+                if pairs is None:
+                    output.write(json.dumps({"id": i, "story_id": story.story_id,
+                                             "event_id": event.event_id}) + "\n")
+            print(f"eval events: {start + len(chunk)} articles, "
+                  f"{(start + len(chunk)) / max(1e-9, time.monotonic() - started):,.0f}/s",
+                  file=sys.stderr, flush=True)
+        if pairs is None:
+            return []
+        profiles = dict(zip(ids, build_profiles(
+            [(normalise_title(articles[i]["title"]), normalise_text(articles[i]["text"]),
+              articles[i]["published"]) for i in ids], [articles[i]["lang"] for i in ids]),
+            strict=True))
+        model = events.engine.model
+        scored = []
+        for pair in pairs:
+            a, b = str(pair["a"]), str(pair["b"])
+            similarity = model.similarity(profiles[a], profiles[b])
+            # The pipeline's decision: whether the two landed in one event (an event can
+            # also gather two articles through a third, or miss one by arrival order).
+            same = articles[a]["event_id"] == articles[b]["event_id"]
+            output.write(json.dumps({"pair_id": pair["pair_id"],
+                                     "similarity": round(similarity, 4),
+                                     "same_event": same}) + "\n")
+            scored.append(ScoredPair(str(pair.get("lang") or profiles[a].lang), similarity,
+                                     same, float(pair.get("overall") or 0.0)))
+        return scored
+    finally:
+        await client.aclose()

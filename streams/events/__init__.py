@@ -1,0 +1,1 @@
+"""Events: independent write-ups of one real-world happening, grouped above stories."""

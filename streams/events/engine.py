@@ -1,0 +1,142 @@
+"""Event assignment: each new story joins the recent event it reports, or founds one.
+
+Candidates are stories in the window that share a rare-ish key (a name or a long lemma of
+the same language); each is scored by the event model and the best one at or above its
+threshold gives its event. Copies of a story inherit its event. Deterministic: the same
+stories in the same order give the same events, which is what replay relies on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from wirewatch.streams.events.profile import Profile
+from wirewatch.streams.events.similarity import EventModel
+
+KEYS_PER_STORY = 24  # index keys per story: its longest names and lemmas
+MAX_CANDIDATES = 40  # stories scored per new story, those sharing the most keys first
+MAX_ATTEMPTS = 5  # lookups per story before its event is recorded without the race check
+
+
+@dataclass(frozen=True)
+class EventAssignment:
+    """Which event a story belongs to, and how similar it was to the story it joined."""
+
+    event_id: str
+    is_new: bool
+    similarity: float
+    joined: str | None = None  # the story it was matched to
+
+
+@dataclass(frozen=True)
+class Candidate:
+    story_id: str
+    event_id: str
+    profile: Profile
+
+
+@dataclass(frozen=True)
+class Query:
+    story_id: str
+    keys: tuple[str, ...]
+    published: float
+
+
+@dataclass(frozen=True)
+class PendingEvent:
+    """A decided assignment waiting to be recorded."""
+
+    story_id: str
+    event: EventAssignment
+    profile: Profile
+    keys: tuple[str, ...]
+    seen: tuple[str, ...]  # the candidate stories it was compared with
+
+
+class EventIndex(Protocol):
+    """Story profiles, their keys and their events; Redis in production, memory in tests."""
+
+    async def lookup_many(self, queries: Sequence[Query]
+                          ) -> list[tuple[EventAssignment | None, list[Candidate]]]:
+        """Per query: the story's known event, and candidate stories in the window."""
+        ...
+
+    async def add_many(self, pending: Sequence[PendingEvent], *, force: bool = False,
+                       ) -> list[bool]:
+        """Record in order; False where a new event was refused because a story sharing its
+        keys was recorded meanwhile and not compared (look it up again)."""
+        ...
+
+
+def index_keys(profile: Profile) -> tuple[str, ...]:
+    """The keys a story is found by: its longest names and lemmas, within its language."""
+    names = sorted(profile.names, key=lambda t: (-len(t), t))[:KEYS_PER_STORY // 2]
+    terms = sorted(profile.terms - profile.names, key=lambda t: (-len(t), t))
+    chosen = names + terms[:KEYS_PER_STORY - len(names)]
+    return tuple(sorted(f"{profile.lang}:{key}" for key in chosen))
+
+
+def best_event(model: EventModel, mine: Profile, candidates: Sequence[Candidate],
+               ) -> tuple[Candidate, float] | None:
+    """The most similar candidate at or above the model's threshold (ties: the earliest)."""
+    best: tuple[Candidate, float] | None = None
+    for candidate in candidates:
+        score = model.similarity(mine, candidate.profile)
+        if model.same_event(score) and (best is None or score > best[1] or (
+                score == best[1] and candidate.story_id < best[0].story_id)):
+            best = (candidate, score)
+    return best
+
+
+class EventEngine:
+    """Assigns new stories to events; idempotent per story id."""
+
+    def __init__(self, index: EventIndex, model: EventModel | None = None) -> None:
+        self.index = index
+        self.model = model or EventModel.load()
+
+    async def assign_many(self, stories: Sequence[tuple[str, Profile]],
+                          ) -> list[EventAssignment]:
+        """Events of (story id, profile) new stories, as if one by one in order."""
+        keyed = [index_keys(profile) for _, profile in stories]
+        results: dict[int, EventAssignment] = {}
+        todo = list(range(len(stories)))
+        for attempt in range(MAX_ATTEMPTS):
+            todo = await self._attempt(stories, keyed, todo, results,
+                                       force=attempt == MAX_ATTEMPTS - 1)
+            if not todo:
+                break
+        return [results[position] for position in range(len(stories))]
+
+    async def _attempt(self, stories: Sequence[tuple[str, Profile]],
+                       keyed: Sequence[tuple[str, ...]], todo: list[int],
+                       results: dict[int, EventAssignment], *, force: bool) -> list[int]:
+        looked_up = await self.index.lookup_many([
+            Query(stories[i][0], keyed[i], stories[i][1].published) for i in todo])
+        local: list[tuple[tuple[str, ...], Candidate]] = []  # decided earlier in this batch
+        decided: dict[str, EventAssignment] = {}
+        pending: list[PendingEvent] = []
+        for position, (known, candidates) in zip(todo, looked_up, strict=True):
+            story_id, profile = stories[position]
+            known = known or decided.get(story_id)
+            if known is not None:
+                results[position] = known
+                continue
+            mine = set(keyed[position])
+            pool = {c.story_id: c for c in candidates if c.story_id != story_id}
+            for keys, candidate in local:
+                if mine.intersection(keys):
+                    pool.setdefault(candidate.story_id, candidate)
+            found = best_event(self.model, profile, list(pool.values()))
+            event = (EventAssignment(found[0].event_id, False, round(found[1], 3),
+                                     found[0].story_id)
+                     if found else EventAssignment(story_id, True, 0.0))
+            decided[story_id] = results[position] = event
+            local.append((keyed[position], Candidate(story_id, event.event_id, profile)))
+            pending.append(PendingEvent(story_id, event, profile, keyed[position],
+                                        tuple(sorted(pool))))
+        recorded = await self.index.add_many(pending, force=force)
+        refused = {p.story_id for p, ok in zip(pending, recorded, strict=True) if not ok}
+        return [position for position in todo if stories[position][0] in refused]
