@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import web
 from wirewatch.alerts.errors import AlertsError
 from wirewatch.alerts.store import SubscriptionStore
-from wirewatch.alerts.subscriptions import check_channels, from_mapping
+from wirewatch.alerts.subscriptions import NEW_PER, check_channels, from_mapping
 
 MAX_BODY = 64 * 1024
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -65,7 +65,7 @@ def subscriptions_api(store: SubscriptionStore, token: str,
     async def checked(document: dict[str, Any], subscription_id: str | None = None) -> Any:
         if subscription_id is not None:
             document = {**document, "id": subscription_id}
-        subscription = from_mapping(document, "request body")
+        subscription = from_mapping(document, "request body", default_per=NEW_PER)
         check_channels([subscription], known_channels)
         return subscription
 

@@ -65,18 +65,34 @@ async def _attempt(channel: str, notifier: Notifier, alert: Alert,
 
 
 def digest_of(alerts: list[Alert], channel: str) -> Alert:
-    """One message standing for several alerts of a subscription (a digest or a group)."""
+    """One message standing for several alerts of a subscription (a digest or a group).
+    Per-event alerts are one line per event (its latest headline and story count), where
+    the event's first alert and its updates fell in the same digest."""
     first = min(alerts, key=lambda a: a.created_at)
-    items = [DigestItem(alert_id=a.alert_id, story_id=a.story_id, title=a.title, url=a.url,
-                        source=a.source, outlets=a.outlets, is_update=a.is_update)
-             for a in sorted(alerts, key=lambda a: a.created_at)]
+    items: list[DigestItem] = []
+    line_of_event: dict[str, int] = {}
+    for a in sorted(alerts, key=lambda a: a.created_at):
+        item = DigestItem(alert_id=a.alert_id, story_id=a.story_id, title=a.title, url=a.url,
+                          source=a.source, outlets=a.outlets, is_update=a.is_update,
+                          event_stories=a.event_stories if a.per_event else 0)
+        if a.per_event and a.event_id in line_of_event:
+            told = items[line_of_event[a.event_id]]
+            items[line_of_event[a.event_id]] = DigestItem(
+                alert_id=told.alert_id, story_id=a.story_id, title=a.title, url=a.url,
+                source=a.source, outlets=a.outlets, is_update=told.is_update,
+                event_stories=max(told.event_stories, item.event_stories))
+            continue
+        if a.per_event:
+            line_of_event[a.event_id] = len(items)
+        items.append(item)
+    unit = "events" if all(a.per_event for a in alerts) else "stories"
     digest_id = hashlib.blake2b("\x1f".join(sorted(a.alert_id for a in alerts)).encode(),
                                 digest_size=12).hexdigest()
     return Alert(
         alert_id=f"digest-{digest_id}", subscription_id=first.subscription_id,
         subscription_name=first.subscription_name, owner=first.owner, channels=[channel],
         story_id=first.story_id, article_id=first.article_id,
-        title=f"{len(alerts)} stories for {first.subscription_name}", url=first.url,
+        title=f"{len(items)} {unit} for {first.subscription_name}", url=first.url,
         source=first.source,
         topics=sorted({t for a in alerts for t in a.topics}),
         entities=sorted({e for a in alerts for e in a.entities}),

@@ -1,5 +1,6 @@
-"""Match a tagged story against subscriptions: one alert per (subscription, story), then an
-update when the story changes materially. Pure: the caller supplies what was sent before."""
+"""Match a tagged story against subscriptions: one alert per (subscription, event) or
+(subscription, story), then an update when it changes materially (a new headline, more
+outlets, more stories of the event). Pure: the caller supplies what was sent before."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from datetime import datetime
 
 from wirewatch.alerts.escape import plain
 from wirewatch.alerts.query import evaluate, positive_terms, triggers
-from wirewatch.alerts.records import Alert
+from wirewatch.alerts.records import Alert, event_unit
 from wirewatch.alerts.subscriptions import Subscription
 
 
@@ -31,6 +32,9 @@ class StoryView:
     outlets: int = 1
     salience: Mapping[str, float] = field(default_factory=dict)  # entity id -> 0..1
     is_update: bool = False  # the article was re-published with changes
+    event_id: str = ""  # the event the story reports ("" in records from before events)
+    event_stories: int = 1  # stories of the event so far
+    major: bool = False  # from a major outlet (settings: major_outlets)
 
     # facts() per minimum salience: every subscription asks, and most ask the same
     _facts: dict[float, dict[str, frozenset[str]]] = field(
@@ -55,6 +59,7 @@ class Sent:
     title: str
     outlets: int
     updates: int = 0
+    stories: int = 0  # per event: the event's stories when last told
 
 
 @dataclass(frozen=True)
@@ -76,11 +81,19 @@ class Decision:
 
 def sent_after(alert: Alert) -> Sent:
     """What a subscription has been told once this alert is queued."""
-    return Sent(alert.title, alert.outlets, alert.update)
+    return Sent(alert.title, alert.outlets, alert.update, alert.event_stories)
+
+
+def unit_of(story: StoryView, subscription: Subscription) -> str:
+    """What the subscription is told once about: the story's event, or the story."""
+    if subscription.per == "event" and story.event_id:
+        return event_unit(story.event_id)
+    return story.story_id
 
 
 def alert_id(subscription_id: str, story_id: str, update: int = 0) -> str:
-    """The ledger key of an alert: one per (subscription, story[, update]), stable on replay."""
+    """The ledger key of an alert: one per (subscription, unit[, update]), stable on replay;
+    the unit is a story, or an event for per-event subscriptions (their own id space)."""
     key = f"{subscription_id}\x1f{story_id}" + (f"\x1fupdate-{update}" if update else "")
     return hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
 
@@ -113,7 +126,9 @@ def decide(story: StoryView, subscription: Subscription, held: list[str], sent: 
     """The alert this copy of the story calls for, given what was sent before, if any."""
     if sent is None:
         return Decision(_alert(story, subscription, held, now, update=0), Sent(
-            story.title, story.outlets))
+            story.title, story.outlets, 0, story.event_stories))
+    if subscription.per == "event" and story.event_id:
+        return _event_update(story, subscription, held, sent, now=now)
     new_headline = (subscription.update_on_new_headline and story.is_update
                     and headline_key(story.title) != headline_key(sent.title))
     more_outlets = (subscription.update_after_outlets is not None
@@ -125,17 +140,34 @@ def decide(story: StoryView, subscription: Subscription, held: list[str], sent: 
                     Sent(story.title if new_headline else sent.title, story.outlets, update))
 
 
+def _event_update(story: StoryView, subscription: Subscription, held: list[str], sent: Sent,
+                  *, now: datetime) -> Decision | None:
+    """An update of an event already told: enough new stories, or a major outlet's own new
+    headline. Copies of a story add no story, so they never update an event."""
+    more_stories = story.event_stories >= sent.stories + subscription.update_after_stories
+    major_headline = (story.major and not story.is_duplicate
+                      and headline_key(story.title) != headline_key(sent.title))
+    if not (more_stories or major_headline):
+        return None
+    update = sent.updates + 1
+    return Decision(_alert(story, subscription, held, now, update=update),
+                    Sent(story.title, story.outlets, update, story.event_stories))
+
+
 def _alert(story: StoryView, subscription: Subscription, held: list[str], now: datetime, *,
            update: int) -> Alert:
+    unit = unit_of(story, subscription)
     return Alert(
-        alert_id=alert_id(subscription.id, story.story_id, update),
+        alert_id=alert_id(subscription.id, unit, update),
         subscription_id=subscription.id, subscription_name=subscription.name,
         owner=subscription.owner, channels=list(subscription.channels),
         story_id=story.story_id, article_id=story.article_id, title=story.title, url=story.url,
         source=story.source, topics=list(story.topics), entities=list(story.entities),
         evidence=held + list(story.evidence), created_at=now, outlets=story.outlets,
         is_update=update > 0, update=update,
-        thread_of=alert_id(subscription.id, story.story_id) if update else None)
+        thread_of=alert_id(subscription.id, unit) if update else None,
+        event_id=story.event_id, per_event=unit != story.story_id,
+        event_stories=story.event_stories)
 
 
 class SubscriptionIndex:

@@ -17,6 +17,7 @@ class DigestItem(msgspec.Struct, frozen=True, kw_only=True):
     source: str
     outlets: int = 1
     is_update: bool = False
+    event_stories: int = 0  # per-event alerts: the event's stories so far
 
 
 class Alert(msgspec.Struct, frozen=True, kw_only=True):
@@ -41,6 +42,19 @@ class Alert(msgspec.Struct, frozen=True, kw_only=True):
     update: int = 0  # which update of the story this is (0: the first alert)
     thread_of: str | None = None  # the alert this one updates (replies in its thread)
     digest: list[DigestItem] = []  # set when this message stands for several alerts
+    event_id: str = ""  # the event the story reports ("" before events)
+    per_event: bool = False  # the subscription is told once per event, not per story
+    event_stories: int = 0  # per-event alerts: the event's stories so far
+
+
+def event_unit(event_id: str) -> str:
+    """An event as a ledger unit: apart from story ids (an event's id is its first story's)."""
+    return f"event:{event_id}"
+
+
+def alert_unit(alert: Alert) -> str:
+    """What the ledger counts "once" for: the event (per-event subscriptions) or story."""
+    return event_unit(alert.event_id) if alert.per_event and alert.event_id else alert.story_id
 
 
 _encoder = msgspec.json.Encoder()

@@ -62,7 +62,9 @@ def _carried_by(r: Rendered) -> str:
 def _digest_lines(alert: Alert) -> list[tuple[str, str | None, str, int, bool]]:
     """(title, checked url, source, outlets, is update) per story of a digest."""
     return [(plain(item.title)[:MAX_TITLE] or "(untitled story)", safe_url(item.url),
-             plain(item.source), item.outlets, item.is_update) for item in alert.digest]
+             plain(item.source) + (f" · {item.event_stories} stories"
+                                   if item.event_stories > 1 else ""),
+             item.outlets, item.is_update) for item in alert.digest]
 
 
 def slack_message(alert: Alert, dashboard_url: str | None = None) -> dict[str, Any]:

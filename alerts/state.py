@@ -7,9 +7,11 @@ from collections.abc import Sequence
 
 import redis.asyncio as aioredis
 from wirewatch.alerts.matching import Decision, Sent
+from wirewatch.alerts.records import alert_unit
 
-# KEYS[1] the (subscription, story) hash; ARGV: expected updates (-1: must not exist),
-# title, outlets, updates, ttl. Returns 1 when written, 0 when another worker got there first.
+# KEYS[1] the (subscription, unit) hash; ARGV: expected updates (-1: must not exist),
+# title, outlets, updates, ttl, event stories. Returns 1 when written, 0 when another worker
+# got there first.
 _RECORD = """
 local current = redis.call('HGET', KEYS[1], 'updates')
 local expected = tonumber(ARGV[1])
@@ -18,7 +20,8 @@ if expected < 0 then
 elseif not current or tonumber(current) ~= expected then
   return 0
 end
-redis.call('HSET', KEYS[1], 'title', ARGV[2], 'outlets', ARGV[3], 'updates', ARGV[4])
+redis.call('HSET', KEYS[1], 'title', ARGV[2], 'outlets', ARGV[3], 'updates', ARGV[4],
+           'stories', ARGV[6])
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 return 1
 """
@@ -42,7 +45,13 @@ class SentStore:
     async def load_many(self, queries: Sequence[tuple[Sequence[str], str]],
                         ) -> list[dict[str, Sent]]:
         """`load` for many (subscription ids, story id) in one round trip."""
-        pairs = [(sub, story) for subs, story in queries for sub in subs]
+        return await self.load_units([[(sub, story) for sub in subs] for subs, story in queries])
+
+    async def load_units(self, queries: Sequence[Sequence[tuple[str, str]]],
+                         ) -> list[dict[str, Sent]]:
+        """What each (subscription, unit) of each query was told (a unit: a story id or an
+        event's `event_unit`), by subscription id, in one round trip."""
+        pairs = [pair for query in queries for pair in query]
         if not pairs:
             return [{} for _ in queries]
         async with self.client.pipeline(transaction=False) as pipe:
@@ -50,13 +59,13 @@ class SentStore:
                 pipe.hgetall(self._key(sub, story))
             replies = iter(await pipe.execute())
         found: list[dict[str, Sent]] = []
-        for subs, _ in queries:
+        for query in queries:
             told = {}
-            for sub in subs:
+            for sub, _ in query:
                 fields = next(replies)
                 if fields:
                     told[sub] = Sent(fields[b"title"].decode(), int(fields[b"outlets"]),
-                                     int(fields[b"updates"]))
+                                     int(fields[b"updates"]), int(fields.get(b"stories", 0)))
             found.append(told)
         return found
 
@@ -69,8 +78,8 @@ class SentStore:
             for decision in decisions:
                 alert, sent = decision.alert, decision.sent
                 expected = sent.updates - 1 if alert.is_update else -1
-                await self._record(keys=[self._key(alert.subscription_id, alert.story_id)],
+                await self._record(keys=[self._key(alert.subscription_id, alert_unit(alert))],
                                    args=[expected, sent.title, sent.outlets, sent.updates,
-                                         self.ttl], client=pipe)
+                                         self.ttl, sent.stories], client=pipe)
             flags = await pipe.execute()
         return [decision for decision, flag in zip(decisions, flags, strict=True) if flag]

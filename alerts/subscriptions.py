@@ -18,6 +18,9 @@ _CHANNEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 _CLOCK = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
 MODES = ("immediate", "hourly", "daily")
+PER = ("event", "story")  # one alert per event (with threaded updates) or per story
+NEW_PER = "event"  # what a new subscription gets; one stored without `per` keeps "story"
+
 
 
 def clock_text(value: object) -> str:
@@ -104,13 +107,16 @@ class Subscription:
     min_salience: float = 0.0  # entities below this salience do not count for `entity:`
     update_after_outlets: int | None = 5  # an update when this many more outlets carry it
     update_on_new_headline: bool = True  # an update when the story's headline changes
+    per: str = NEW_PER  # "event": one alert per event, later stories threaded as updates
+    update_after_stories: int = 3  # per event: an update when this many more stories join
 
     @classmethod
     def create(cls, *, name: str, owner: str, query: str,
                channels: tuple[str, ...] = ("console",), id: str | None = None,
                schedule: Schedule | None = None, min_salience: float = 0.0,
                update_after_outlets: int | None = 5,
-               update_on_new_headline: bool = True) -> Subscription:
+               update_on_new_headline: bool = True, per: str = NEW_PER,
+               update_after_stories: int = 3) -> Subscription:
         try:
             parsed = parse_query(query)
         except QueryError as exc:
@@ -123,13 +129,20 @@ class Subscription:
             raise SubscriptionError(f"subscription {name!r}: needs at least one channel")
         if not 0.0 <= min_salience <= 1.0:
             raise SubscriptionError(f"subscription {name!r}: min_salience is between 0 and 1")
+        if per not in PER:
+            raise SubscriptionError(f"subscription {name!r}: per must be one of {list(PER)}")
+        if isinstance(update_after_stories, bool) or not isinstance(update_after_stories, int) \
+                or update_after_stories < 1:
+            raise SubscriptionError(f"subscription {name!r}: update_after_stories must be a "
+                                    "whole number, at least 1")
         if update_after_outlets is not None and update_after_outlets < 1:
             raise SubscriptionError(f"subscription {name!r}: update_after_outlets must be at "
                                     "least 1 (or null for no outlet updates)")
         return cls(id=id or slugify(name), name=name, owner=owner, query=query, parsed=parsed,
                    channels=tuple(channels), schedule=schedule or Schedule(),
                    min_salience=float(min_salience), update_after_outlets=update_after_outlets,
-                   update_on_new_headline=update_on_new_headline)
+                   update_on_new_headline=update_on_new_headline, per=per,
+                   update_after_stories=update_after_stories)
 
     def to_dict(self) -> dict[str, Any]:
         """The subscription as YAML/JSON would hold it (what `from_mapping` reads back)."""
@@ -137,7 +150,8 @@ class Subscription:
                 "channels": list(self.channels), "schedule": self.schedule.to_dict(),
                 "min_salience": self.min_salience,
                 "update_after_outlets": self.update_after_outlets,
-                "update_on_new_headline": self.update_on_new_headline}
+                "update_on_new_headline": self.update_on_new_headline,
+                "per": self.per, "update_after_stories": self.update_after_stories}
 
 
 def check_channels(subscriptions: list[Subscription], known: frozenset[str]) -> None:
@@ -173,8 +187,10 @@ def load_subscriptions(path: Path) -> list[Subscription]:
     return subscriptions
 
 
-def from_mapping(entry: Any, where: str = "subscription") -> Subscription:
-    """A subscription from a YAML/JSON mapping; every mistake says where and what."""
+def from_mapping(entry: Any, where: str = "subscription", *,
+                 default_per: str = "story") -> Subscription:
+    """A subscription from a YAML/JSON mapping; every mistake says where and what. Without
+    `per` it is one written before events ("story"), unless the caller creates a new one."""
     if not isinstance(entry, dict):
         raise SubscriptionError(f"{where}: expected a mapping, got {entry!r}")
     missing = [key for key in ("name", "query") if not isinstance(entry.get(key), str)]
@@ -210,7 +226,9 @@ def from_mapping(entry: Any, where: str = "subscription") -> Subscription:
                                   schedule.get("group_interval_seconds", 300))),
             min_salience=float(entry.get("min_salience", 0.0)),
             update_after_outlets=entry.get("update_after_outlets", 5),
-            update_on_new_headline=bool(entry.get("update_on_new_headline", True)))
+            update_on_new_headline=bool(entry.get("update_on_new_headline", True)),
+            per=str(entry.get("per", default_per)),
+            update_after_stories=entry.get("update_after_stories", 3))
     except SubscriptionError as exc:
         raise SubscriptionError(f"{where}: {exc}") from exc
     except (TypeError, ValueError) as exc:

@@ -15,7 +15,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -30,7 +30,7 @@ from faust.transport.drivers.aiokafka import Consumer as FaustConsumer
 from faust.transport.drivers.aiokafka import Producer as FaustProducer
 from wirewatch.alerts.channels import SLACK_API_URL, Channels, load_channels
 from wirewatch.alerts.dispatch import RetryPolicy
-from wirewatch.alerts.matching import Decision, Sent, decide, matches, sent_after
+from wirewatch.alerts.matching import Decision, Sent, decide, matches, sent_after, unit_of
 from wirewatch.alerts.outbox import Outbox
 from wirewatch.alerts.probe import send_test_alert
 from wirewatch.alerts.records import Alert, decode_alert, encode_alert
@@ -47,14 +47,25 @@ from wirewatch.streams.dedupe.sketch import SKETCH_MEMO_SIZE, sketch
 from wirewatch.streams.dedupe.stories import StoryStore
 from wirewatch.streams.delivery import Delivery, deliver_until_cancelled
 from wirewatch.streams.dlq import DeadLetter
+from wirewatch.streams.events.log import EventLog
+from wirewatch.streams.events.outlets import DEFAULT_MAJOR_OUTLETS
+from wirewatch.streams.events.service import EventAssigner, StoryItem
 from wirewatch.streams.ops import metrics
 from wirewatch.streams.ops.activity import Activity
 from wirewatch.streams.ops.auth import WebAuth
+from wirewatch.streams.ops.event_pages import EventPagesConfig
 from wirewatch.streams.ops.monitor import Monitor
 from wirewatch.streams.ops.subscription_pages import SubscriptionPagesConfig
 from wirewatch.streams.ops.web import CannotResend, WebConfig, operations_app
 from wirewatch.streams.records import Article, TaggedArticle, decode, encode
-from wirewatch.streams.stages import build_article, clean_raw, now_utc, story_view, tag_article
+from wirewatch.streams.stages import (
+    build_article,
+    clean_raw,
+    event_update,
+    now_utc,
+    story_view,
+    tag_article,
+)
 from wirewatch.streams.tagging.reload import TaggerSource
 from wirewatch.streams.tagging.tagger import MEMO_SIZE
 from wirewatch.streams.topics import TopicNames
@@ -141,6 +152,8 @@ class PipelineConfig:
     track_unprocessed: bool = False  # an embedded broker: see wirewatch.connectors.unprocessed
     request_timeout_seconds: float = 30.0  # the producer's; see wirewatch.streams.writes
     deliver: bool = True  # False: `wirewatch deliver` processes send what this one queues
+    event_window_seconds: float = 72 * 3600  # settings: event_window_hours
+    major_outlets: tuple[str, ...] = DEFAULT_MAJOR_OUTLETS
 
 
 def subscription_pages(store: SubscriptionStore, channels: Channels, tagger: TaggerSource, *,
@@ -203,11 +216,13 @@ def kafka_app(app_id: str, bootstrap: str, *, idempotent: bool, partitions: int,
 
 def pipeline_steps(names: TopicNames, taggers: TaggerSource, *, assigner: StoryAssigner,
                    stories: StoryStore, activity: Activity, live: LiveSubscriptions,
-                   sent_store: SentStore, outbox: Outbox) -> list[Step]:
-    """The worker's four steps: normalise (and dedupe), tag, match and deliver (queue)."""
+                   sent_store: SentStore, outbox: Outbox, events: EventAssigner,
+                   majors: Sequence[str] = DEFAULT_MAJOR_OUTLETS,
+                   event_log: EventLog | None = None) -> list[Step]:
+    """The worker's four steps: normalise (dedupe and events), tag, match, deliver (queue)."""
 
     async def normalise(items: list[RawItem]) -> Batch:
-        """A batch of raw items in a few Redis round trips (dedupe and story copies)."""
+        """A batch of raw items in a few Redis round trips (dedupe, story copies, events)."""
         cleaned = [clean_raw(item) for item in items]
         assigned = await assigner.assign_many([
             (item.item_id, item.source, item.url, title, text)
@@ -216,39 +231,62 @@ def pipeline_steps(names: TopicNames, taggers: TaggerSource, *, assigner: StoryA
             (story.story_id, item.item_id, item.source, item.url, item.fetched_at.timestamp(),
              len(text)) for item, (_, text), story in zip(items, cleaned, assigned,
                                                           strict=True)])
-        articles = [build_article(item, title, text, story, count) for item, (title, text),
-                    story, count in zip(items, cleaned, assigned, outlets, strict=True)]
+        started = time.perf_counter()
+        placed = await events.place_many([
+            StoryItem(story.story_id, not story.is_duplicate, title, text,
+                      (item.published or item.fetched_at).timestamp())
+            for item, (title, text), story in zip(items, cleaned, assigned, strict=True)])
+        metrics.EVENTS_BATCH.observe(time.perf_counter() - started)
+        articles = [build_article(item, title, text, story, count, place.event.event_id,
+                                  place.stories)
+                    for item, (title, text), story, count, place
+                    in zip(items, cleaned, assigned, outlets, placed, strict=True)]
+        updates = [[(names.events, a.event_id.encode(), encode(event_update(a, place)))]
+                   if not a.is_duplicate else []
+                   for a, place in zip(articles, placed, strict=True)]
+        metrics.EVENTS.labels("new").inc(sum(1 for a, p in zip(articles, placed, strict=True)
+                                             if not a.is_duplicate and p.event.is_new))
+        metrics.EVENTS.labels("joined").inc(sum(1 for a, p in zip(articles, placed, strict=True)
+                                                if not a.is_duplicate and not p.event.is_new))
         duplicates = sum(article.is_duplicate for article in articles)
         metrics.ARTICLES.labels("duplicate").inc(duplicates)
         metrics.ARTICLES.labels("new_story").inc(len(articles) - duplicates)
         await activity.record_articles(articles)
-        return Batch([[(names.articles, a.story_id.encode(), encode(a))] for a in articles],
-                     records=[[a] for a in articles])
+        if event_log is not None:
+            await event_log.record_articles(articles)
+        # The event update goes first: records of the next step are the articles, by position.
+        return Batch([[*update, (names.articles, a.story_id.encode(), encode(a))]
+                      for a, update in zip(articles, updates, strict=True)],
+                     records=[[*([None] * len(update)), a]
+                              for a, update in zip(articles, updates, strict=True)])
 
     async def tag(articles: list[Article]) -> Batch:
         tagger = taggers.current()
         results = [tag_article(article, tagger) for article in articles]
+        if event_log is not None:
+            await event_log.record_tags(results)
         return Batch([[(names.tagged, r.article.story_id.encode(), encode(r))]
                       for r in results], records=[[r] for r in results])
 
     async def match(tagged: list[TaggedArticle]) -> Batch:
-        views = [story_view(one) for one in tagged]
+        views = [story_view(one, majors) for one in tagged]
         _, silences = await live.current()
         candidates = [[(s, held) for s in live.index.candidates(view)
                        if (held := matches(view, s, silences)) is not None] for view in views]
-        sent = await sent_store.load_many([([s.id for s, _ in found], view.story_id)
-                                           for view, found in zip(views, candidates,
-                                                                  strict=True)])
+        sent = await sent_store.load_units([[(s.id, unit_of(view, s)) for s, _ in found]
+                                            for view, found in zip(views, candidates,
+                                                                   strict=True)])
         now = now_utc()
         decided: dict[tuple[str, str], Sent] = {}  # earlier copies in this same batch
         per_event: list[list[Decision]] = []
         for view, found, told in zip(views, candidates, sent, strict=True):
             here = []
             for s, held in found:
-                before = decided.get((s.id, view.story_id), told.get(s.id))
+                unit = unit_of(view, s)
+                before = decided.get((s.id, unit), told.get(s.id))
                 decision = decide(view, s, held, before, now=now)
                 if decision is not None:
-                    decided[(s.id, view.story_id)] = decision.sent
+                    decided[(s.id, unit)] = decision.sent
                     here.append(decision)
             per_event.append(here)
         # Not remembered here but by the deliver step once it has queued the alerts: a crash
@@ -290,6 +328,10 @@ def create_app(config: PipelineConfig) -> faust.App:
                              window_seconds=config.dedupe_window_seconds)
     stories = StoryStore(redis_client, prefix=config.redis_prefix,
                          window_seconds=config.dedupe_window_seconds)
+    events = EventAssigner(redis_client, prefix=config.redis_prefix,
+                           window_seconds=config.event_window_seconds)
+    event_log = EventLog(redis_client, prefix=config.redis_prefix,
+                         window_seconds=config.event_window_seconds)
     # Bounded caches fill for a while after start: their fill levels say whether memory
     # that grows is a cache still filling (bench/soak.py) or something that never stops.
     boilerplate = assigner.engine.boilerplate
@@ -309,10 +351,14 @@ def create_app(config: PipelineConfig) -> faust.App:
         return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw",
                          value_serializer="raw", internal=False)
 
-    raw, articles, tagged, alerts, dlq = (topic(n) for n in names.all())
+    raw, dlq = topic(names.raw), topic(names.dlq)
+    for name in (names.articles, names.tagged, names.alerts, names.events):
+        topic(name)  # declared, so Faust knows every topic it writes
 
     steps = pipeline_steps(names, config.tagger, assigner=assigner, stories=stories,
-                           activity=activity, live=live, sent_store=sent_store, outbox=outbox)
+                           activity=activity, live=live, sent_store=sent_store, outbox=outbox,
+                           events=events, majors=config.major_outlets,
+                           event_log=event_log)
     unprocessed = UnprocessedItems(redis_client, prefix=config.redis_prefix)
 
     async def processed(keys: list[bytes]) -> None:
@@ -374,7 +420,8 @@ def create_app(config: PipelineConfig) -> faust.App:
             monitor=monitor, activity=activity, bootstrap=config.kafka_bootstrap,
             dlq_topic=names.dlq, max_lag=config.max_lag, auth=config.web_auth,
             resend=resend, resend_stages=frozenset({"normalise", "tag", "match", "deliver"}),
-            ready=not_ready, assignment=assignment, subscriptions=subscription_pages(
+            ready=not_ready, assignment=assignment,
+            pages=EventPagesConfig(event_log, stories, activity), subscriptions=subscription_pages(
                 store, config.channels, config.tagger, dashboard_url=config.dashboard_url,
                 slack_api_url=config.slack_api_url)))
         runner = aiohttp_web.AppRunner(web_app, access_log=None)

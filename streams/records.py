@@ -1,4 +1,4 @@
-"""Wire records of news.articles.v1 and news.tagged.v1 (JSON, schemas from msgspec)."""
+"""Wire records of news.articles.v1, news.tagged.v1 and news.events.v1 (JSON, msgspec)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,9 @@ class Article(msgspec.Struct, frozen=True, kw_only=True):
     published: datetime | None = None
     is_update: bool = False
     outlets: int = 1  # copies of the story seen so far, this one included
+    # The event the story reports (added within v1: "" in records written before events).
+    event_id: str = ""
+    event_stories: int = 1  # stories of the event so far, this article's included
 
 
 class EntityTag(msgspec.Struct, frozen=True, kw_only=True):
@@ -57,7 +60,22 @@ class TaggedArticle(msgspec.Struct, frozen=True, kw_only=True):
     evidence: dict[str, list[Evidence]] = {}  # tag (topic id or entity:id) -> why
 
 
-Record = TypeVar("Record", RawItem, Article, TaggedArticle, Alert)
+class EventUpdate(msgspec.Struct, frozen=True, kw_only=True):
+    """A story joined (or founded) an event: the payload of news.events.v1, keyed by event."""
+
+    event_id: str
+    story_id: str
+    article_id: str
+    title: str
+    url: str
+    source: str
+    is_new_event: bool
+    stories: int  # stories of the event so far, this one included
+    similarity: float  # to the story it was matched with (0 for a new event)
+    published: datetime
+
+
+Record = TypeVar("Record", RawItem, Article, TaggedArticle, Alert, EventUpdate)
 
 _encoder = msgspec.json.Encoder()
 _decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {}
@@ -79,7 +97,7 @@ def decode(data: bytes, record_type: type[Record]) -> Record:
 
 def json_schemas() -> dict[str, Any]:
     """JSON Schemas of every public topic's records, for non-Python consumers."""
-    types = (RawItem, Article, TaggedArticle, Alert)
+    types = (RawItem, Article, TaggedArticle, Alert, EventUpdate)
     schemas, components = msgspec.json.schema_components(types)
     return {"records": {t.__name__: s for t, s in zip(types, schemas, strict=True)},
             "$defs": components}

@@ -255,6 +255,8 @@ def run_pipeline(settings: Settings, *, feeds: list[FeedSpec] | None = None,
             track_unprocessed=endpoints.embedded_kafka,
             deliver=settings.worker_delivers or not worker_only,
             request_timeout_seconds=settings.kafka_request_timeout_seconds,
+            event_window_seconds=settings.event_window_hours * 3600,
+            major_outlets=tuple(settings.major_outlets),
         )
         if settings.api_token and settings.api_token.get_secret_value() and not worker_only:
             config.background.append(api_job(settings, endpoints.redis_url, channels.ids))

@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from wirewatch.streams.eventloop import DEFAULT as DEFAULT_EVENT_LOOP
 from wirewatch.streams.eventloop import EventLoop
+from wirewatch.streams.events.outlets import DEFAULT_MAJOR_OUTLETS
 from wirewatch.streams.ops.auth import WebAuth
 from wirewatch.streams.tagging.reload import TaggerSource
 
@@ -126,6 +127,12 @@ class Settings(BaseSettings):
         "without a restart.")
     dedupe_window_days: float = Field(
         7.0, gt=0, description="How long the dedupe index remembers an article.")
+    event_window_hours: float = Field(
+        72.0, gt=0, description="How far apart two stories of one event may be published.")
+    major_outlets: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_MAJOR_OUTLETS),
+        description="Sources (feed names or site hosts) whose new headline in an event is "
+        "an update on its own (JSON list).")
     web_host: str = Field("127.0.0.1", description="Address of the web views and /metrics.")
     web_port: int = Field(6066, ge=0, le=65535, description="Port of the web views and /metrics.")
     web_token: SecretStr | None = Field(

@@ -21,12 +21,13 @@ class TopicNames:
     tagged: str
     alerts: str
     dlq: str
+    events: str  # event updates (news.events.v1), beside the flow: nothing downstream reads it
 
     @classmethod
     def with_prefix(cls, prefix: str = "") -> TopicNames:
         return cls(raw=f"{prefix}news.raw.v1", articles=f"{prefix}news.articles.v1",
                    tagged=f"{prefix}news.tagged.v1", alerts=f"{prefix}news.alerts.v1",
-                   dlq=f"{prefix}news.dlq.v1")
+                   dlq=f"{prefix}news.dlq.v1", events=f"{prefix}news.events.v1")
 
     def all(self) -> tuple[str, ...]:
         return astuple(self)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import ssl
 from dataclasses import dataclass, field
 from email.errors import HeaderParseError
@@ -31,6 +32,9 @@ class SmtpServer:
     ca_file: str | None = None  # trust this CA (e.g. a private relay's); default: system CAs
 
 
+# What make_msgid writes (and the ledger keeps); anything else never reaches a header.
+_MESSAGE_ID = re.compile(r"<[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+>")
+
 def plain_address(value: str) -> Address:
     """An address from configuration, refused if it could carry anything but one address."""
     cleaned = header_value(value, limit=320)
@@ -44,8 +48,9 @@ def plain_address(value: str) -> Address:
 
 
 def build_message(alert: Alert, sender: str, recipients: list[str],
-                  dashboard_url: str | None = None) -> EmailMessage:
-    """The e-mail for an alert; the subject is the only header feed text reaches, sanitised."""
+                  dashboard_url: str | None = None, thread: str | None = None) -> EmailMessage:
+    """The e-mail for an alert; the subject is the only header feed text reaches, sanitised.
+    An update names the first alert's Message-ID (`thread`) so mail clients thread it."""
     text, html_body = email_bodies(alert, dashboard_url)
     message = EmailMessage()
     message["Subject"] = email_subject(alert)
@@ -54,6 +59,9 @@ def build_message(alert: Alert, sender: str, recipients: list[str],
     message["Date"] = format_datetime(alert.created_at)
     message["Message-ID"] = make_msgid(idstring=alert.alert_id[:16], domain="wirewatch")
     message["X-Wirewatch-Alert-Id"] = alert.alert_id
+    if thread and _MESSAGE_ID.fullmatch(thread):
+        message["In-Reply-To"] = thread
+        message["References"] = thread
     message.set_content(text)
     message.add_alternative(html_body, subtype="html")
     return message
@@ -71,7 +79,8 @@ class EmailNotifier:
         self._tls = ssl.create_default_context(cafile=server.ca_file)
 
     async def notify(self, alert: Alert, thread: str | None = None) -> str | None:
-        message = build_message(alert, self.server.sender, self.recipients, self.dashboard_url)
+        message = build_message(alert, self.server.sender, self.recipients, self.dashboard_url,
+                                thread)
         server = self.server
         try:
             await aiosmtplib.send(

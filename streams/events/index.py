@@ -7,6 +7,7 @@ stories) and `ev:e:<event>:stories`. Everything expires after the event window.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import msgspec
@@ -81,13 +82,15 @@ end
 return out
 """
 
-# ARGV[1] = msgpack [prefix, ttl, check, [[story, event, "new"/"join", published, [keys],
-# [seen]], ...]], ARGV[2...] = each story's record. A new event is refused when a key holds
-# a recorded story it did not compare with (a concurrent founder); a join is refused when
-# the story it joined was refused in this call. Returns 1 (recorded) or 0 per story.
+# ARGV[1] = msgpack [prefix, ttl, check, now, [[story, event, "new"/"join", published,
+# [keys], [seen]], ...]], ARGV[2...] = each story's record. `recent` ranks events by when
+# news of them last arrived (now), not by publication: a backfill's old news is news here.
+# A new event is refused when a key holds a recorded story it did not compare with (a
+# concurrent founder); a join is refused when the story it joined was refused in this call.
+# Returns 1 (recorded) or 0 per story.
 _ADD = """
 local spec = cmsgpack.unpack(ARGV[1])
-local prefix, ttl, checking, items = spec[1], spec[2], spec[3], spec[4]
+local prefix, ttl, checking, now, items = spec[1], spec[2], spec[3], spec[4], spec[5]
 local out, refused = {}, {}
 for n = 1, #items do
   local id, event, mode, published, keys, seen_list = unpack(items[n])
@@ -129,7 +132,7 @@ for n = 1, #items do
     redis.call('HSET', head, 'stories', redis.call('ZCARD', listed))
     redis.call('EXPIRE', head, ttl)
     redis.call('EXPIRE', listed, ttl)
-    redis.call('ZADD', prefix .. 'recent', published, event)
+    redis.call('ZADD', prefix .. 'recent', now, event)
   end
   if ok then out[n] = 1 else refused[id] = true; out[n] = 0 end
 end
@@ -176,9 +179,19 @@ class RedisEventIndex:
             return []
         items = [[p.story_id, p.event.event_id, "new" if p.event.is_new else "join",
                   p.profile.published, list(p.keys), list(p.seen)] for p in pending]
-        spec = _encoder.encode([self.prefix, self.ttl, not force, items])
+        spec = _encoder.encode([self.prefix, self.ttl, not force, time.time(), items])
         flags = await self._add(args=[spec, *[pack(p.event, p.profile) for p in pending]])
         return [bool(flag) for flag in flags]
+
+    async def story_counts(self, event_ids: Sequence[str]) -> list[int]:
+        """How many stories each event has (0 where unknown)."""
+        if not event_ids:
+            return []
+        async with self.client.pipeline(transaction=False) as pipe:
+            for event_id in event_ids:
+                pipe.hget(f"{self.prefix}e:{event_id}", "stories")
+            counts = await pipe.execute()
+        return [int(count) if count is not None else 0 for count in counts]
 
     async def events_of(self, story_ids: Sequence[str]) -> list[str | None]:
         """The event of each story already assigned (None where unknown)."""

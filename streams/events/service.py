@@ -13,6 +13,14 @@ from wirewatch.streams.events.similarity import EventModel
 
 
 @dataclass(frozen=True)
+class Placed:
+    """An article's event and how many stories the event has once it is recorded."""
+
+    event: EventAssignment
+    stories: int
+
+
+@dataclass(frozen=True)
 class StoryItem:
     """One article as event assignment sees it."""
 
@@ -34,6 +42,10 @@ class EventAssigner:
 
     async def assign_many(self, items: Sequence[StoryItem]) -> list[EventAssignment]:
         """Each article's event, in order; copies get their story's event."""
+        return [placed.event for placed in await self.place_many(items)]
+
+    async def place_many(self, items: Sequence[StoryItem]) -> list[Placed]:
+        """`assign_many` with each event's story count after the batch."""
         first: dict[str, int] = {}
         for position, item in enumerate(items):
             if item.is_new_story:
@@ -52,4 +64,7 @@ class EventAssigner:
             # A copy whose story's first article was never profiled (it predates events,
             # or expired): the story is its own event rather than no event.
             by_story[story_id] = EventAssignment(event_id or story_id, event_id is None, 0.0)
-        return [by_story[item.story_id] for item in items]
+        events = sorted({event.event_id for event in by_story.values()})
+        counts = dict(zip(events, await self.index.story_counts(events), strict=True))
+        return [Placed(by_story[item.story_id],
+                       max(1, counts[by_story[item.story_id].event_id])) for item in items]

@@ -46,6 +46,7 @@ class Delivery:
     title: str
     outcome: str  # sent, dead-lettered
     detail: str
+    event_id: str = ""
 
 
 def _text(fields: dict[bytes, bytes], name: str) -> str:
@@ -75,7 +76,9 @@ class Activity:
         await self.client.xadd(self.deliveries_key, {
             "at": time.time(), "channel": channel, "subscription_id": alert.subscription_id,
             "story_id": alert.story_id, "title": alert.title, "outcome": outcome,
-            "detail": detail[:300]}, maxlen=KEEP, approximate=True)
+            "detail": detail[:300], "event_id": alert.event_id,
+            "stories": ",".join(sorted({i.story_id for i in alert.digest}))},
+            maxlen=KEEP, approximate=True)
 
     async def recent_stories(self, limit: int = 30) -> list[StoryActivity]:
         """The latest stories, each once, with the most outlets seen for it."""
@@ -100,4 +103,5 @@ class Activity:
         entries = await self.client.xrevrange(self.deliveries_key, count=limit)
         return [Delivery(float(_text(f, "at") or 0), _text(f, "channel"),
                          _text(f, "subscription_id"), _text(f, "story_id"), _text(f, "title"),
-                         _text(f, "outcome"), _text(f, "detail")) for _, f in entries]
+                         _text(f, "outcome"), _text(f, "detail"), _text(f, "event_id"))
+                for _, f in entries]

@@ -17,6 +17,12 @@ WRITES_RETRIED = Counter("wirewatch_writes_retried",
 DEAD_LETTERS = Counter("wirewatch_stage_dead_lettered", "Records a stage refused (to the DLQ).",
                        ["stage"])
 ARTICLES = Counter("wirewatch_articles", "Articles by what dedupe made of them.", ["kind"])
+EVENTS = Counter("wirewatch_event_stories",
+                 "New stories by what event assignment made of them (new or joined).", ["kind"])
+EVENTS_BATCH = Histogram("wirewatch_events_batch_seconds",
+                         "Time event assignment spent on one normalise batch.",
+                         buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15,
+                                  0.25, 0.35, 0.5, 0.75, 1, 2.5, 5))
 CONSUMER_LAG = Gauge("wirewatch_consumer_lag", "High-water mark minus committed offset.",
                      ["topic", "partition"])
 TOPIC_RECORDS = Gauge("wirewatch_topic_records",

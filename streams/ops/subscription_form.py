@@ -6,15 +6,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from wirewatch.alerts.errors import SubscriptionError
-from wirewatch.alerts.subscriptions import Subscription
+from wirewatch.alerts.subscriptions import NEW_PER, Subscription
 
 FIELDS = ("id", "name", "owner", "query", "mode", "at", "timezone", "quiet_start", "quiet_end",
           "rate_cap_per_hour", "min_salience", "group_wait_seconds", "group_interval_seconds",
-          "update_after_outlets", "update_on_new_headline")
+          "update_after_outlets", "update_on_new_headline", "per", "update_after_stories")
 BLANK: dict[str, str] = {"mode": "immediate", "at": "08:00", "timezone": "UTC",
                          "min_salience": "0", "group_wait_seconds": "0",
                          "group_interval_seconds": "300", "update_after_outlets": "5",
-                         "update_on_new_headline": "on"}
+                         "update_on_new_headline": "on", "per": NEW_PER,
+                         "update_after_stories": "3"}
 
 
 def _number(fields: Mapping[str, str], key: str, label: str, kind: type[int] | type[float],
@@ -57,7 +58,10 @@ def form_to_mapping(fields: Mapping[str, str], channels: Sequence[str]) -> dict[
         "min_salience": _number(fields, "min_salience", "Minimum salience", float, 0.0),
         "update_after_outlets": _number(fields, "update_after_outlets", "Update after outlets",
                                         int, None),
-        "update_on_new_headline": bool(fields.get("update_on_new_headline"))}
+        "update_on_new_headline": bool(fields.get("update_on_new_headline")),
+        "per": fields.get("per", NEW_PER) or NEW_PER,
+        "update_after_stories": _number(fields, "update_after_stories",
+                                        "Update after stories", int, 3)}
     if fields.get("id", "").strip():
         mapping["id"] = fields["id"].strip()
     return mapping
@@ -76,4 +80,5 @@ def subscription_to_form(subscription: Subscription) -> dict[str, str]:
         "group_wait_seconds": f"{schedule.group_wait_seconds:g}",
         "group_interval_seconds": f"{schedule.group_interval_seconds:g}",
         "update_after_outlets": str(subscription.update_after_outlets or ""),
-        "update_on_new_headline": "on" if subscription.update_on_new_headline else ""}
+        "update_on_new_headline": "on" if subscription.update_on_new_headline else "",
+        "per": subscription.per, "update_after_stories": str(subscription.update_after_stories)}

@@ -17,7 +17,13 @@ from multidict import MultiDictProxy
 from wirewatch.alerts.errors import SubscriptionError
 from wirewatch.alerts.probe import trial_match
 from wirewatch.alerts.store import SubscriptionStore
-from wirewatch.alerts.subscriptions import MODES, Subscription, check_channels, from_mapping
+from wirewatch.alerts.subscriptions import (
+    MODES,
+    NEW_PER,
+    Subscription,
+    check_channels,
+    from_mapping,
+)
 from wirewatch.streams.ops.site import Site
 from wirewatch.streams.ops.subscription_form import (
     BLANK,
@@ -69,7 +75,8 @@ def add_subscription_pages(app: web.Application, site: Site,
             values["id"] = subscription_id
         chosen = posted.getall("channels", [])
         try:
-            subscription = from_mapping(form_to_mapping(values, chosen), "form")
+            subscription = from_mapping(form_to_mapping(values, chosen), "form",
+                                        default_per=NEW_PER)
             check_channels([subscription], config.channel_ids)
             if subscription_id is None and await store.get(subscription.id) is not None:
                 raise SubscriptionError(f"a subscription with id {subscription.id!r} exists "

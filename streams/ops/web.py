@@ -20,6 +20,7 @@ from wirewatch.streams.ops import dead_letters
 from wirewatch.streams.ops.activity import Activity
 from wirewatch.streams.ops.auth import SESSION_COOKIE, SESSION_SECONDS, WebAuth, local_path
 from wirewatch.streams.ops.charts import sparkline
+from wirewatch.streams.ops.event_pages import EventPagesConfig, add_event_pages
 from wirewatch.streams.ops.monitor import Monitor, problems
 from wirewatch.streams.ops.probes import healthz, metrics_view, readiness
 from wirewatch.streams.ops.site import Site
@@ -61,6 +62,7 @@ class WebConfig:
     ready: Callable[[], list[str]] = lambda: []  # what keeps the worker from being ready
     subscriptions: SubscriptionPagesConfig | None = None  # None: no subscription pages
     assignment: Callable[[], list[str]] = lambda: []  # this worker's partitions, topic:n
+    pages: EventPagesConfig | None = None  # None: no event and story pages
 
 
 def operations_app(config: WebConfig) -> web.Application:
@@ -195,4 +197,6 @@ def operations_app(config: WebConfig) -> web.Application:
     app.router.add_post("/logout", logout)
     if config.subscriptions is not None:
         add_subscription_pages(app, site, config.subscriptions)
+    if config.pages is not None:
+        add_event_pages(app, site, config.pages)
     return app

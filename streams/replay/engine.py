@@ -1,7 +1,9 @@
 """A replay's work on one batch of raw records: the live stages' own functions (normalise,
-dedupe, tag, match), with replay's layered dedupe; nothing live is written unless asked.
+dedupe, events, tag, match), with replay's layered dedupe and events; nothing live is
+written unless asked.
 
-A dry run reports the first alert each subscription would send per story, and whether the
+A dry run reports the first alert each subscription would send per story (or per event, for
+per-event subscriptions), with the story's event, and whether the
 live ledger shows it sent already; current silences are ignored ("what would have fired").
 Delivering queues only first alerts the ledger has never seen, respecting silences;
 updates are counted, never delivered by a replay.
@@ -24,13 +26,16 @@ from wirewatch.alerts.matching import (
     SubscriptionIndex,
     decide,
     matches,
+    unit_of,
 )
 from wirewatch.alerts.outbox import Outbox
 from wirewatch.alerts.state import SentStore
 from wirewatch.alerts.subscriptions import Subscription
 from wirewatch.connectors.records import RawItem
-from wirewatch.streams.dedupe.engine import Doc, NearDupEngine
+from wirewatch.streams.dedupe.engine import Doc, NearDupEngine, StoryAssignment
 from wirewatch.streams.dedupe.service import dedupe_text, url_key
+from wirewatch.streams.events.engine import EventEngine
+from wirewatch.streams.events.profile import build_profiles
 from wirewatch.streams.records import decode
 from wirewatch.streams.replay.report import Match, Report
 from wirewatch.streams.replay.source import SourceRecord
@@ -60,18 +65,21 @@ class Delivery:
 
 
 class Replayer:
-    def __init__(self, *, engine: NearDupEngine, tagger: Callable[[], Tagger],
-                 subscriptions: list[Subscription], sent_store: SentStore, window: Window,
-                 report: Report, delivery: Delivery | None = None) -> None:
-        self.engine, self.tagger = engine, tagger
+    def __init__(self, *, engine: NearDupEngine, events: EventEngine,
+                 tagger: Callable[[], Tagger], subscriptions: list[Subscription],
+                 sent_store: SentStore, window: Window, report: Report,
+                 delivery: Delivery | None = None) -> None:
+        self.engine, self.events, self.tagger = engine, events, tagger
         self.index = SubscriptionIndex(subscriptions)
         self.sent_store, self.window, self.report = sent_store, window, report
         self.delivery = delivery
-        # What this replay decided per (subscription, story); rebuilt from the report on
-        # --resume, so a resumed run does not report a story's first alert twice.
+        # What this replay decided per (subscription, unit); rebuilt from the report on
+        # --resume, so a resumed run does not report a first alert twice.
         self.decided: dict[tuple[str, str], Sent] = {
-            (m.subscription, m.story_id): Sent(m.title, 1) for m in report.matches}
+            (m.subscription, m.unit or m.story_id): Sent(m.title, 1, 0, 1)
+            for m in report.matches}
         self.outlets: dict[str, set[str]] = {}  # story -> sources seen in this replay
+        self.event_stories: dict[str, set[str]] = {}  # event -> its stories in this replay
 
     def _kept(self, records: list[SourceRecord]) -> list[RawItem]:
         counts, window = self.report.counts, self.window
@@ -109,31 +117,53 @@ class Replayer:
         except BaseException:
             dedupe.cancel()
             raise
+        event_of = await self._events(items, cleaned, stories)
         views = []
         for item, (title, text), story, tags in zip(items, cleaned, stories, found,
                                                      strict=True):
             outlets = self.outlets.setdefault(story.story_id, set())
             outlets.add(item.source)
-            tagged = with_tags(build_article(item, title, text, story, len(outlets)), tags)
+            event_id = event_of.get(story.story_id, story.story_id)
+            members = self.event_stories.setdefault(event_id, set())
+            new_event = not members
+            members.add(story.story_id)
+            tagged = with_tags(build_article(item, title, text, story, len(outlets), event_id,
+                                             len(members)), tags)
             self.report.count_article(topics=tagged.topics,
                                       entities=[e.id for e in tagged.entities],
-                                      source=item.source, new_story=not story.is_duplicate)
+                                      source=item.source, new_story=not story.is_duplicate,
+                                      new_event=new_event)
             views.append((item, story_view(tagged)))
         await self._match(views)
+
+    async def _events(self, items: list[RawItem], cleaned: list[tuple[str, str]],
+                      stories: list[StoryAssignment]) -> dict[str, str]:
+        """The event of each story of the batch: new stories assigned, others looked up."""
+        firsts: dict[str, int] = {}
+        for position, story in enumerate(stories):
+            firsts.setdefault(story.story_id, position)
+        order = sorted(firsts.values())
+        profiles = build_profiles([
+            (cleaned[p][0], cleaned[p][1], (items[p].published or items[p].fetched_at)
+             .timestamp()) for p in order])
+        placed = await self.events.assign_many(
+            [(stories[p].story_id, profile) for p, profile in zip(order, profiles, strict=True)])
+        return {stories[p].story_id: event.event_id
+                for p, event in zip(order, placed, strict=True)}
 
     async def _match(self, views: list[tuple[RawItem, StoryView]]) -> None:
         silences = self.delivery.silences if self.delivery else Silences()
         found = [[(s, held) for s in self.index.candidates(view)
                   if (held := matches(view, s, silences)) is not None]
                  for _, view in views]
-        told = await self.sent_store.load_many([
-            ([s.id for s, _ in here], view.story_id)
+        told = await self.sent_store.load_units([
+            [(s.id, unit_of(view, s)) for s, _ in here]
             for (_, view), here in zip(views, found, strict=True)])
         counts, now = self.report.counts, now_utc()
         to_queue: list[tuple[Match, Decision]] = []
         for (item, view), here, live in zip(views, found, told, strict=True):
             for subscription, held in here:
-                key = (subscription.id, view.story_id)
+                key = (subscription.id, unit_of(view, subscription))
                 decision = decide(view, subscription, held, self.decided.get(key), now=now)
                 if decision is None:
                     continue
@@ -149,7 +179,8 @@ class Replayer:
                               title=decision.alert.title, url=decision.alert.url,
                               source=decision.alert.source,
                               time=moment.astimezone(UTC).isoformat(timespec="seconds"),
-                              because=held, already_sent=already)
+                              because=held, already_sent=already, event_id=view.event_id,
+                              unit=key[1])
                 self.report.matches.append(match)
                 if self.delivery is not None and not already:
                     to_queue.append((match, decision))

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 COUNTS = ("records", "outside_window", "filtered_out", "undecodable", "articles",
-          "new_stories", "duplicates", "alerts", "updates", "already_sent", "queued")
+          "new_stories", "duplicates", "alerts", "updates", "already_sent", "queued", "events")
 
 
 @dataclass
@@ -25,6 +25,8 @@ class Match:
     because: list[str]
     already_sent: bool  # the live ledger shows this alert was sent
     queued: list[str] = field(default_factory=list)  # --deliver: channels queued now
+    event_id: str = ""  # the event the story reports
+    unit: str = ""  # what the alert is once per: the story id, or the event for per-event
 
 
 @dataclass
@@ -45,9 +47,11 @@ class Report:
     elapsed_seconds: float = 0.0
 
     def count_article(self, *, topics: list[str], entities: list[str], source: str,
-                      new_story: bool) -> None:
+                      new_story: bool, new_event: bool = False) -> None:
         self.counts["articles"] += 1
         self.counts["new_stories" if new_story else "duplicates"] += 1
+        # .get: a checkpoint written before events has no count of them
+        self.counts["events"] = self.counts.get("events", 0) + new_event
         for table, names in ((self.by_topic, topics), (self.by_entity, entities),
                              (self.by_source, [source])):
             for name in names:
@@ -89,11 +93,12 @@ class Report:
     def to_csv(self) -> str:
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(["subscription", "story_id", "time", "title", "url", "source",
-                         "because", "already_sent", "queued"])
+        writer.writerow(["subscription", "story_id", "event_id", "time", "title", "url",
+                         "source", "because", "already_sent", "queued"])
         for m in self.matches:
-            writer.writerow([m.subscription, m.story_id, m.time, m.title, m.url, m.source,
-                             " ".join(m.because), m.already_sent, " ".join(m.queued)])
+            writer.writerow([m.subscription, m.story_id, m.event_id, m.time, m.title, m.url,
+                             m.source, " ".join(m.because), m.already_sent,
+                             " ".join(m.queued)])
         return out.getvalue()
 
     def to_markdown(self) -> str:
@@ -104,7 +109,8 @@ class Report:
                  f"- Mode: {self.mode}" + ("" if self.complete else " (incomplete: stopped "
                                                                      "before the end)"),
                  f"- Records read: {c['records']:,}; in the window and kept: "
-                 f"{c['articles']:,} articles ({c['new_stories']:,} stories, "
+                 f"{c['articles']:,} articles ({c['new_stories']:,} stories in "
+                 f"{c.get('events', 0):,} events, "
                  f"{c['duplicates']:,} syndicated copies); outside the window "
                  f"{c['outside_window']:,}; filtered out {c['filtered_out']:,}; "
                  f"undecodable {c['undecodable']:,}",
@@ -125,9 +131,10 @@ class Report:
             lines += [f"### {_cell(name)} (`{subscription_id}`): {count}", ""]
             mine = [m for m in self.matches if m.subscription == subscription_id]
             if mine:
-                lines += ["| time | story | source | because | already sent |",
-                          "| --- | --- | --- | --- | --- |"]
+                lines += ["| time | story | event | source | because | already sent |",
+                          "| --- | --- | --- | --- | --- | --- |"]
                 lines += [f"| {m.time} | [{_cell(m.title)}]({_link(m.url)}) | "
+                          f"{_cell(m.event_id)} | "
                           f"{_cell(m.source)} | {_cell(', '.join(m.because))} | "
                           f"{'yes' if m.already_sent else 'no'} |" for m in mine]
                 lines.append("")

@@ -29,10 +29,13 @@ from wirewatch.alerts.store import SubscriptionStore, silences_of
 from wirewatch.streams import native
 from wirewatch.streams.dedupe.engine import NearDupEngine
 from wirewatch.streams.dedupe.index import RedisStoryIndex
+from wirewatch.streams.events.engine import EventEngine
+from wirewatch.streams.events.index import RedisEventIndex
 from wirewatch.streams.ops.lag import high_waters
 from wirewatch.streams.replay.archiver import existing_partitions
 from wirewatch.streams.replay.dedupe import LayeredIndex
 from wirewatch.streams.replay.engine import Delivery, Replayer, Window
+from wirewatch.streams.replay.events import LayeredEventIndex
 from wirewatch.streams.replay.merge import TimeMerge
 from wirewatch.streams.replay.report import Report
 from wirewatch.streams.replay.seek import SLACK_MS, first_offset_at
@@ -75,6 +78,7 @@ class Services:
     dedupe_window_seconds: float
     ledger_days: float
     out_dir: Path  # checkpoint and report go here
+    event_window_seconds: float = 72 * 3600
 
 
 @dataclass
@@ -245,7 +249,13 @@ async def run_replay(plan: ReplayPlan, services: Services, *, stop: asyncio.Even
                             window_seconds=services.dedupe_window_seconds),
             RedisStoryIndex(client, prefix=scratch_prefix,
                             window_seconds=services.dedupe_window_seconds)))
-        replayer = Replayer(engine=engine, tagger=lambda: services.tagger.current(),
+        events = EventEngine(LayeredEventIndex(
+            RedisEventIndex(client, prefix=services.redis_prefix,
+                            window_seconds=services.event_window_seconds),
+            RedisEventIndex(client, prefix=scratch_prefix,
+                            window_seconds=services.event_window_seconds)))
+        replayer = Replayer(engine=engine, events=events,
+                            tagger=lambda: services.tagger.current(),
                             subscriptions=subscriptions, window=plan.window, report=report,
                             sent_store=SentStore(client, prefix=services.redis_prefix,
                                                  ttl_days=services.ledger_days),

@@ -467,3 +467,84 @@ def test_a_failed_delivery_is_queued_again_from_the_command_line(
     assert again.returncode == 1
     assert f"{place}  deliver (ops-hook)  refused (alert {alert.alert_id} was sent to " \
            "ops-hook already)" in again.stdout
+
+
+def event_items() -> list[RawItem]:
+    """Two outlets' own write-ups of one event, and a syndicated copy of the first."""
+    from tests.unit.streams.test_events import REUTERS, VERGE
+
+    now = datetime.now(UTC)
+
+    def one(item_id: str, source: str, title: str, text: str) -> RawItem:
+        return RawItem(item_id=item_id, feed_id="events", feed_url="http://events.example/feed",
+                       source=source, url=f"https://{item_id}.example/story", title=title,
+                       content=text, fetched_at=now, published=now)
+
+    return [one("wire-ev", "Wire Events", *REUTERS),
+            one("verge-ev", EVENT_SOURCE, *VERGE),
+            one("copy-ev", "Copy Blog", REUTERS[0], REUTERS[1] + "\nSource link")]
+
+
+EVENT_SOURCE = "<i>Verge</i> & co"
+WRITE_UPS = ("OpenAI safety team leaders resign",
+             "Jan Leike quits OpenAI, says safety took a back seat")
+
+
+@pytest.mark.browser
+def test_event_and_story_pages_in_headless_chromium(worker: dict[str, Any],
+                                                    tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    for raw in event_items():
+        asyncio.run(_produce(worker["bootstrap"], worker["topics"].raw, encode_raw_item(raw),
+                             key=raw.item_id.encode()))
+    base = worker["base"]
+    driver = _browser()
+    try:
+        wait = _PageWait(driver, 30)
+        driver.get(f"{base}/events")
+
+        def event_row(d: Any) -> Any:
+            """The event's row once both write-ups are in it. Its headline is its founding
+            story's: whichever write-up the worker took first (they may share a batch)."""
+            d.refresh()
+            rows = [r for r in d.find_elements(By.CSS_SELECTOR, "#event-table tbody tr")
+                    if any(title in r.text for title in WRITE_UPS)]
+            return rows[0] if len(rows) == 1 and rows[0].find_element(
+                By.CSS_SELECTOR, "td:nth-child(4)").text == "2" else False
+
+        row = wait.until(event_row)
+        cells = [td.text for td in row.find_elements(By.TAG_NAME, "td")]
+        assert cells[4] == "3"  # outlets: both write-ups and the copy
+        assert "openai" in cells[5]
+        # The sample feeds' stories are events of their own.
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#event-table tbody tr")) > 1
+        screenshot = Path(os.environ.get("WIREWATCH_SCREENSHOT") or tmp_path / "dashboard.png")
+        driver.save_screenshot(str(screenshot.with_name("events.png")))
+
+        row.find_element(By.CSS_SELECTOR, "td:first-child a").click()
+        wait.until(lambda d: d.title == "wirewatch: event")
+        timeline = driver.find_element(By.ID, "timeline-table").text
+        assert "OpenAI safety team leaders resign" in timeline
+        assert "Jan Leike quits OpenAI" in timeline
+        assert EVENT_SOURCE in timeline  # a feed's markup is text, never markup
+        assert "Copy Blog" in timeline  # the copy, under its story
+        assert not driver.find_elements(By.CSS_SELECTOR, "main i")
+        driver.save_screenshot(str(screenshot.with_name("event.png")))
+
+        link = next(a for a in driver.find_elements(By.CSS_SELECTOR, "#timeline-table a")
+                    if a.text == WRITE_UPS[0])
+        link.click()
+        wait.until(lambda d: d.title == "wirewatch: story")
+        copies = driver.find_element(By.ID, "copy-table").text
+        assert "Wire Events" in copies and "Copy Blog" in copies
+        assert "Part of the event" in driver.find_element(By.ID, "story").text
+
+        code, body = get(f"{base}/stories/no-such-story")
+        assert code == 404 and b"No such story" in body
+        code, _ = get(f"{base}/events/{'x' * 500}")
+        assert code == 404
+        errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+        assert errors == []
+    finally:
+        driver.quit()

@@ -102,6 +102,7 @@ def execute(plan: ReplayPlan, settings: Settings, out_dir: Path, *,
                                 redis_prefix=settings.redis_prefix,
                                 tagger=settings.tagger_source(),
                                 dedupe_window_seconds=settings.dedupe_window_days * 86400,
+                                event_window_seconds=settings.event_window_hours * 3600,
                                 ledger_days=settings.ledger_days, out_dir=out_dir)
 
             async def main() -> Report:

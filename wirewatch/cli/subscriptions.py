@@ -19,6 +19,8 @@ from wirewatch.alerts.probe import send_test_alert, trial_match
 from wirewatch.alerts.store import MUTE_KINDS, SubscriptionStore
 from wirewatch.alerts.subscriptions import (
     MODES,
+    NEW_PER,
+    PER,
     Schedule,
     Subscription,
     check_channels,
@@ -78,10 +80,14 @@ def subscriptions() -> None:
               help="Seconds to wait so a burst goes out as one message (0: off).")
 @click.option("--group-interval", type=float, default=300.0, show_default=True,
               help="With --group-wait: at most one grouped message per this many seconds.")
+@click.option("--per", type=click.Choice(PER), default=NEW_PER, show_default=True,
+              help="One alert per event (later stories thread as updates) or per story.")
+@click.option("--update-after-stories", type=click.IntRange(min=1), default=3,
+              show_default=True, help="Per event: an update once this many more stories join.")
 def add(name: str, query: str, owner: str, channels: tuple[str, ...],
         subscription_id: str | None, mode: str, at: str, timezone: str, quiet: str | None,
         rate_cap: int | None, min_salience: float, group_wait: float,
-        group_interval: float) -> None:
+        group_interval: float, per: str, update_after_stories: int) -> None:
     """Add or replace a subscription."""
     quiet_hours = None
     if quiet:
@@ -90,7 +96,8 @@ def add(name: str, query: str, owner: str, channels: tuple[str, ...],
     try:
         subscription = Subscription.create(
             name=name, owner=owner, query=query, channels=channels or ("console",),
-            id=subscription_id, min_salience=min_salience,
+            id=subscription_id, min_salience=min_salience, per=per,
+            update_after_stories=update_after_stories,
             schedule=Schedule(mode=mode, at=at, timezone=timezone, quiet_hours=quiet_hours,
                               rate_cap_per_hour=rate_cap, group_wait_seconds=group_wait,
                               group_interval_seconds=group_interval))

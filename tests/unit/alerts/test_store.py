@@ -67,7 +67,7 @@ async def test_sent_state_makes_copies_and_replays_quiet(redis_client: aioredis.
     assert len(first) == 1
     await sent_store.record(first)
     told = await sent_store.load(["openai"], "st")
-    assert told == {"openai": Sent(STORY.title, 1, 0)}
+    assert told == {"openai": Sent(STORY.title, 1, 0, 1)}
     assert match_story(replace(STORY, article_id="copy", outlets=2), subs, now=NOW,
                        sent=told) == []
     update = match_story(replace(STORY, outlets=3), subs, now=NOW, sent=told)

@@ -9,6 +9,7 @@ import pytest
 import redis.asyncio as aioredis
 from wirewatch.alerts.matching import Sent
 from wirewatch.alerts.outbox import Outbox
+from wirewatch.alerts.records import event_unit
 from wirewatch.alerts.state import SentStore
 from wirewatch.alerts.store import LiveSubscriptions, SubscriptionStore
 from wirewatch.alerts.subscriptions import Subscription
@@ -16,6 +17,7 @@ from wirewatch.connectors.records import RawItem
 from wirewatch.streams.app import pipeline_steps, run_batch
 from wirewatch.streams.dedupe.service import StoryAssigner
 from wirewatch.streams.dedupe.stories import StoryStore
+from wirewatch.streams.events.service import EventAssigner
 from wirewatch.streams.ops.activity import Activity
 from wirewatch.streams.records import encode
 from wirewatch.streams.tagging.reload import TaggerSource
@@ -49,7 +51,8 @@ async def test_a_crash_between_match_and_deliver_loses_no_alert(redis_server: st
         stories=StoryStore(client, prefix=prefix, window_seconds=86400),
         activity=Activity(client, prefix=prefix),
         live=LiveSubscriptions(store, refresh_seconds=0),
-        sent_store=SentStore(client, prefix=prefix), outbox=Outbox(client, prefix=prefix))
+        sent_store=SentStore(client, prefix=prefix), outbox=Outbox(client, prefix=prefix),
+        events=EventAssigner(client, prefix=prefix))
     record = [(ITEM.item_id.encode(), encode(ITEM))]
     try:
         # The worker dies once match has handed its alert to the producer, before the deliver
@@ -63,9 +66,10 @@ async def test_a_crash_between_match_and_deliver_loses_no_alert(redis_server: st
         await run_batch(again, steps, record, dead)  # type: ignore[arg-type]
         assert [topic for topic, _, _ in again.producer.sent].count(names.alerts) == 1
         assert await client.xlen(f"{prefix}outbox:sink") == 1
-        # The deliver step recorded the story as told, with match's decision.
-        told = await SentStore(client, prefix=prefix).load(["microsoft"], ITEM.item_id)
-        assert told["microsoft"] == Sent(ITEM.title, 1, 0)
+        # The deliver step recorded the event as told, with match's decision.
+        told = await SentStore(client, prefix=prefix).load(["microsoft"],
+                                                           event_unit(ITEM.item_id))
+        assert told["microsoft"] == Sent(ITEM.title, 1, 0, 1)
         # A third time (a replay): the story was told, so nothing new is queued.
         await run_batch(App(), steps, record, dead)  # type: ignore[arg-type]
         assert await client.xlen(f"{prefix}outbox:sink") == 1

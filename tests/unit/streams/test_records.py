@@ -87,9 +87,10 @@ def test_decode_ignores_unknown_fields() -> None:  # forward compatible with new
     assert decode(_article_json(new_field=1), Article) == ARTICLE
 
 
-def test_json_schemas_names_the_four_records() -> None:
+def test_json_schemas_names_the_five_records() -> None:
     schemas = json_schemas()
-    assert set(schemas["records"]) == {"RawItem", "Article", "TaggedArticle", "Alert"}
+    assert set(schemas["records"]) == {"RawItem", "Article", "TaggedArticle", "Alert",
+                                       "EventUpdate"}
     for name in ("RawItem", "Article", "TaggedArticle", "Alert", "EntityTag"):
         assert name in schemas["$defs"]
     assert "story_id" in schemas["$defs"]["Article"]["required"]
