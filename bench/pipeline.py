@@ -114,21 +114,51 @@ async def all_ready(ports: list[int], timeout: float) -> None:
 
 async def stage_buckets(ports: list[int]) -> dict[str, dict[float, float]]:
     """The workers' wirewatch_stage_batch_seconds histograms, summed: cumulative counts by
-    upper bound, per stage (read from /metrics)."""
+    upper bound, per stage (read from /metrics), plus "events" (event assignment, inside
+    normalise) from wirewatch_events_batch_seconds. Each stage's total seconds are kept
+    under the bound -1."""
     buckets: dict[str, dict[float, float]] = {}
     async with aiohttp.ClientSession() as session:
         for port in ports:
             async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
                 text = await response.text()
             for family in text_string_to_metric_families(text):
-                if family.name != "wirewatch_stage_batch_seconds":
+                if family.name not in ("wirewatch_stage_batch_seconds",
+                                       "wirewatch_events_batch_seconds"):
                     continue
                 for sample in family.samples:
+                    name = sample.labels.get("stage", "events")
                     if sample.name.endswith("_bucket"):
-                        stage = buckets.setdefault(sample.labels["stage"], {})
                         bound = float(sample.labels["le"])
-                        stage[bound] = stage.get(bound, 0.0) + sample.value
+                    elif sample.name.endswith("_sum"):
+                        bound = TOTAL
+                    else:
+                        continue
+                    stage = buckets.setdefault(name, {})
+                    stage[bound] = stage.get(bound, 0.0) + sample.value
     return buckets
+
+
+TOTAL = -1.0  # where stage_buckets keeps a stage's summed seconds
+
+
+def stage_shares(before: dict[str, dict[float, float]], after: dict[str, dict[float, float]],
+                 ) -> dict[str, float]:
+    """Each stage's share of the time the four stages took; "events" is part of normalise's."""
+    spent = {stage: after[stage].get(TOTAL, 0.0) - before.get(stage, {}).get(TOTAL, 0.0)
+             for stage in after}
+    total = sum(seconds for stage, seconds in spent.items() if stage != "events")
+    return {stage: round(seconds / total, 3) for stage, seconds in sorted(spent.items())
+            if total > 0}
+
+
+async def event_memory(client: aioredis.Redis, prefix: str) -> dict[str, float]:
+    """Events made and the Redis bytes their keys hold (MEMORY USAGE of every ev: key)."""
+    used = 0
+    async for key in client.scan_iter(f"{prefix}ev:*", count=1000):
+        used += int(await client.memory_usage(key) or 0)
+    events = int(await client.zcard(f"{prefix}ev:recent"))  # one entry per event
+    return {"events": events, "redis_bytes_per_event": round(used / max(1, events))}
 
 
 def stage_latency(before: dict[str, dict[float, float]], after: dict[str, dict[float, float]],
@@ -138,7 +168,8 @@ def stage_latency(before: dict[str, dict[float, float]], after: dict[str, dict[f
     latency = {}
     for stage, counts in sorted(after.items()):
         earlier = before.get(stage, {})
-        during = {bound: count - earlier.get(bound, 0.0) for bound, count in counts.items()}
+        during = {bound: count - earlier.get(bound, 0.0) for bound, count in counts.items()
+                  if bound != TOTAL}
         latency[stage] = {"p50_ms": _quantile(during, 0.5), "p99_ms": _quantile(during, 0.99)}
     return latency
 
@@ -225,7 +256,9 @@ async def one_run(kind: str, workers: int, count: int, ends: object, base_env: d
         helper_cpu = [cpu_seconds(p.pid) - before for p, before in zip(
             helpers, helper_cpu_before, strict=True)]
         helper_rss = [peak_rss_mb(p.pid) for p in helpers]
-        latency = stage_latency(buckets_before, await stage_buckets(ports)) if probed else {}
+        buckets_after = await stage_buckets(ports) if probed else {}
+        latency = stage_latency(buckets_before, buckets_after) if probed else {}
+        shares = stage_shares(buckets_before, buckets_after) if probed else {}
     finally:
         for process in processes + helpers:
             process.send_signal(signal.SIGTERM)
@@ -235,6 +268,7 @@ async def one_run(kind: str, workers: int, count: int, ends: object, base_env: d
             except subprocess.TimeoutExpired:
                 process.kill()
     memory_after = int((await client.info("memory"))["used_memory"])
+    events_memory = await event_memory(client, env["WIREWATCH_REDIS_PREFIX"]) if latency else {}
     await client.aclose()
     result: dict[str, object] = {
         "kind": kind, "command": role, "workers": workers, "records": count,
@@ -246,6 +280,8 @@ async def one_run(kind: str, workers: int, count: int, ends: object, base_env: d
         "redis_bytes_per_record": round((memory_after - memory_before) / count)}
     if latency:
         result["stage_batch_latency"] = latency
+        result["stage_time_share"] = shares
+        result.update(events_memory)
     if helpers:
         result["alerts_sent_within_s_of_commit"] = round(drained, 1)
         result["deliver_cpu_s_per_1000_records"] = round(sum(helper_cpu) / count * 1000, 2)

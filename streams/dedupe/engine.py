@@ -1,9 +1,14 @@
-"""Near-duplicate story assignment: candidates by shared lead sentences, verified by sketch.
+"""Near-duplicate story assignment: candidates by shared lead sentences or shared sketch
+samples, verified by sketch.
 
 An article joins the story of the best verified candidate (one text largely contained in
 the other, or the two nearly equal); otherwise it founds a story. Candidates are only ever
 compared with the new article, and an article joins exactly one existing story, so
-unrelated stories are never chained.
+unrelated stories are never chained. Lead sentences find copies whose leads are intact;
+pairs of the sketch's smallest shingle hashes find copies whose every lead sentence was
+lightly edited, and must then be nearly equal (MIN_SAMPLE_JACCARD). Page furniture (cookie
+banners, paywall prompts, block pages) is removed before sketching: a page that is nothing
+else has no sketch, so it neither founds a story others join nor joins one.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from wirewatch.streams.dedupe.boilerplate import BoilerplateModel
+from wirewatch.streams.dedupe.furniture import furniture_only, strip_furniture
 from wirewatch.streams.dedupe.sketch import Sketch, similarity, sketch
 
 
@@ -29,6 +35,21 @@ class StoryAssignment:
 MIN_CONTAINMENT = 0.6
 MIN_JACCARD = 0.25  # near-equal texts pass on Jaccard alone, even when short
 MIN_SHINGLES = 12  # below this a text is too short to compare safely
+MIN_SAMPLE_JACCARD = 0.5  # a candidate found only by sketch samples must be this close
+SAMPLED = 4  # sample keys are the pairs of the sketch's SAMPLED smallest shingle hashes
+
+
+def sample_keys(mine: Sketch) -> tuple[int, ...]:
+    """Index keys from the sketch's smallest hashes, two at a time: a copy that shares two
+    of the four smallest (nearly certain when most shingles are shared, however its lead
+    sentences were edited) shares a key; unrelated texts almost never share two."""
+    if mine.shingles < MIN_SHINGLES:
+        return ()
+    smallest = mine.bottom[:SAMPLED]
+    return tuple((a << 32) | b for i, a in enumerate(smallest) for b in smallest[i + 1:])
+
+
+Query = tuple[str, str | None, Sequence[int], Sequence[int]]  # id, url key, anchors, samples
 
 
 @dataclass(frozen=True)
@@ -39,11 +60,17 @@ class Indexed:
     story_id: str
     sketch: Sketch
     same_url: bool = False  # found through the canonical URL: the same article, re-fetched
+    by_sample: bool = False  # found only through sketch samples, no shared lead sentence
 
     def with_same_url(self, same_url: bool) -> Indexed:
         # The constructor, not dataclasses.replace: this runs for every candidate of every
         # article, and replace() costs several times more.
-        return Indexed(self.article_id, self.story_id, self.sketch, same_url)
+        return Indexed(self.article_id, self.story_id, self.sketch, same_url, self.by_sample)
+
+    def merged(self, other: Indexed) -> Indexed:
+        """One candidate found twice: by URL if either was, by sample only if both were."""
+        return Indexed(self.article_id, self.story_id, self.sketch,
+                       self.same_url or other.same_url, self.by_sample and other.by_sample)
 
 
 @dataclass(frozen=True)
@@ -70,9 +97,10 @@ class Pending:
 class StoryIndex(Protocol):
     """Storage of sketches and anchors; Redis in production, memory in tests."""
 
-    async def lookup_many(self, queries: Sequence[tuple[str, str | None, Sequence[int]]],
+    async def lookup_many(self, queries: Sequence[Query],
                           ) -> list[tuple[StoryAssignment | None, list[Indexed]]]:
-        """For each (article id, url key, anchors): its known assignment and candidates."""
+        """For each (article id, url key, anchors, sample keys): its known assignment and
+        candidates."""
         ...
 
     async def add_many(self, pending: Sequence[Pending], *, force: bool = False) -> list[bool]:
@@ -93,7 +121,11 @@ def best_match(mine: Sketch, candidates: Sequence[Indexed]) -> tuple[Indexed, fl
         if candidate.sketch.shingles < MIN_SHINGLES:
             continue
         jaccard, containment = similarity(mine, candidate.sketch)
-        if jaccard >= MIN_JACCARD or containment >= MIN_CONTAINMENT:
+        if candidate.by_sample:
+            passes = jaccard >= MIN_SAMPLE_JACCARD
+        else:
+            passes = jaccard >= MIN_JACCARD or containment >= MIN_CONTAINMENT
+        if passes:
             score = max(jaccard, containment)
             if best is None or score > best[1]:
                 best = (candidate, score)
@@ -122,7 +154,7 @@ class NearDupEngine:
         atomic per article; an article refused because another worker founded its story
         meanwhile (or whose founder in this batch was refused) is looked up again.
         """
-        lines = [[line for line in doc.text.splitlines() if line.strip()] for doc in docs]
+        lines = [_content_lines(doc.text) for doc in docs]
         keyed = [self.boilerplate.keys(doc_lines) for doc_lines in lines]
         sketches = [sketch("\n".join(self.boilerplate.strip(doc.site, doc_lines, keys)))
                     for doc, doc_lines, keys in zip(docs, lines, keyed, strict=True)]
@@ -143,8 +175,10 @@ class NearDupEngine:
                        todo: list[int], results: dict[int, StoryAssignment],
                        replays: set[int], *, force: bool) -> list[int]:
         """Decide and record the `todo` articles; return those refused by the index."""
+        samples = {i: sample_keys(sketches[i]) for i in todo}
         looked_up = await self.index.lookup_many(
-            [(docs[i].article_id, docs[i].url_key, sketches[i].anchors) for i in todo])
+            [(docs[i].article_id, docs[i].url_key, sketches[i].anchors, samples[i])
+             for i in todo])
         overlay: dict[object, Indexed] = {}  # anchor or url key -> article in this batch
         decided: dict[str, StoryAssignment] = {}
         pending: list[tuple[int, Pending]] = []
@@ -155,14 +189,16 @@ class NearDupEngine:
                 results[position] = known  # the same article again (a replay): same answer
                 replays.add(position)
                 continue
-            keys: list[object] = list(mine.anchors) + ([doc.url_key] if doc.url_key else [])
+            sampled: list[object] = [("m", key) for key in samples[position]]
+            keys: list[object] = list(mine.anchors) + sampled + (
+                [doc.url_key] if doc.url_key else [])
             merged: dict[str, Indexed] = {}
-            local = [overlay[k].with_same_url(k == doc.url_key) for k in keys if k in overlay]
+            local = [_found_by(overlay[k], k, doc.url_key) for k in keys if k in overlay]
             for candidate in candidates + local:
                 if candidate.article_id != doc.article_id:
                     kept = merged.get(candidate.article_id)
                     merged[candidate.article_id] = candidate if kept is None else (
-                        kept.with_same_url(kept.same_url or candidate.same_url))
+                        kept.merged(candidate))
             pool = list(merged.values())
             match = best_match(mine, pool)
             if match is not None:
@@ -184,3 +220,18 @@ class NearDupEngine:
                    in zip(pending, recorded, strict=True) if not ok}
         # Every position of a refused article (an id may repeat in a batch) is decided again.
         return [position for position in todo if docs[position].article_id in refused]
+
+
+def _found_by(entry: Indexed, key: object, url_key: str | None) -> Indexed:
+    """An article of this batch as found through `key` (overlay entries are stored plain)."""
+    return Indexed(entry.article_id, entry.story_id, entry.sketch, key == url_key,
+                   isinstance(key, tuple))
+
+
+def _content_lines(text: str) -> list[str]:
+    """The lines dedupe compares: without page furniture, and none at all for a page that
+    is furniture only."""
+    stripped = strip_furniture(text)
+    if furniture_only(text, stripped):
+        return []
+    return [line for line in stripped.splitlines() if line.strip()]

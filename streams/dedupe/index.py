@@ -1,4 +1,5 @@
-"""Where sketches and lead-sentence anchors live: Redis (shared, expiring) or memory (tests)."""
+"""Where sketches, lead-sentence anchors and sample keys live: Redis (shared, expiring) or
+memory (tests)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Sequence
 
 import msgspec
 import redis.asyncio as aioredis
-from wirewatch.streams.dedupe.engine import Indexed, Pending, StoryAssignment
+from wirewatch.streams.dedupe.engine import Indexed, Pending, Query, StoryAssignment, sample_keys
 from wirewatch.streams.dedupe.sketch import Sketch
 
 # Both scripts take their batch as one msgpack argument (decoded by Redis's built-in
@@ -114,6 +115,10 @@ def _assignment(record: _Record) -> StoryAssignment:
                            similarity=record.similarity)
 
 
+def _candidate(found: Indexed, same_url: bool, by_sample: bool) -> Indexed:
+    return Indexed(found.article_id, found.story_id, found.sketch, same_url, by_sample)
+
+
 class RedisStoryIndex:
     """Articles, anchors and URL keys in Redis, each expiring after the dedupe window."""
 
@@ -130,18 +135,21 @@ class RedisStoryIndex:
     def _article(self, article_id: str) -> str:
         return f"{self.prefix}a:{article_id}"
 
-    def _keys(self, url_key: str | None, anchors: Sequence[int]) -> list[str]:
+    def _keys(self, url_key: str | None, anchors: Sequence[int],
+              samples: Sequence[int] = ()) -> list[str]:
+        """Anchor keys, then sample keys, then the URL key (lookup reads them in order)."""
         keys = [f"{self.prefix}s:{anchor & 0xFFFFFFFF:08x}" for anchor in anchors]
+        keys += [f"{self.prefix}m:{sample:016x}" for sample in samples]
         if url_key:
             keys.append(f"{self.prefix}u:{url_key}")
         return keys
 
-    async def lookup_many(self, queries: Sequence[tuple[str, str | None, Sequence[int]]],
+    async def lookup_many(self, queries: Sequence[Query],
                           ) -> list[tuple[StoryAssignment | None, list[Indexed]]]:
-        key_lists = [self._keys(url_key, anchors) for _, url_key, anchors in queries]
+        key_lists = [self._keys(url_key, anchors, samples)
+                     for _, url_key, anchors, samples in queries]
         spec = _encoder.encode([f"{self.prefix}a:", [
-            [article_id, keys] for (article_id, _, _), keys in zip(queries, key_lists,
-                                                                  strict=True)]])
+            [query[0], keys] for query, keys in zip(queries, key_lists, strict=True)]])
         knowns, owner_lists, flat_records = await self._lookup_many(args=[spec])
         loaded: dict[str, Indexed] = {}
         for position in range(0, len(flat_records), 2):
@@ -151,13 +159,15 @@ class RedisStoryIndex:
                 record.shingles, _unpack(record.bottom, _BOTTOM),
                 _unpack(record.anchors, _ANCHORS)))
         results = []
-        for known, (_, url_key, _), owners_raw in zip(knowns, queries, owner_lists,
-                                                      strict=True):
+        for known, (_, url_key, anchors, _), owners_raw in zip(knowns, queries, owner_lists,
+                                                               strict=True):
             owners = sorted({o.decode() for o in owners_raw if o is not None})
             url_owner = (owners_raw[-1].decode()
                          if url_key and owners_raw and owners_raw[-1] is not None else None)
+            by_anchor = {o.decode() for o in owners_raw[:len(anchors)] if o is not None}
             results.append((_assignment(_decoder.decode(known)) if known is not None else None,
-                            [loaded[o].with_same_url(o == url_owner)
+                            [_candidate(loaded[o], o == url_owner,
+                                        o not in by_anchor and o != url_owner)
                              for o in owners if o in loaded]))
         return results
 
@@ -169,7 +179,8 @@ class RedisStoryIndex:
         for item in pending:
             items.append([item.article_id, item.story.story_id,
                           "join" if item.story.is_duplicate else "new",
-                          self._keys(item.url_key, item.sketch.anchors), list(item.seen)])
+                          self._keys(item.url_key, item.sketch.anchors,
+                                     sample_keys(item.sketch)), list(item.seen)])
             records.append(_encoder.encode(_Record(
                 item.story.story_id, item.story.is_duplicate, item.story.similarity,
                 item.sketch.shingles, _pack(item.sketch.bottom, _BOTTOM),
@@ -187,26 +198,30 @@ class MemoryStoryIndex:
         self.articles: dict[str, tuple[StoryAssignment, Sketch]] = {}
         self.owners: dict[str, str] = {}
 
-    def _keys(self, url_key: str | None, anchors: Sequence[int]) -> list[str]:
-        return [f"s:{a}" for a in anchors] + ([f"u:{url_key}"] if url_key else [])
+    def _keys(self, url_key: str | None, anchors: Sequence[int],
+              samples: Sequence[int] = ()) -> list[str]:
+        return ([f"s:{a}" for a in anchors] + [f"m:{m}" for m in samples]
+                + ([f"u:{url_key}"] if url_key else []))
 
-    async def lookup_many(self, queries: Sequence[tuple[str, str | None, Sequence[int]]],
+    async def lookup_many(self, queries: Sequence[Query],
                           ) -> list[tuple[StoryAssignment | None, list[Indexed]]]:
         results = []
-        for article_id, url_key, anchors in queries:
+        for article_id, url_key, anchors, samples in queries:
             known = self.articles.get(article_id)
-            owners = sorted({self.owners[k] for k in self._keys(url_key, anchors)
+            owners = sorted({self.owners[k] for k in self._keys(url_key, anchors, samples)
                              if k in self.owners})
             url_owner = self.owners.get(f"u:{url_key}") if url_key else None
+            by_anchor = {self.owners[k] for k in self._keys(None, anchors) if k in self.owners}
             results.append((known[0] if known else None,
                             [Indexed(a, self.articles[a][0].story_id, self.articles[a][1],
-                                     a == url_owner) for a in owners]))
+                                     a == url_owner, a not in by_anchor and a != url_owner)
+                             for a in owners]))
         return results
 
     async def add_many(self, pending: Sequence[Pending], *, force: bool = False) -> list[bool]:
         recorded, refused = [], set()
         for item in pending:
-            keys = self._keys(item.url_key, item.sketch.anchors)
+            keys = self._keys(item.url_key, item.sketch.anchors, sample_keys(item.sketch))
             ok = True
             if not force and not item.story.is_duplicate:
                 ok = not any(self.owners.get(k, item.article_id) not in

@@ -8,6 +8,7 @@ stories in the same order give the same events, which is what replay relies on.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -15,8 +16,9 @@ from typing import Protocol
 from wirewatch.streams.events.profile import Profile
 from wirewatch.streams.events.similarity import EventModel
 
-KEYS_PER_STORY = 24  # index keys per story: its longest names and lemmas
-MAX_CANDIDATES = 40  # stories scored per new story, those sharing the most keys first
+KEYS_PER_STORY = 16  # index keys per story: its longest names and lemmas
+MAX_CANDIDATES = 12  # stories of the batch scored per new story, those sharing most keys
+LOCAL_PER_KEY = 12  # the batch's latest stories per key, as the index reads its keys
 MAX_ATTEMPTS = 5  # lookups per story before its event is recorded without the race check
 
 
@@ -35,6 +37,7 @@ class Candidate:
     story_id: str
     event_id: str
     profile: Profile
+    founder_only: bool = False  # loaded as its event's founder, not found by a key
 
 
 @dataclass(frozen=True)
@@ -78,16 +81,26 @@ def index_keys(profile: Profile) -> tuple[str, ...]:
     return tuple(sorted(f"{profile.lang}:{key}" for key in chosen))
 
 
+FOUNDER_MARGIN = 0.15  # a joiner may score this much below the threshold with the founder
+
+
 def best_event(model: EventModel, mine: Profile, candidates: Sequence[Candidate],
                ) -> tuple[Candidate, float] | None:
-    """The most similar candidate at or above the model's threshold (ties: the earliest)."""
-    best: tuple[Candidate, float] | None = None
-    for candidate in candidates:
-        score = model.similarity(mine, candidate.profile)
-        if model.same_event(score) and (best is None or score > best[1] or (
-                score == best[1] and candidate.story_id < best[0].story_id)):
-            best = (candidate, score)
-    return best
+    """The most similar candidate at or above the model's threshold (ties: the earliest)
+    whose event's founding story is also close (within FOUNDER_MARGIN of the threshold):
+    without that check an event drifts, each story like the last and the hundredth about
+    something else."""
+    founders = {c.event_id: c.profile for c in candidates if c.story_id == c.event_id}
+    scored = sorted(((model.similarity(mine, c.profile), c) for c in candidates),
+                    key=lambda sc: (-sc[0], sc[1].story_id))
+    for score, candidate in scored:  # the best first; its founder checked only if needed
+        if not model.same_event(score):
+            return None
+        founder = founders.get(candidate.event_id)
+        if founder is None or founder is candidate.profile or \
+                model.similarity(mine, founder) >= model.threshold - FOUNDER_MARGIN:
+            return candidate, score
+    return None
 
 
 class EventEngine:
@@ -115,7 +128,8 @@ class EventEngine:
                        results: dict[int, EventAssignment], *, force: bool) -> list[int]:
         looked_up = await self.index.lookup_many([
             Query(stories[i][0], keyed[i], stories[i][1].published) for i in todo])
-        local: list[tuple[tuple[str, ...], Candidate]] = []  # decided earlier in this batch
+        local: list[Candidate] = []  # decided earlier in this batch
+        local_keys: dict[str, list[int]] = {}  # key -> positions in `local`
         decided: dict[str, EventAssignment] = {}
         pending: list[PendingEvent] = []
         for position, (known, candidates) in zip(todo, looked_up, strict=True):
@@ -124,17 +138,20 @@ class EventEngine:
             if known is not None:
                 results[position] = known
                 continue
-            mine = set(keyed[position])
             pool = {c.story_id: c for c in candidates if c.story_id != story_id}
-            for keys, candidate in local:
-                if mine.intersection(keys):
-                    pool.setdefault(candidate.story_id, candidate)
+            # Stories decided earlier in this batch, ranked as the index ranks its own.
+            shared = Counter(n for key in keyed[position]
+                             for n in local_keys.get(key, [])[-LOCAL_PER_KEY:])
+            for n, _ in sorted(shared.items(), key=lambda s: (-s[1], -s[0]))[:MAX_CANDIDATES]:
+                pool.setdefault(local[n].story_id, local[n])
             found = best_event(self.model, profile, list(pool.values()))
             event = (EventAssignment(found[0].event_id, False, round(found[1], 3),
                                      found[0].story_id)
                      if found else EventAssignment(story_id, True, 0.0))
             decided[story_id] = results[position] = event
-            local.append((keyed[position], Candidate(story_id, event.event_id, profile)))
+            for key in keyed[position]:
+                local_keys.setdefault(key, []).append(len(local))
+            local.append(Candidate(story_id, event.event_id, profile))
             pending.append(PendingEvent(story_id, event, profile, keyed[position],
                                         tuple(sorted(pool))))
         recorded = await self.index.add_many(pending, force=force)

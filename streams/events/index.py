@@ -7,7 +7,9 @@ stories) and `ev:e:<event>:stories`. Everything expires after the event window.
 
 from __future__ import annotations
 
+import bisect
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 
 import msgspec
@@ -16,7 +18,10 @@ from wirewatch.streams.events.embedding import dequantise, quantise
 from wirewatch.streams.events.engine import Candidate, EventAssignment, PendingEvent, Query
 from wirewatch.streams.events.profile import Profile
 
-PER_KEY = 25  # most recent stories read per key: enough for a developing event
+PER_KEY = 8  # most recent stories read per key: enough for a developing event
+MAX_CANDIDATES = 12  # scored per new story: those sharing the most keys, then the newest
+KEEP_PER_KEY = 100  # stories a key keeps in Redis (the newest by publication time)
+CACHE_SIZE = 50_000  # decoded profiles kept per worker (a story's event never changes)
 
 
 class _Stored(msgspec.Struct, array_like=True):
@@ -32,14 +37,20 @@ class _Stored(msgspec.Struct, array_like=True):
 
 
 def pack(event: EventAssignment, profile: Profile) -> bytes:
-    return _encoder.encode(_Stored(
+    """A story's record: its event id and a NUL (so Lua reads the event without decoding),
+    then the profile as msgpack."""
+    return event.event_id.encode() + b"\x00" + _encoder.encode(_Stored(
         event.event_id, event.similarity, profile.lang, sorted(profile.terms),
         sorted(profile.title_terms), sorted(profile.names), sorted(profile.numbers),
         profile.published, quantise(profile.vector)))
 
 
+def _stored(data: bytes) -> _Stored:
+    return _decoder.decode(data[data.index(b"\x00") + 1:])
+
+
 def unpack(data: bytes) -> tuple[str, Profile]:
-    stored = _decoder.decode(data)
+    stored = _stored(data)
     return stored.event_id, Profile(
         lang=stored.lang, terms=frozenset(stored.terms),
         title_terms=frozenset(stored.title_terms), names=frozenset(stored.names),
@@ -50,34 +61,61 @@ def unpack(data: bytes) -> tuple[str, Profile]:
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(_Stored)
 
-# ARGV[1] = msgpack [prefix, window seconds, per key, [[story id, published, [keys]], ...]].
-# Returns per query: {own record or false, flat list of candidate id, record, ...}.
+# ARGV[1] = msgpack [prefix, window seconds, per key, max candidates, [[story id,
+# published, [keys]], ...]]. Candidates are ranked by how many keys they share with the
+# story, then by how recent they are; the founding stories of their events follow (an
+# event's id is its founder's story id, and a record starts with its event id and a NUL,
+# read with GETRANGE). Returns per query: {own record or false, [candidate ids],
+# [founder ids]}: ids only, the worker fetches the records it has not decoded yet.
 _LOOKUP = """
 local spec = cmsgpack.unpack(ARGV[1])
-local prefix, window, per_key, queries = spec[1], tonumber(spec[2]), spec[3], spec[4]
-local out = {}
+local prefix, window, per_key, most = spec[1], tonumber(spec[2]), spec[3], spec[4]
+local queries, out = spec[5], {}
 for q = 1, #queries do
   local id, published, keys = unpack(queries[q])
   local own = redis.call('GET', prefix .. 's:' .. id)
-  local found, seen = {}, {}
-  if not own then
+  if own then
+    out[q] = {own, {}, {}}
+  else
+    local hits, when, order = {}, {}, {}
     for i = 1, #keys do
       local members = redis.call('ZREVRANGEBYSCORE', prefix .. 'k:' .. keys[i],
-        tonumber(published) + window, tonumber(published) - window, 'LIMIT', 0, per_key)
-      for j = 1, #members do
+        tonumber(published) + window, tonumber(published) - window, 'WITHSCORES',
+        'LIMIT', 0, per_key)
+      for j = 1, #members, 2 do
         local other = members[j]
-        if other ~= id and not seen[other] then
-          seen[other] = true
-          local record = redis.call('GET', prefix .. 's:' .. other)
-          if record then
-            found[#found + 1] = other
-            found[#found + 1] = record
+        if other ~= id then
+          if not hits[other] then
+            hits[other], when[other] = 0, tonumber(members[j + 1])
+            order[#order + 1] = other
           end
+          hits[other] = hits[other] + 1
         end
       end
     end
+    table.sort(order, function(a, b)
+      if hits[a] ~= hits[b] then return hits[a] > hits[b] end
+      if when[a] ~= when[b] then return when[a] > when[b] end
+      return a < b
+    end)
+    local found, founders, included = {}, {}, {}
+    for n = 1, math.min(most, #order) do
+      found[#found + 1] = order[n]
+      included[order[n]] = true
+    end
+    for n = 1, #found do
+      local head = redis.call('GETRANGE', prefix .. 's:' .. found[n], 0, 255)
+      local cut = string.find(head, "\0", 1, true)
+      if cut then
+        local event = string.sub(head, 1, cut - 1)
+        if not included[event] then
+          included[event] = true
+          founders[#founders + 1] = event
+        end
+      end
+    end
+    out[q] = {false, found, founders}
   end
-  out[q] = {own or false, found}
 end
 return out
 """
@@ -91,6 +129,7 @@ return out
 _ADD = """
 local spec = cmsgpack.unpack(ARGV[1])
 local prefix, ttl, checking, now, items = spec[1], spec[2], spec[3], spec[4], spec[5]
+local window, per_key, keep = tonumber(spec[6]), spec[7], spec[8]
 local out, refused = {}, {}
 for n = 1, #items do
   local id, event, mode, published, keys, seen_list = unpack(items[n])
@@ -100,7 +139,9 @@ for n = 1, #items do
     ok = true  -- recorded before (a replay): the first answer stands
   elseif checking and mode == 'new' then
     for i = 1, #keys do
-      local members = redis.call('ZRANGE', prefix .. 'k:' .. keys[i], 0, -1)
+      -- What a lookup of this story reads: the newest per key in the window.
+      local members = redis.call('ZREVRANGEBYSCORE', prefix .. 'k:' .. keys[i],
+        tonumber(published) + window, tonumber(published) - window, 'LIMIT', 0, per_key)
       for j = 1, #members do
         local other = members[j]
         if other ~= id and not seen[other]
@@ -117,6 +158,9 @@ for n = 1, #items do
     for i = 1, #keys do
       local key = prefix .. 'k:' .. keys[i]
       redis.call('ZADD', key, published, id)
+      -- A key holds at most `keep` stories (the newest by publication): lookups read
+      -- `per_key` of them, and a common word must not grow without end.
+      redis.call('ZREMRANGEBYRANK', key, 0, -(keep + 1))
       redis.call('EXPIRE', key, ttl)
     end
     local head, listed = prefix .. 'e:' .. event, prefix .. 'e:' .. event .. ':stories'
@@ -151,25 +195,43 @@ class RedisEventIndex:
         self.ttl = max(1, int(window_seconds * 2))  # a story stays findable a whole window
         self._lookup = client.register_script(_LOOKUP)
         self._add = client.register_script(_ADD)
+        self._decoded: OrderedDict[str, tuple[str, Profile]] = OrderedDict()
+
+    def _remember(self, story_id: str, record: bytes) -> None:
+        """A story's event and profile, decoded once per worker (neither ever changes)."""
+        self._decoded[story_id] = unpack(record)
+        if len(self._decoded) > CACHE_SIZE:
+            self._decoded.popitem(last=False)
 
     async def lookup_many(self, queries: Sequence[Query]
                           ) -> list[tuple[EventAssignment | None, list[Candidate]]]:
         if not queries:
             return []
-        spec = _encoder.encode([self.prefix, self.window, PER_KEY,
+        spec = _encoder.encode([self.prefix, self.window, PER_KEY, MAX_CANDIDATES,
                                 [[q.story_id, q.published, list(q.keys)] for q in queries]])
         replies = await self._lookup(args=[spec])
+        wanted = sorted({raw.decode() for _, found, founders in replies
+                         for raw in (*found, *founders)} - self._decoded.keys())
+        if wanted:  # records not decoded before, in one round trip
+            for story_id, record in zip(wanted, await self.client.mget(
+                    [f"{self.prefix}s:{s}" for s in wanted]), strict=True):
+                if record is not None:
+                    self._remember(story_id, record)
         results: list[tuple[EventAssignment | None, list[Candidate]]] = []
-        for own, flat in replies:
+        for own, found, founders in replies:
             if own:
-                stored = _decoder.decode(own)
+                stored = _stored(own)
                 results.append((EventAssignment(stored.event_id, False, stored.similarity),
                                 []))
                 continue
             candidates = []
-            for position in range(0, len(flat), 2):
-                event_id, profile = unpack(flat[position + 1])
-                candidates.append(Candidate(flat[position].decode(), event_id, profile))
+            for ids, founder_only in ((found, False), (founders, True)):
+                for raw in ids:
+                    story_id = raw.decode()
+                    known = self._decoded.get(story_id)
+                    if known is not None:  # None: expired between the two calls
+                        candidates.append(Candidate(story_id, known[0], known[1],
+                                                    founder_only))
             results.append((None, candidates))
         return results
 
@@ -179,7 +241,8 @@ class RedisEventIndex:
             return []
         items = [[p.story_id, p.event.event_id, "new" if p.event.is_new else "join",
                   p.profile.published, list(p.keys), list(p.seen)] for p in pending]
-        spec = _encoder.encode([self.prefix, self.ttl, not force, time.time(), items])
+        spec = _encoder.encode([self.prefix, self.ttl, not force, time.time(), items,
+                                self.window, PER_KEY, KEEP_PER_KEY])
         flags = await self._add(args=[spec, *[pack(p.event, p.profile) for p in pending]])
         return [bool(flag) for flag in flags]
 
@@ -198,7 +261,7 @@ class RedisEventIndex:
         if not story_ids:
             return []
         raw = await self.client.mget([f"{self.prefix}s:{s}" for s in story_ids])
-        return [_decoder.decode(r).event_id if r is not None else None for r in raw]
+        return [_stored(r).event_id if r is not None else None for r in raw]
 
 
 class MemoryEventIndex:
@@ -207,7 +270,7 @@ class MemoryEventIndex:
     def __init__(self, *, window_seconds: float = 72 * 3600) -> None:
         self.window = window_seconds
         self.stories: dict[str, tuple[EventAssignment, Profile]] = {}
-        self.keys: dict[str, dict[str, float]] = {}
+        self.keys: dict[str, list[tuple[float, str]]] = {}  # sorted by publication time
 
     async def lookup_many(self, queries: Sequence[Query]
                           ) -> list[tuple[EventAssignment | None, list[Candidate]]]:
@@ -217,15 +280,23 @@ class MemoryEventIndex:
             if known is not None:
                 results.append((known[0], []))
                 continue
-            seen: dict[str, Candidate] = {}
+            hits: dict[str, int] = {}
+            when: dict[str, float] = {}
             for key in query.keys:
-                members = sorted(((t, s) for s, t in self.keys.get(key, {}).items()
-                                  if abs(t - query.published) <= self.window), reverse=True)
-                for _, other in members[:PER_KEY]:
-                    if other != query.story_id and other not in seen:
-                        event, profile = self.stories[other]
-                        seen[other] = Candidate(other, event.event_id, profile)
-            results.append((None, list(seen.values())))
+                members = self.keys.get(key, [])
+                end = bisect.bisect_right(members, (query.published + self.window, "\uffff"))
+                start = bisect.bisect_left(members, (query.published - self.window, ""))
+                for published, other in reversed(members[max(start, end - PER_KEY):end]):
+                    if other != query.story_id:
+                        hits[other] = hits.get(other, 0) + 1
+                        when[other] = published
+            ranked = sorted(hits, key=lambda s: (-hits[s], -when[s], s))[:MAX_CANDIDATES]
+            found = [Candidate(s, self.stories[s][0].event_id, self.stories[s][1])
+                     for s in ranked]
+            founders = dict.fromkeys(c.event_id for c in found
+                                     if c.event_id not in ranked and c.event_id in self.stories)
+            found += [Candidate(e, e, self.stories[e][1], founder_only=True) for e in founders]
+            results.append((None, found))
         return results
 
     async def add_many(self, pending: Sequence[PendingEvent], *, force: bool = False,
@@ -238,13 +309,14 @@ class MemoryEventIndex:
                 continue
             if not force and item.event.is_new:
                 ok = not any(other != item.story_id and other not in item.seen
-                             for key in item.keys for other in self.keys.get(key, {}))
+                             for key in item.keys for _, other in self.keys.get(key, []))
             elif not item.event.is_new and item.event.event_id in refused:
                 ok = False
             if ok:
                 self.stories[item.story_id] = (item.event, item.profile)
                 for key in item.keys:
-                    self.keys.setdefault(key, {})[item.story_id] = item.profile.published
+                    bisect.insort(self.keys.setdefault(key, []),
+                                  (item.profile.published, item.story_id))
             else:
                 refused.add(item.story_id)
             out.append(ok)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
 import msgspec
 import redis.asyncio as aioredis
@@ -142,5 +141,4 @@ class EventLog:
         raw = await self.client.get(f"{self.prefix}s:{story_id}")
         if raw is None:
             return None
-        event_id: Any = msgspec.msgpack.decode(raw)[0]
-        return str(event_id)
+        return bytes(raw).partition(b"\x00")[0].decode()  # a record starts with its event

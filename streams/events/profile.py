@@ -19,11 +19,12 @@ from simplemma.strategies import DefaultStrategy
 from simplemma.strategies.dictionaries import StreamDictionaryFactory
 from wirewatch.streams.events import embedding, language
 
-LEAD_CHARS = 1500  # what is compared: the headline and the lead, where the event is told
+LEAD_CHARS = 1000  # what is compared: the headline and the lead, where the event is told
+LANGUAGE_CHARS = 300  # enough for language id, whose cost grows with the text
 MAX_TERMS = 80  # lemmas kept per article (the longest first: they carry the most meaning)
 _WORD = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*", re.UNICODE)
 _NUMBER = re.compile(r"\d[\d.,]*\d|\d")
-_SENTENCE_START = re.compile(r"(?:^|[.!?:\"\n]\s*)$")
+_SENTENCE = re.compile(r"[.!?:\"\n]+\s*")
 # Scripts written without spaces: their "words" are character pairs.
 _UNSPACED = ("zh", "ja", "th", "lo", "km", "my")
 
@@ -81,14 +82,12 @@ def _content(terms: list[str]) -> frozenset[str]:
 
 
 def _names(text: str) -> frozenset[str]:
+    """Capitalised words inside sentences: a sentence's first word is capitalised anyway."""
     found = set()
-    for match in _WORD.finditer(text):
-        word = match.group()
-        if len(word) < 2 or not word[0].isupper():
-            continue
-        if _SENTENCE_START.search(text[max(0, match.start() - 3):match.start()]):
-            continue  # capitalised only because a sentence starts there
-        found.add(word.lower())
+    for sentence in _SENTENCE.split(text):
+        for word in _WORD.findall(sentence)[1:]:
+            if word[0].isupper() and len(word) >= 2:
+                found.add(word.lower())
     return frozenset(found)
 
 
@@ -114,7 +113,7 @@ def build_profiles(items: Sequence[tuple[str, str, float]],
     profiles = []
     for position, ((title, _, published), lead) in enumerate(zip(items, leads, strict=True)):
         given = langs[position] if langs is not None else None
-        lang = given or language.detect(lead)
+        lang = given or language.detect(lead[:LANGUAGE_CHARS])
         profiles.append(Profile(
             lang=lang, terms=_content(_terms(lead, lang)),
             title_terms=_content(_terms(fold(title), lang)) if title else frozenset(),

@@ -22,53 +22,58 @@ FEATURES = ("embedding_english", "embedding_other", "terms", "terms_containment"
             "names_shared", "numbers", "title_terms", "hours_apart")
 
 
-def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
-    if not a or not b:
-        return 0.0
-    shared = len(a & b)
-    return shared / (len(a) + len(b) - shared)
-
-
-def _containment(a: frozenset[str], b: frozenset[str]) -> float:
-    if not a or not b:
-        return 0.0
-    return len(a & b) / min(len(a), len(b))
+def _jaccard(shared: int, a: int, b: int) -> float:
+    return shared / (a + b - shared) if a and b else 0.0
 
 
 def features(a: Profile, b: Profile) -> list[float]:
-    """The signals, in FEATURES order, each in [0, 1]."""
+    """The signals, in FEATURES order, each in [0, 1] (each set intersected once: this
+    runs for every candidate of every new story)."""
     hours = abs(a.published - b.published) / 3600.0
     cosine = max(0.0, float(a.vector @ b.vector))
     english = a.lang == "en" and b.lang == "en"
+    terms, names = len(a.terms & b.terms), len(a.names & b.names)
+    smaller = min(len(a.terms), len(b.terms))
     return [
         cosine if english else 0.0,
         0.0 if english else cosine,
-        _jaccard(a.terms, b.terms),
-        _containment(a.terms, b.terms),
-        _jaccard(a.names, b.names),
-        min(1.0, len(a.names & b.names) / 5.0),
-        _jaccard(a.numbers, b.numbers),
-        _jaccard(a.title_terms, b.title_terms),
+        _jaccard(terms, len(a.terms), len(b.terms)),
+        terms / smaller if smaller else 0.0,
+        _jaccard(names, len(a.names), len(b.names)),
+        min(1.0, names / 5.0),
+        _jaccard(len(a.numbers & b.numbers), len(a.numbers), len(b.numbers)),
+        _jaccard(len(a.title_terms & b.title_terms), len(a.title_terms), len(b.title_terms)),
         min(1.0, hours / 72.0),
     ]
 
 
 @dataclass(frozen=True)
-class EventModel:
-    """A linear model over FEATURES predicting the raters' score, 1 (same event) ... 0
-    (unrelated), clipped to [0, 1]; `threshold` is where "same event" starts."""
+class Weights:
+    """One linear model: weights over FEATURES and a bias."""
 
     weights: tuple[float, ...]
     bias: float
+
+    def score(self, values: list[float]) -> float:
+        return self.bias + sum(w * x for w, x in zip(self.weights, values, strict=True))
+
+
+@dataclass(frozen=True)
+class EventModel:
+    """Linear models over FEATURES predicting the raters' score, 1 (same event) ... 0
+    (unrelated), clipped to [0, 1]: one for English pairs, where the embedding is strong,
+    one for every other language; `threshold` is where "same event" starts."""
+
+    english: Weights
+    other: Weights
     threshold: float
 
     def similarity(self, a: Profile, b: Profile) -> float:
         """How much the two read as one event, in [0, 1]."""
         if a.lang != b.lang and UNKNOWN not in (a.lang, b.lang):
             return 0.0  # compared within a language: cross-language events are not matched
-        score = self.bias + sum(w * x for w, x in zip(self.weights, features(a, b),
-                                                      strict=True))
-        return min(1.0, max(0.0, score))
+        model = self.english if a.lang == "en" and b.lang == "en" else self.other
+        return min(1.0, max(0.0, model.score(features(a, b))))
 
     def same_event(self, similarity: float) -> bool:
         return similarity >= self.threshold
@@ -82,5 +87,11 @@ class EventModel:
         data = json.loads(text)
         if tuple(data["features"]) != FEATURES:
             raise ValueError(f"event model features {data['features']} are not {FEATURES}")
-        return cls(tuple(float(w) for w in data["weights"]), float(data["bias"]),
-                   float(data["threshold"]))
+
+        def weights(part: dict[str, object]) -> Weights:
+            values = part["weights"]
+            if not isinstance(values, list) or len(values) != len(FEATURES):
+                raise ValueError(f"event model weights must be {len(FEATURES)} numbers")
+            return Weights(tuple(float(w) for w in values), float(str(part["bias"])))
+
+        return cls(weights(data["english"]), weights(data["other"]), float(data["threshold"]))

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from wirewatch.streams.dedupe.engine import Indexed, Pending, StoryAssignment, StoryIndex
+from wirewatch.streams.dedupe.engine import Indexed, Pending, Query, StoryAssignment, StoryIndex
 
 
 class LayeredIndex:
     def __init__(self, live: StoryIndex, scratch: StoryIndex) -> None:
         self.live, self.scratch = live, scratch
 
-    async def lookup_many(self, queries: Sequence[tuple[str, str | None, Sequence[int]]],
+    async def lookup_many(self, queries: Sequence[Query],
                           ) -> list[tuple[StoryAssignment | None, list[Indexed]]]:
         mine = await self.scratch.lookup_many(queries)
         theirs = await self.live.lookup_many(queries)
@@ -27,7 +27,7 @@ class LayeredIndex:
             for candidate in (*found_live, *found_here):
                 kept = merged.get(candidate.article_id)
                 merged[candidate.article_id] = candidate if kept is None else (
-                    kept.with_same_url(kept.same_url or candidate.same_url))
+                    kept.merged(candidate))
             merged_results.append((known_live or known_here, list(merged.values())))
         return merged_results
 

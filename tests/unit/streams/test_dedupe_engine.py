@@ -18,6 +18,13 @@ from wirewatch.streams.dedupe import (
     RedisStoryIndex,
     StoryAssignment,
 )
+from wirewatch.streams.dedupe.engine import (
+    MIN_SAMPLE_JACCARD,
+    Indexed,
+    best_match,
+    sample_keys,
+)
+from wirewatch.streams.dedupe.sketch import similarity, sketch
 from wirewatch.streams.dedupe.stories import StoryStore
 from wirewatch.streams.normalise import normalise_text
 
@@ -286,7 +293,7 @@ async def test_a_batch_racing_another_worker_leaves_no_orphan_story(
     assert racing.raced
     assert [(r.story_id, r.is_duplicate) for r in results] == [("d0", True), ("d0", True)]
     stored = await RedisStoryIndex(redis_client, **shared).lookup_many(
-        [("d1", None, ()), ("d2", None, ())])
+        [("d1", None, (), ()), ("d2", None, (), ())])
     assert [known.story_id for known, _ in stored if known] == ["d0", "d0"]
 
 
@@ -325,3 +332,74 @@ async def test_story_store_records_a_batch_in_order(redis_client: aioredis.Redis
     assert [(c.article_id, c.lag_seconds) for c in one.copies] == [("a", 0.0), ("b", 5.0)]
     assert await store.record_copies([]) == []
     assert 0 < await redis_client.ttl(f"{store.prefix}s2:copies") <= 600
+
+
+# A wire story and a lightly edited copy in which every sentence, headline included, has a
+# one-word change (and a bracketed abbreviation inserted): no lead sentence hashes alike,
+# most words do.
+CENTRAL_BANK = """China's central bank injects 800 billion yuan as liquidity tightens
+BEIJING, Jan 3 - China's central bank said on Friday it would cut the amount of cash that banks must hold as reserves, releasing around 800 billion yuan in funds to support the slowing economy.
+The People's Bank of China said the cut of 50 basis points would take effect on Jan. 6 and would apply to all banks, according to a statement posted on its website.
+Analysts had widely expected the move after Premier Li Keqiang said last month that the government would use the tool to lower financing costs for smaller firms.
+The reduction is the eighth since early 2018, and it comes as Beijing and Washington prepare to sign an initial trade deal later this month.
+The central bank also said it would keep monetary policy prudent and flexible and would not flood the economy with stimulus.
+Chinese stocks rose after the announcement, with the blue-chip index up 1.2 percent by midday."""
+CENTRAL_BANK_EDITED = """China's central bank to inject 800 billion yuan as liquidity tightens
+BEIJING, Jan 3 - China's central bank said on Friday it would cut the amount of cash that banks must hold as reserves, releasing around 800 billion yuan in liquidity to support the slowing economy.
+The People's Bank of China (PBOC) said the cut of 50 basis points would take effect on Jan. 6 and would apply to all lenders, according to a statement posted on its website.
+Analysts had widely anticipated the move after Premier Li Keqiang said last month that the government would use the tool to lower financing costs for smaller firms.
+The reduction is the eighth since early 2018, and it comes as Beijing and Washington get ready to sign an initial trade deal later this month.
+The central bank also said it would keep its monetary policy prudent and flexible and would not flood the economy with stimulus.
+Chinese shares rose after the announcement, with the blue-chip index up 1.2 percent by midday."""
+
+
+@pytest.mark.parametrize("make", [engine, lambda: NearDupEngine(MemoryStoryIndex())])
+async def test_a_copy_with_every_lead_sentence_edited_joins(make) -> None:  # type: ignore[no-untyped-def]
+    eng = make()
+    original = await assign(eng, "pboc-1", CENTRAL_BANK)
+    edited = await assign(eng, "pboc-2", CENTRAL_BANK_EDITED, site="markets.example")
+    assert edited.story_id == original.story_id == "pboc-1" and edited.is_duplicate
+
+
+def test_a_candidate_found_only_by_samples_must_be_nearly_equal() -> None:
+    """Containment lets a short excerpt join through a shared lead sentence; found through
+    sketch samples alone, a candidate needs Jaccard >= MIN_SAMPLE_JACCARD."""
+    mine = sketch(normalise_text("\n".join(SENTENCES[:3])))
+    theirs = sketch(normalise_text(WIRE))
+    jaccard, containment = similarity(mine, theirs)
+    assert jaccard < MIN_SAMPLE_JACCARD <= containment
+    by_anchor = Indexed("wire", "wire", theirs)
+    assert best_match(mine, [by_anchor]) is not None
+    assert best_match(mine, [Indexed("wire", "wire", theirs, by_sample=True)]) is None
+    assert by_anchor.merged(Indexed("wire", "wire", theirs, by_sample=True)).by_sample is False
+    assert sample_keys(theirs) and len(sample_keys(theirs)) == 6
+    assert sample_keys(sketch("too short")) == ()
+
+
+COOKIE_WALL_DE = """OK
+Wir setzen auf unserer Website Cookies und andere Technologien ein, um Ihnen den vollen Funktionsumfang unseres Angebotes anzubieten.
+Zudem ermöglichen Cookies die Personalisierung von Inhalten und dienen der Ausspielung von Werbung.
+Durch die weitere Nutzung der Website stimmen Sie der Verwendung von Cookies zu.
+Mehr Informationen finden Sie in unserer Datenschutzerklärung."""
+IP_BLOCK_PL = """Podejrzewamy, że ktoś nadużył adresu IP, z którego korzystasz.
+Jeśli chcesz połączyć się z nami zaznacz "NIE JESTEM ROBOTEM".
+Twój adres IP: 203.0.113.{n}"""
+REGISTER_WALL_EN = """Once registered, you can:
+- Read additional free articles each month
+- Comment on articles and featured creative work
+- Get our curated newsletters delivered to your inbox
+Register Now
+By registering you agree to our privacy policy, terms & conditions and to receive occasional emails from us."""
+
+
+@pytest.mark.parametrize("wall", [COOKIE_WALL_DE, IP_BLOCK_PL, REGISTER_WALL_EN])
+async def test_pages_of_furniture_never_found_or_join_a_story(wall: str) -> None:
+    eng = engine()
+    first = await assign(eng, "wall-1", wall.format(n=1), site="")
+    second = await assign(eng, "wall-2", wall.format(n=2) + "\nBörsen im Plus.", site="")
+    assert (first.story_id, second.story_id) == ("wall-1", "wall-2")
+    assert not second.is_duplicate
+    # A real article behind the same wall is its own story, and its copy still finds it.
+    article = await assign(eng, "article", wall.format(n=3) + "\n" + WIRE, site="")
+    copy = await assign(eng, "copy", COPIES["site-chrome"], site="")
+    assert article.story_id == "article" and copy.story_id == "article"

@@ -13,7 +13,13 @@ import socket
 import pytest
 import redis.asyncio as aioredis
 from wirewatch.streams.events import embedding, language
-from wirewatch.streams.events.engine import EventAssignment, EventEngine, index_keys
+from wirewatch.streams.events.engine import (
+    Candidate,
+    EventAssignment,
+    EventEngine,
+    best_event,
+    index_keys,
+)
 from wirewatch.streams.events.index import MemoryEventIndex, RedisEventIndex
 from wirewatch.streams.events.profile import Profile, build_profiles
 from wirewatch.streams.events.similarity import FEATURES, EventModel, features
@@ -181,3 +187,31 @@ async def test_the_redis_index_keeps_the_event_and_its_story_count(
     assert float(head[b"last_seen"]) == built[1].published
     ttl = await redis_client.ttl(f"{unique}:ev:s:r")
     assert 0 < ttl <= 2 * 72 * 3600
+
+
+class TableModel:
+    """A stand-in for the event model: similarities from a table, the shipped threshold."""
+
+    threshold = 0.55
+
+    def __init__(self, table: dict[frozenset[str], float]) -> None:
+        self.table = table
+
+    def similarity(self, a: Profile, b: Profile) -> float:
+        return self.table[frozenset({a.lang, b.lang})]
+
+    def same_event(self, similarity: float) -> bool:
+        return similarity >= self.threshold
+
+
+def test_an_event_does_not_drift_away_from_its_founder() -> None:
+    """C reads like B, B like A (the founder), C not at all like A: C founds its own."""
+    a, b, c = (Profile(lang=name, terms=frozenset(), title_terms=frozenset(),
+                       names=frozenset(), numbers=frozenset(), published=T0,
+                       vector=embedding.embed(["x"])[0]) for name in "abc")
+    model = TableModel({frozenset("ab"): 0.8, frozenset("bc"): 0.8, frozenset("ac"): 0.1})
+    member, founder = Candidate("b", "a", b), Candidate("a", "a", a, founder_only=True)
+    assert best_event(model, c, [member, founder]) is None  # type: ignore[arg-type]
+    close = TableModel({frozenset("ab"): 0.8, frozenset("bc"): 0.8, frozenset("ac"): 0.45})
+    found = best_event(close, c, [member, founder])  # type: ignore[arg-type]
+    assert found is not None and found[0].story_id == "b"
