@@ -153,12 +153,16 @@ def stage_shares(before: dict[str, dict[float, float]], after: dict[str, dict[fl
 
 
 async def event_memory(client: aioredis.Redis, prefix: str) -> dict[str, float]:
-    """Events made and the Redis bytes their keys hold (MEMORY USAGE of every ev: key)."""
-    used = 0
+    """Events made, stories placed in them, and the Redis bytes their keys hold (MEMORY
+    USAGE of every ev: key) per event and per story."""
+    used, stories = 0, 0
     async for key in client.scan_iter(f"{prefix}ev:*", count=1000):
         used += int(await client.memory_usage(key) or 0)
+        stories += key.startswith(f"{prefix}ev:s:".encode())
     events = int(await client.zcard(f"{prefix}ev:recent"))  # one entry per event
-    return {"events": events, "redis_bytes_per_event": round(used / max(1, events))}
+    return {"events": events, "event_stories": stories,
+            "redis_bytes_per_event": round(used / max(1, events)),
+            "redis_bytes_per_event_story": round(used / max(1, stories))}
 
 
 def stage_latency(before: dict[str, dict[float, float]], after: dict[str, dict[float, float]],

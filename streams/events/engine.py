@@ -41,6 +41,15 @@ class Candidate:
 
 
 @dataclass(frozen=True)
+class Looked:
+    """What a lookup found for one story."""
+
+    known: EventAssignment | None
+    candidates: list[Candidate]
+    observed: frozenset[str] = frozenset()  # every story seen under its keys
+
+
+@dataclass(frozen=True)
 class Query:
     story_id: str
     keys: tuple[str, ...]
@@ -55,15 +64,15 @@ class PendingEvent:
     event: EventAssignment
     profile: Profile
     keys: tuple[str, ...]
-    seen: tuple[str, ...]  # the candidate stories it was compared with
+    seen: tuple[str, ...]  # the stories its lookup saw (compared or not) and the batch's
 
 
 class EventIndex(Protocol):
     """Story profiles, their keys and their events; Redis in production, memory in tests."""
 
-    async def lookup_many(self, queries: Sequence[Query]
-                          ) -> list[tuple[EventAssignment | None, list[Candidate]]]:
-        """Per query: the story's known event, and candidate stories in the window."""
+    async def lookup_many(self, queries: Sequence[Query]) -> list[Looked]:
+        """Per query: the story's known event, candidate stories in the window, and every
+        story the lookup saw under the story's keys (scored or not)."""
         ...
 
     async def add_many(self, pending: Sequence[PendingEvent], *, force: bool = False,
@@ -132,9 +141,10 @@ class EventEngine:
         local_keys: dict[str, list[int]] = {}  # key -> positions in `local`
         decided: dict[str, EventAssignment] = {}
         pending: list[PendingEvent] = []
-        for position, (known, candidates) in zip(todo, looked_up, strict=True):
+        for position, looked in zip(todo, looked_up, strict=True):
             story_id, profile = stories[position]
-            known = known or decided.get(story_id)
+            candidates = looked.candidates
+            known = looked.known or decided.get(story_id)
             if known is not None:
                 results[position] = known
                 continue
@@ -152,8 +162,10 @@ class EventEngine:
             for key in keyed[position]:
                 local_keys.setdefault(key, []).append(len(local))
             local.append(Candidate(story_id, event.event_id, profile))
+            # A story founding an event is refused only over stories its lookup never saw
+            # (a concurrent founder), not over those it saw and did not need to score.
             pending.append(PendingEvent(story_id, event, profile, keyed[position],
-                                        tuple(sorted(pool))))
+                                        tuple(sorted(looked.observed.union(pool)))))
         recorded = await self.index.add_many(pending, force=force)
         refused = {p.story_id for p, ok in zip(pending, recorded, strict=True) if not ok}
         return [position for position in todo if stories[position][0] in refused]

@@ -15,7 +15,13 @@ from collections.abc import Sequence
 import msgspec
 import redis.asyncio as aioredis
 from wirewatch.streams.events.embedding import dequantise, quantise
-from wirewatch.streams.events.engine import Candidate, EventAssignment, PendingEvent, Query
+from wirewatch.streams.events.engine import (
+    Candidate,
+    EventAssignment,
+    Looked,
+    PendingEvent,
+    Query,
+)
 from wirewatch.streams.events.profile import Profile
 
 PER_KEY = 8  # most recent stories read per key: enough for a developing event
@@ -66,7 +72,8 @@ _decoder = msgspec.msgpack.Decoder(_Stored)
 # story, then by how recent they are; the founding stories of their events follow (an
 # event's id is its founder's story id, and a record starts with its event id and a NUL,
 # read with GETRANGE). Returns per query: {own record or false, [candidate ids],
-# [founder ids]}: ids only, the worker fetches the records it has not decoded yet.
+# [founder ids], [every id seen under the keys]}: ids only, the worker fetches the records
+# it has not decoded yet.
 _LOOKUP = """
 local spec = cmsgpack.unpack(ARGV[1])
 local prefix, window, per_key, most = spec[1], tonumber(spec[2]), spec[3], spec[4]
@@ -75,7 +82,7 @@ for q = 1, #queries do
   local id, published, keys = unpack(queries[q])
   local own = redis.call('GET', prefix .. 's:' .. id)
   if own then
-    out[q] = {own, {}, {}}
+    out[q] = {own, {}, {}, {}}
   else
     local hits, when, order = {}, {}, {}
     for i = 1, #keys do
@@ -114,7 +121,7 @@ for q = 1, #queries do
         end
       end
     end
-    out[q] = {false, found, founders}
+    out[q] = {false, found, founders, order}
   end
 end
 return out
@@ -144,9 +151,8 @@ for n = 1, #items do
         tonumber(published) + window, tonumber(published) - window, 'LIMIT', 0, per_key)
       for j = 1, #members do
         local other = members[j]
-        if other ~= id and not seen[other]
-            and redis.call('EXISTS', prefix .. 's:' .. other) == 1 then
-          ok = false
+        if other ~= id and not seen[other] then
+          ok = false  -- recorded after our lookup: a concurrent story, compare with it
         end
       end
     end
@@ -203,26 +209,25 @@ class RedisEventIndex:
         if len(self._decoded) > CACHE_SIZE:
             self._decoded.popitem(last=False)
 
-    async def lookup_many(self, queries: Sequence[Query]
-                          ) -> list[tuple[EventAssignment | None, list[Candidate]]]:
+    async def lookup_many(self, queries: Sequence[Query]) -> list[Looked]:
         if not queries:
             return []
         spec = _encoder.encode([self.prefix, self.window, PER_KEY, MAX_CANDIDATES,
                                 [[q.story_id, q.published, list(q.keys)] for q in queries]])
         replies = await self._lookup(args=[spec])
-        wanted = sorted({raw.decode() for _, found, founders in replies
+        wanted = sorted({raw.decode() for _, found, founders, _ in replies
                          for raw in (*found, *founders)} - self._decoded.keys())
         if wanted:  # records not decoded before, in one round trip
             for story_id, record in zip(wanted, await self.client.mget(
                     [f"{self.prefix}s:{s}" for s in wanted]), strict=True):
                 if record is not None:
                     self._remember(story_id, record)
-        results: list[tuple[EventAssignment | None, list[Candidate]]] = []
-        for own, found, founders in replies:
+        results: list[Looked] = []
+        for own, found, founders, observed in replies:
             if own:
                 stored = _stored(own)
-                results.append((EventAssignment(stored.event_id, False, stored.similarity),
-                                []))
+                results.append(Looked(EventAssignment(stored.event_id, False,
+                                                      stored.similarity), []))
                 continue
             candidates = []
             for ids, founder_only in ((found, False), (founders, True)):
@@ -232,7 +237,8 @@ class RedisEventIndex:
                     if known is not None:  # None: expired between the two calls
                         candidates.append(Candidate(story_id, known[0], known[1],
                                                     founder_only))
-            results.append((None, candidates))
+            results.append(Looked(None, candidates,
+                                  frozenset(raw.decode() for raw in observed)))
         return results
 
     async def add_many(self, pending: Sequence[PendingEvent], *, force: bool = False,
@@ -272,13 +278,12 @@ class MemoryEventIndex:
         self.stories: dict[str, tuple[EventAssignment, Profile]] = {}
         self.keys: dict[str, list[tuple[float, str]]] = {}  # sorted by publication time
 
-    async def lookup_many(self, queries: Sequence[Query]
-                          ) -> list[tuple[EventAssignment | None, list[Candidate]]]:
-        results: list[tuple[EventAssignment | None, list[Candidate]]] = []
+    async def lookup_many(self, queries: Sequence[Query]) -> list[Looked]:
+        results: list[Looked] = []
         for query in queries:
             known = self.stories.get(query.story_id)
             if known is not None:
-                results.append((known[0], []))
+                results.append(Looked(known[0], []))
                 continue
             hits: dict[str, int] = {}
             when: dict[str, float] = {}
@@ -296,7 +301,9 @@ class MemoryEventIndex:
             founders = dict.fromkeys(c.event_id for c in found
                                      if c.event_id not in ranked and c.event_id in self.stories)
             found += [Candidate(e, e, self.stories[e][1], founder_only=True) for e in founders]
-            results.append((None, found))
+            # As the add check below reads them: every story under the keys.
+            observed = frozenset(s for key in query.keys for _, s in self.keys.get(key, []))
+            results.append(Looked(None, found, observed))
         return results
 
     async def add_many(self, pending: Sequence[PendingEvent], *, force: bool = False,

@@ -9,28 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from wirewatch.streams.events.engine import (
-    Candidate,
-    EventAssignment,
-    EventIndex,
-    PendingEvent,
-    Query,
-)
+from wirewatch.streams.events.engine import EventIndex, Looked, PendingEvent, Query
 
 
 class LayeredEventIndex:
     def __init__(self, live: EventIndex, scratch: EventIndex) -> None:
         self.live, self.scratch = live, scratch
 
-    async def lookup_many(self, queries: Sequence[Query]
-                          ) -> list[tuple[EventAssignment | None, list[Candidate]]]:
+    async def lookup_many(self, queries: Sequence[Query]) -> list[Looked]:
         mine = await self.scratch.lookup_many(queries)
         theirs = await self.live.lookup_many(queries)
         merged = []
-        for (known_here, found_here), (known_live, found_live) in zip(mine, theirs,
-                                                                       strict=True):
-            pool = {c.story_id: c for c in (*found_live, *found_here)}
-            merged.append((known_live or known_here, list(pool.values())))
+        for here, live in zip(mine, theirs, strict=True):
+            pool = {c.story_id: c for c in (*live.candidates, *here.candidates)}
+            merged.append(Looked(live.known or here.known, list(pool.values()),
+                                 live.observed | here.observed))
         return merged
 
     async def add_many(self, pending: Sequence[PendingEvent], *, force: bool = False,
