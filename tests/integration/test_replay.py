@@ -228,6 +228,7 @@ def test_replay_after_live_processing_sends_nothing_new(recorded: History, broke
     assert backtest.returncode == 0, backtest.stderr
     [line] = backtest.stdout.splitlines()
     assert ("microsoft-earnings", json.loads(line)["story_id"]) in live
+    assert json.loads(line)["event_id"]  # backtests report the story's event too
 
     bad = wirewatch("replay", "--from", "yesterday-ish")
     assert bad.returncode == 2 and "is not a time" in bad.stderr

@@ -240,13 +240,16 @@ def backtest_command(subscription_id: str, start: str, end: str | None, archive:
     for match in report.matches:
         if as_json:
             click.echo(json.dumps({"time": match.time, "story_id": match.story_id,
-                                   "title": match.title, "url": match.url,
+                                   "event_id": match.event_id, "title": match.title,
+                                   "url": match.url,
                                    "source": match.source, "because": match.because,
                                    "already_sent": match.already_sent}, ensure_ascii=False))
         else:
             sent = "  (sent live)" if match.already_sent else ""
             click.echo(f"{match.time}  {match.title}  <{match.url}>{sent}\n"
-                       f"    because {', '.join(match.because)}")
+                       f"    because {', '.join(match.because)}"
+                       + (f"; event {match.event_id}" if match.event_id else ""))
     if not as_json:
         click.echo(f"{len(report.matches)} alert(s) from {report.counts['articles']:,} "
-                   f"articles; report: {out_dir / 'report.md'}", err=True)
+                   f"articles in {report.counts.get('events', 0):,} events; report: "
+                   f"{out_dir / 'report.md'}", err=True)
