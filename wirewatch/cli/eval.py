@@ -30,8 +30,10 @@ from wirewatch.streams.tagging import Tagger, TaxonomyError
 from wirewatch.streams.tagging.evaluate import topic_quality
 
 
-def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Lines of a JSON-lines file (gzip by magic bytes); a bad line is a clear error."""
+def read_jsonl(path: Path, needs: tuple[str, ...] = ("id",),
+               ) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Lines of a JSON-lines file (gzip by magic bytes), each an object with the `needs`
+    keys; a bad line is a clear error."""
     opener = gzip.open if path.read_bytes()[:2] == b"\x1f\x8b" else open
     with opener(path, "rt", encoding="utf-8") as handle:
         for number, line in enumerate(handle, 1):
@@ -41,8 +43,9 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise click.ClickException(f"{path}:{number}: not JSON: {exc}") from exc
-            if not isinstance(record, dict) or "id" not in record:
-                raise click.ClickException(f"{path}:{number}: needs an object with an 'id'")
+            if not isinstance(record, dict) or not set(needs) <= record.keys():
+                names = " and ".join(repr(n) for n in needs)
+                raise click.ClickException(f"{path}:{number}: needs an object with {names}")
             yield number, record
 
 
@@ -217,24 +220,14 @@ def _read_articles(path: Path) -> dict[str, dict[str, Any]]:
 
 def _read_pairs(path: Path, known: set[str], labels: bool) -> list[dict[str, Any]]:
     pairs = []
-    opener = gzip.open if path.read_bytes()[:2] == b"\x1f\x8b" else open
-    with opener(path, "rt", encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                pair = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise click.ClickException(f"{path}:{number}: not JSON: {exc}") from exc
-            if not isinstance(pair, dict) or not {"pair_id", "a", "b"} <= pair.keys():
-                raise click.ClickException(f"{path}:{number}: needs 'pair_id', 'a' and 'b'")
-            for side in ("a", "b"):
-                if str(pair[side]) not in known:
-                    raise click.ClickException(
-                        f"{path}:{number}: article {pair[side]!r} is not in the articles file")
-            if labels and not isinstance(pair.get("overall"), int | float):
-                raise click.ClickException(f"{path}:{number}: --labels needs an 'overall'")
-            pairs.append(pair)
+    for number, pair in read_jsonl(path, needs=("pair_id", "a", "b")):
+        for side in ("a", "b"):
+            if str(pair[side]) not in known:
+                raise click.ClickException(
+                    f"{path}:{number}: article {pair[side]!r} is not in the articles file")
+        if labels and not isinstance(pair.get("overall"), int | float):
+            raise click.ClickException(f"{path}:{number}: --labels needs an 'overall'")
+        pairs.append(pair)
     return pairs
 
 
