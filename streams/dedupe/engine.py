@@ -62,10 +62,11 @@ class Indexed:
     same_url: bool = False  # found through the canonical URL: the same article, re-fetched
     by_sample: bool = False  # found only through sketch samples, no shared lead sentence
 
-    def with_same_url(self, same_url: bool) -> Indexed:
+    def found_as(self, same_url: bool, by_sample: bool) -> Indexed:
+        """This article as a lookup found it (through its URL, or only through samples)."""
         # The constructor, not dataclasses.replace: this runs for every candidate of every
         # article, and replace() costs several times more.
-        return Indexed(self.article_id, self.story_id, self.sketch, same_url, self.by_sample)
+        return Indexed(self.article_id, self.story_id, self.sketch, same_url, by_sample)
 
     def merged(self, other: Indexed) -> Indexed:
         """One candidate found twice: by URL if either was, by sample only if both were."""
@@ -193,7 +194,9 @@ class NearDupEngine:
             keys: list[object] = list(mine.anchors) + sampled + (
                 [doc.url_key] if doc.url_key else [])
             merged: dict[str, Indexed] = {}
-            local = [_found_by(overlay[k], k, doc.url_key) for k in keys if k in overlay]
+            # Overlay entries are stored plain; a tuple key is a sample key.
+            local = [overlay[k].found_as(k == doc.url_key, isinstance(k, tuple))
+                     for k in keys if k in overlay]
             for candidate in candidates + local:
                 if candidate.article_id != doc.article_id:
                     kept = merged.get(candidate.article_id)
@@ -220,12 +223,6 @@ class NearDupEngine:
                    in zip(pending, recorded, strict=True) if not ok}
         # Every position of a refused article (an id may repeat in a batch) is decided again.
         return [position for position in todo if docs[position].article_id in refused]
-
-
-def _found_by(entry: Indexed, key: object, url_key: str | None) -> Indexed:
-    """An article of this batch as found through `key` (overlay entries are stored plain)."""
-    return Indexed(entry.article_id, entry.story_id, entry.sketch, key == url_key,
-                   isinstance(key, tuple))
 
 
 def _content_lines(text: str) -> list[str]:

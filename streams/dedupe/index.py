@@ -115,10 +115,6 @@ def _assignment(record: _Record) -> StoryAssignment:
                            similarity=record.similarity)
 
 
-def _candidate(found: Indexed, same_url: bool, by_sample: bool) -> Indexed:
-    return Indexed(found.article_id, found.story_id, found.sketch, same_url, by_sample)
-
-
 class RedisStoryIndex:
     """Articles, anchors and URL keys in Redis, each expiring after the dedupe window."""
 
@@ -166,8 +162,8 @@ class RedisStoryIndex:
                          if url_key and owners_raw and owners_raw[-1] is not None else None)
             by_anchor = {o.decode() for o in owners_raw[:len(anchors)] if o is not None}
             results.append((_assignment(_decoder.decode(known)) if known is not None else None,
-                            [_candidate(loaded[o], o == url_owner,
-                                        o not in by_anchor and o != url_owner)
+                            [loaded[o].found_as(o == url_owner,
+                                                o not in by_anchor and o != url_owner)
                              for o in owners if o in loaded]))
         return results
 

@@ -29,7 +29,6 @@ class EventAssignment:
     event_id: str
     is_new: bool
     similarity: float
-    joined: str | None = None  # the story it was matched to
 
 
 @dataclass(frozen=True)
@@ -155,8 +154,7 @@ class EventEngine:
             for n, _ in sorted(shared.items(), key=lambda s: (-s[1], -s[0]))[:MAX_CANDIDATES]:
                 pool.setdefault(local[n].story_id, local[n])
             found = best_event(self.model, profile, list(pool.values()))
-            event = (EventAssignment(found[0].event_id, False, round(found[1], 3),
-                                     found[0].story_id)
+            event = (EventAssignment(found[0].event_id, False, round(found[1], 3))
                      if found else EventAssignment(story_id, True, 0.0))
             decided[story_id] = results[position] = event
             for key in keyed[position]:

@@ -51,6 +51,11 @@ def pack(event: EventAssignment, profile: Profile) -> bytes:
         profile.published, quantise(profile.vector)))
 
 
+def event_of_record(data: bytes) -> str:
+    """The event a stored story record names (its prefix, before the NUL)."""
+    return bytes(data).partition(b"\x00")[0].decode()
+
+
 def _stored(data: bytes) -> _Stored:
     return _decoder.decode(data[data.index(b"\x00") + 1:])
 
@@ -267,7 +272,7 @@ class RedisEventIndex:
         if not story_ids:
             return []
         raw = await self.client.mget([f"{self.prefix}s:{s}" for s in story_ids])
-        return [_stored(r).event_id if r is not None else None for r in raw]
+        return [event_of_record(r) if r is not None else None for r in raw]
 
 
 class MemoryEventIndex:

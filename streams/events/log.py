@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 import redis.asyncio as aioredis
+from wirewatch.streams.events.index import event_of_record
 from wirewatch.streams.records import Article, TaggedArticle
 
 _json = msgspec.json.Encoder()
@@ -141,4 +142,4 @@ class EventLog:
         raw = await self.client.get(f"{self.prefix}s:{story_id}")
         if raw is None:
             return None
-        return bytes(raw).partition(b"\x00")[0].decode()  # a record starts with its event
+        return event_of_record(raw)
