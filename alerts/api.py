@@ -21,7 +21,8 @@ from typing import Any
 from aiohttp import web
 from wirewatch.alerts.errors import AlertsError
 from wirewatch.alerts.store import SubscriptionStore
-from wirewatch.alerts.subscriptions import NEW_PER, check_channels, from_mapping
+from wirewatch.alerts.subscriptions import NEW_PER, check_channels, check_terms, from_mapping
+from wirewatch.alerts.vocabulary import Vocabulary
 
 MAX_BODY = 64 * 1024
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -48,9 +49,10 @@ class _Invalid(Exception):
     """A request the API refuses with 400 and this message."""
 
 
-def subscriptions_api(store: SubscriptionStore, token: str,
-                      known_channels: frozenset[str]) -> web.Application:
-    """The API as an aiohttp application; every route needs `Authorization: Bearer TOKEN`."""
+def subscriptions_api(store: SubscriptionStore, token: str, known_channels: frozenset[str],
+                      vocabulary: Callable[[], Vocabulary]) -> web.Application:
+    """The API as an aiohttp application; every route needs `Authorization: Bearer TOKEN`.
+    `vocabulary` gives the topic and entity ids in force (they follow the rule files)."""
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -65,8 +67,12 @@ def subscriptions_api(store: SubscriptionStore, token: str,
     async def checked(document: dict[str, Any], subscription_id: str | None = None) -> Any:
         if subscription_id is not None:
             document = {**document, "id": subscription_id}
+        if "channels" not in document:  # a program must say where alerts go, never guess
+            raise _Invalid(f"request body: 'channels' is required, a list of channel ids; "
+                           f"defined: {sorted(known_channels)}")
         subscription = from_mapping(document, "request body", default_per=NEW_PER)
         check_channels([subscription], known_channels)
+        check_terms([subscription], vocabulary())
         return subscription
 
     async def list_all(request: web.Request) -> web.Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from wirewatch.alerts.errors import QueryError
 
@@ -42,8 +43,15 @@ Node = Term | Not | And | Or
 Facts = Mapping[str, frozenset[str]]
 
 
-def _tokens(text: str) -> list[tuple[str, str, str]]:
-    tokens: list[tuple[str, str, str]] = []
+class _Token(NamedTuple):
+    kind: str  # "(", ")", "term", "AND", "OR" or "NOT"
+    field: str
+    value: str
+    column: int  # 1-based, where the token starts: every error names one
+
+
+def _tokens(text: str) -> list[_Token]:
+    tokens: list[_Token] = []
     position = 0
     while position < len(text):
         match = _TOKEN.match(text, position)
@@ -51,23 +59,26 @@ def _tokens(text: str) -> list[tuple[str, str, str]]:
             break
         position = match.end()
         opening, closing, field, value, word = match.groups()
+        column = match.start(match.lastindex or 0) + 1
         if opening:
-            tokens.append(("(", "", ""))
+            tokens.append(_Token("(", "", "", column))
         elif closing:
-            tokens.append((")", "", ""))
+            tokens.append(_Token(")", "", "", column))
         elif field:
+            column = match.start(3) + 1
             if field.lower() not in FIELDS:
-                raise QueryError(f"unknown field {field!r}; use one of {sorted(FIELDS)}")
+                raise QueryError(f"unknown field {field!r} at column {column}; use one of "
+                                 f"{sorted(FIELDS)}")
             if value.startswith('"'):
                 if not _QUOTED.fullmatch(value):
                     raise QueryError(f"unterminated quote in {field}:{value} at column "
                                      f"{match.start(4) + 1}")
                 value = value[1:-1].replace('\\"', '"')
-            tokens.append(("term", field.lower(), value.lower()))
+            tokens.append(_Token("term", field.lower(), value.lower(), column))
         elif word.upper() in ("AND", "OR", "NOT"):
-            tokens.append((word.upper(), "", ""))
+            tokens.append(_Token(word.upper(), "", "", column))
         else:
-            raise QueryError(f"unexpected {word!r} at column {match.start(5) + 1}: "
+            raise QueryError(f"unexpected {word!r} at column {column}: "
                              "write field:value, AND, OR, NOT or parentheses")
     return tokens
 
@@ -76,54 +87,62 @@ def parse_query(text: str) -> Node:
     """Parse a query; NOT binds tighter than AND, AND tighter than OR."""
     tokens = _tokens(text)
     if not tokens:
-        raise QueryError("empty query")
-    node, rest = _parse_or(tokens, 0)
+        raise QueryError("empty query at column 1: write field:value, e.g. topic:earnings")
+    node, rest = _Parser(len(text) + 1).parse_or(tokens, 0)
     if rest:
-        raise QueryError(f"unexpected {rest[0][0]!r} after a complete query")
+        raise QueryError(f"unexpected {rest[0].kind!r} at column {rest[0].column} after a "
+                         "complete query")
     return node
 
 
-def _parse_or(tokens: list[tuple[str, str, str]],
-              depth: int) -> tuple[Node, list[tuple[str, str, str]]]:
-    left, tokens = _parse_and(tokens, depth)
-    operands = [left]
-    while tokens and tokens[0][0] == "OR":
-        right, tokens = _parse_and(tokens[1:], depth)
-        operands.append(right)
-    return (operands[0] if len(operands) == 1 else Or(tuple(operands))), tokens
+def query_terms(text: str) -> list[tuple[Term, int]]:
+    """Every field:value term of a valid query with its column (for checking the values)."""
+    parse_query(text)
+    return [(Term(t.field, t.value), t.column) for t in _tokens(text) if t.kind == "term"]
 
 
-def _parse_and(tokens: list[tuple[str, str, str]],
-               depth: int) -> tuple[Node, list[tuple[str, str, str]]]:
-    left, tokens = _parse_unary(tokens, depth)
-    operands = [left]
-    while tokens and tokens[0][0] not in ("OR", ")"):
-        if tokens[0][0] == "AND":
-            tokens = tokens[1:]
-        right, tokens = _parse_unary(tokens, depth)  # juxtaposition means AND
-        operands.append(right)
-    return (operands[0] if len(operands) == 1 else And(tuple(operands))), tokens
+@dataclass(frozen=True)
+class _Parser:
+    end_column: int  # the column just past the text, where a missing term was expected
 
+    def parse_or(self, tokens: list[_Token], depth: int) -> tuple[Node, list[_Token]]:
+        left, tokens = self.parse_and(tokens, depth)
+        operands = [left]
+        while tokens and tokens[0].kind == "OR":
+            right, tokens = self.parse_and(tokens[1:], depth)
+            operands.append(right)
+        return (operands[0] if len(operands) == 1 else Or(tuple(operands))), tokens
 
-def _parse_unary(tokens: list[tuple[str, str, str]],
-                 depth: int) -> tuple[Node, list[tuple[str, str, str]]]:
-    if not tokens:
-        raise QueryError("query ends where a term was expected")
-    kind, field, value = tokens[0]
-    if kind in ("NOT", "(") and depth == MAX_DEPTH:
-        raise QueryError(f"query nested too deeply: at most {MAX_DEPTH} levels of "
-                         "parentheses and NOT")
-    if kind == "NOT":
-        operand, rest = _parse_unary(tokens[1:], depth + 1)
-        return Not(operand), rest
-    if kind == "(":
-        node, rest = _parse_or(tokens[1:], depth + 1)
-        if not rest or rest[0][0] != ")":
-            raise QueryError("missing closing parenthesis")
-        return node, rest[1:]
-    if kind == "term":
-        return Term(field, value), tokens[1:]
-    raise QueryError(f"expected a term, found {kind!r}")
+    def parse_and(self, tokens: list[_Token], depth: int) -> tuple[Node, list[_Token]]:
+        left, tokens = self.parse_unary(tokens, depth)
+        operands = [left]
+        while tokens and tokens[0].kind not in ("OR", ")"):
+            if tokens[0].kind == "AND":
+                tokens = tokens[1:]
+            right, tokens = self.parse_unary(tokens, depth)  # juxtaposition means AND
+            operands.append(right)
+        return (operands[0] if len(operands) == 1 else And(tuple(operands))), tokens
+
+    def parse_unary(self, tokens: list[_Token], depth: int) -> tuple[Node, list[_Token]]:
+        if not tokens:
+            raise QueryError(f"query ends where a term was expected, at column "
+                             f"{self.end_column}")
+        token = tokens[0]
+        if token.kind in ("NOT", "(") and depth == MAX_DEPTH:
+            raise QueryError(f"query nested too deeply at column {token.column}: at most "
+                             f"{MAX_DEPTH} levels of parentheses and NOT")
+        if token.kind == "NOT":
+            operand, rest = self.parse_unary(tokens[1:], depth + 1)
+            return Not(operand), rest
+        if token.kind == "(":
+            node, rest = self.parse_or(tokens[1:], depth + 1)
+            if not rest or rest[0].kind != ")":
+                raise QueryError(f"missing closing parenthesis for the one at column "
+                                 f"{token.column}")
+            return node, rest[1:]
+        if token.kind == "term":
+            return Term(token.field, token.value), tokens[1:]
+        raise QueryError(f"expected a term, found {token.kind!r} at column {token.column}")
 
 
 def evaluate(node: Node, facts: Facts) -> bool:

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from wirewatch.alerts.errors import QueryError, SubscriptionError
 from wirewatch.alerts.query import Node, parse_query
+from wirewatch.alerts.vocabulary import Vocabulary, check_query
 from wirewatch.connectors.yaml_file import read_yaml
 
 _SLUG = re.compile(r"[^a-z0-9]+")
@@ -162,6 +163,15 @@ def check_channels(subscriptions: list[Subscription], known: frozenset[str]) -> 
             raise SubscriptionError(
                 f"subscription {subscription.name!r}: unknown channel(s) {unknown}; defined: "
                 f"{sorted(known)} (add them to WIREWATCH_CHANNELS_FILE)")
+
+
+def check_terms(subscriptions: list[Subscription], vocabulary: Vocabulary) -> None:
+    """Every topic and entity a subscription names must exist, or it could never fire."""
+    for subscription in subscriptions:
+        try:
+            check_query(subscription.query, vocabulary)
+        except QueryError as exc:
+            raise SubscriptionError(f"subscription {subscription.name!r}: {exc}") from exc
 
 
 def slugify(name: str) -> str:

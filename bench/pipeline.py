@@ -44,14 +44,14 @@ from aiokafka.errors import KafkaError
 from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus import raw_items  # noqa: E402
+from corpus import COMPANIES, raw_items  # noqa: E402
 from harness import produce_items, start_webhook_sink, write_sink_channel  # noqa: E402
 from replay import subscriptions  # noqa: E402
 from tagging import synthetic_entities  # noqa: E402
 from wirewatch.streams.embedded import embedded_services, free_port  # noqa: E402
 from wirewatch.streams.eventloop import install  # noqa: E402
 from wirewatch.streams.ops.lag import measure  # noqa: E402
-from wirewatch.streams.tagging.files import write_watchlist  # noqa: E402
+from wirewatch.streams.tagging.files import Entity, load_entities, write_watchlist  # noqa: E402
 from wirewatch.streams.topics import TopicNames, ensure_topics  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -304,13 +304,21 @@ async def outbox_drained(client: aioredis.Redis, prefix: str, timeout: float) ->
     raise TimeoutError(f"alerts still queued after {timeout} s")
 
 
+def corpus_companies() -> list[Entity]:
+    """The corpus's companies the shipped watchlist lacks: without them a fifth of the
+    subscriptions could never fire (and are refused as such)."""
+    shipped = {entity.id for entity in load_entities()}
+    return [Entity(name.lower(), name, "organization", (name,)) for name in COMPANIES
+            if name.lower() not in shipped]
+
+
 def worker_env(scratch: Path, sink_port: int, ends: object) -> dict[str, str]:
     """The benchmark workers' settings: 50 subscriptions alerting a loopback webhook sink,
     the shipped watchlist plus synthetic companies up to 1,000 aliases."""
     write_sink_channel(scratch / "channels.yaml", sink_port)
     (scratch / "subscriptions.yaml").write_text(json.dumps({"subscriptions": [
         {**s.to_dict(), "channels": ["sink"]} for s in subscriptions()]}), encoding="utf-8")
-    write_watchlist(scratch / "watchlist.yaml", synthetic_entities(980),
+    write_watchlist(scratch / "watchlist.yaml", corpus_companies() + synthetic_entities(980),
                     extends_defaults=True)
     return {**os.environ, "WIREWATCH_KAFKA_BOOTSTRAP": ends.kafka_bootstrap,  # type: ignore[attr-defined]
             "WIREWATCH_REDIS_URL": ends.redis_url,  # type: ignore[attr-defined]

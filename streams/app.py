@@ -170,7 +170,7 @@ def subscription_pages(store: SubscriptionStore, channels: Channels, tagger: Tag
                                      dashboard_url=dashboard_url, slack_api_url=slack_api_url)
 
     return SubscriptionPagesConfig(store=store, channel_ids=channels.ids, test_send=test_send,
-                                   tag=tag_for_trial)
+                                   tag=tag_for_trial, vocabulary=tagger.vocabulary)
 
 
 def broker_urls(bootstrap: str) -> list[str]:

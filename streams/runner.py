@@ -17,9 +17,16 @@ from aiohttp import web
 from wirewatch.alerts.api import subscriptions_api
 from wirewatch.alerts.channels import load_channels
 from wirewatch.alerts.dispatch import RetryPolicy
+from wirewatch.alerts.errors import SubscriptionError
 from wirewatch.alerts.records import Alert
 from wirewatch.alerts.store import SubscriptionStore
-from wirewatch.alerts.subscriptions import Subscription, check_channels, load_subscriptions
+from wirewatch.alerts.subscriptions import (
+    Subscription,
+    check_channels,
+    check_terms,
+    load_subscriptions,
+)
+from wirewatch.alerts.vocabulary import Vocabulary
 from wirewatch.connectors.feeds_file import FeedSpec, load_feeds, unique_feeds
 from wirewatch.connectors.fetch import FetchLimits, new_session
 from wirewatch.connectors.guard import AddressPolicy
@@ -151,9 +158,10 @@ def stop_after(count: int) -> Callable[[Alert], None]:
 
 
 async def store_subscriptions(redis_url: str, prefix: str, subscriptions: list[Subscription],
-                              known_channels: frozenset[str]) -> None:
+                              known_channels: frozenset[str], vocabulary: Vocabulary) -> None:
     """Write the file's (or demo's) subscriptions to the shared store (the file wins), then
-    warn about stored subscriptions naming channels this process does not define."""
+    warn about stored subscriptions naming channels this process does not define, or topics
+    and entities the rules no longer have (saved before a taxonomy or watchlist edit)."""
     client = aioredis.Redis.from_url(redis_url)
     try:
         store = SubscriptionStore(client, prefix=prefix)
@@ -164,6 +172,10 @@ async def store_subscriptions(redis_url: str, prefix: str, subscriptions: list[S
             if unknown:
                 log.warning("subscription %r names undefined channel(s) %s: its alerts to "
                             "them will be dead-lettered", subscription.id, unknown)
+            try:
+                check_terms([subscription], vocabulary)
+            except SubscriptionError as exc:
+                log.warning("%s", exc)
     finally:
         await client.aclose()
 
@@ -176,7 +188,8 @@ def api_job(settings: Settings, redis_url: str,
     async def serve() -> None:
         client = aioredis.Redis.from_url(redis_url)
         store = SubscriptionStore(client, prefix=settings.redis_prefix)
-        runner = web.AppRunner(subscriptions_api(store, token, known_channels))
+        runner = web.AppRunner(subscriptions_api(store, token, known_channels,
+                                                 settings.tagger_source().vocabulary))
         await runner.setup()
         try:
             await web.TCPSite(runner, settings.web_host, settings.api_port).start()
@@ -219,6 +232,7 @@ def run_pipeline(settings: Settings, *, feeds: list[FeedSpec] | None = None,
     tagger = settings.tagger_source()
     channels = load_channels(settings.channels_file)
     check_channels(subscriptions, channels.ids)
+    check_terms(subscriptions, tagger.vocabulary())
     redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     services = (contextlib.nullcontext(external_endpoints(settings, "worker")) if worker_only
@@ -228,7 +242,7 @@ def run_pipeline(settings: Settings, *, feeds: list[FeedSpec] | None = None,
             feeds = unique_feeds(feeds + asyncio.run(
                 registered_feeds(endpoints.redis_url, settings.redis_prefix)))
         asyncio.run(store_subscriptions(endpoints.redis_url, settings.redis_prefix,
-                                        subscriptions, channels.ids))
+                                        subscriptions, channels.ids, tagger.vocabulary()))
         idempotent = (settings.kafka_idempotence if settings.kafka_idempotence is not None
                       else not endpoints.embedded_kafka)
         topics = TopicNames.with_prefix(settings.topic_prefix)

@@ -22,8 +22,10 @@ from wirewatch.alerts.subscriptions import (
     NEW_PER,
     Subscription,
     check_channels,
+    check_terms,
     from_mapping,
 )
+from wirewatch.alerts.vocabulary import Vocabulary
 from wirewatch.streams.ops.site import Site
 from wirewatch.streams.ops.subscription_form import (
     BLANK,
@@ -45,6 +47,7 @@ class SubscriptionPagesConfig:
     channel_ids: frozenset[str]
     test_send: TestSend  # sends a test alert to each channel: channel -> outcome
     tag: Tag  # the worker's current tagger, for "would this article match?"
+    vocabulary: Callable[[], Vocabulary]  # topic and entity ids a query may name, now
 
 
 def add_subscription_pages(app: web.Application, site: Site,
@@ -78,6 +81,7 @@ def add_subscription_pages(app: web.Application, site: Site,
             subscription = from_mapping(form_to_mapping(values, chosen), "form",
                                         default_per=NEW_PER)
             check_channels([subscription], config.channel_ids)
+            check_terms([subscription], config.vocabulary())
             if subscription_id is None and await store.get(subscription.id) is not None:
                 raise SubscriptionError(f"a subscription with id {subscription.id!r} exists "
                                         "already: pick another name or id")

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from wirewatch.alerts.vocabulary import Vocabulary
 from wirewatch.streams.tagging.files import TaxonomyError
 from wirewatch.streams.tagging.tagger import Tagger
 
@@ -44,6 +45,7 @@ class TaggerSource:
         self._stamps = self._current_stamps()
         self._tagger = self._build()
         self._checked_at = clock()
+        self._vocabulary: tuple[Tagger, Vocabulary] | None = None
 
     def _current_stamps(self) -> list[FileStamp]:
         return [_stamp(path) for path in (*self.taxonomy, *self.watchlist)]
@@ -52,6 +54,16 @@ class TaggerSource:
         present = [path for path in self.taxonomy if path.exists()]
         watched = [path for path in self.watchlist if path.exists()]
         return Tagger.from_files(present, watched)
+
+    def vocabulary(self) -> Vocabulary:
+        """The topic and entity ids a subscription query may name, per the current rules."""
+        tagger = self.current()
+        if self._vocabulary is None or self._vocabulary[0] is not tagger:  # rules changed
+            self._vocabulary = tagger, Vocabulary.of(
+                (topic.id for topic in tagger.topics),
+                {entity.id: (entity.name, *entity.aliases, *entity.tickers)
+                 for entity in tagger.entities.values()})
+        return self._vocabulary[1]
 
     def current(self) -> Tagger:
         """The tagger to use now: rebuilt first if a file changed since the last check."""

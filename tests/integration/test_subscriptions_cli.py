@@ -49,10 +49,28 @@ def test_add_show_list_export_import_remove(run, tmp_path: Path) -> None:  # typ
     (("--query", "topic:a", "--channel", "pager"), "unknown channel(s) ['pager']"),
     (("--query", "topic:a", "--timezone", "Mars/Olympus"), "unknown time zone"),
     (("--query", "topic:a", "--quiet", "25:00-07:00"), "not a time of day"),
+    (("--query", "entity:openai AND topic:semiconductors"),
+     "unknown topic 'semiconductors' at column 19"),
+    (("--query", "topic:x AND AND ("), "expected a term, found 'AND' at column 13"),
 ])
 def test_bad_subscriptions_are_refused(run, args: tuple[str, ...], message: str) -> None:  # type: ignore[no-untyped-def]
     code, _, err = run("subscriptions", "add", "Bad", *args)
     assert code == 1 and message in err
+
+
+def test_queries_follow_the_watchlist_in_force(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = run("subscriptions", "add", "Chips", "--query", "entity:tsmc")
+    assert code == 1 and "unknown entity 'tsmc' at column 1" in err
+    assert run("watchlist", "add", "tsmc", "--name", "TSMC", "--ticker", "NYSE:TSM")[0] == 0
+    code, out, err = run("subscriptions", "add", "Chips", "--query", "entity:tsmc")
+    assert code == 0, err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("subscriptions:\n  - {name: Typo, query: 'topic:earning'}\n",
+                   encoding="utf-8")
+    code, _, err = run("subscriptions", "import", str(bad))
+    assert code == 1 and "did you mean topic:earnings?" in err
+    assert [json.loads(line)["id"] for line in
+            run("subscriptions", "list", "--json")[1].splitlines()] == ["chips"]
 
 
 def test_mute_and_test(run) -> None:  # type: ignore[no-untyped-def]

@@ -261,8 +261,10 @@ def test_any_text_parses_to_a_query_or_raises_query_error(text: str) -> None:
     try:
         node = q.parse_query(text)
     except QueryError as exc:
-        for column in COLUMN.findall(str(exc)):
-            assert 1 <= int(column) <= len(text), (text, str(exc))
+        columns = COLUMN.findall(str(exc))
+        assert columns, f"no column in {exc}"  # every parse error says where
+        for column in columns:  # len + 1: the query ended where a term was expected
+            assert 1 <= int(column) <= len(text) + 1, (text, str(exc))
     else:
         assert isinstance(node, q.Term | q.Not | q.And | q.Or)
 

@@ -24,6 +24,7 @@ from wirewatch.alerts.subscriptions import (
     Schedule,
     Subscription,
     check_channels,
+    check_terms,
     load_subscriptions,
 )
 from wirewatch.cli.common import Group, load_settings, with_redis
@@ -101,7 +102,9 @@ def add(name: str, query: str, owner: str, channels: tuple[str, ...],
             schedule=Schedule(mode=mode, at=at, timezone=timezone, quiet_hours=quiet_hours,
                               rate_cap_per_hour=rate_cap, group_wait_seconds=group_wait,
                               group_interval_seconds=group_interval))
-        check_channels([subscription], _known_channels(load_settings()))
+        settings = load_settings()
+        check_channels([subscription], _known_channels(settings))
+        check_terms([subscription], settings.tagger_source().vocabulary())
     except AlertsError as exc:
         raise click.ClickException(str(exc)) from exc
     created = with_redis(lambda c, s: _store(c, s).save(subscription))
@@ -176,7 +179,9 @@ def import_subscriptions(path: Path) -> None:
     """Add or replace the subscriptions of a YAML file (`subscriptions:` list)."""
     try:
         loaded = load_subscriptions(path)
-        check_channels(loaded, _known_channels(load_settings()))
+        settings = load_settings()
+        check_channels(loaded, _known_channels(settings))
+        check_terms(loaded, settings.tagger_source().vocabulary())
     except AlertsError as exc:
         raise click.ClickException(str(exc)) from exc
 

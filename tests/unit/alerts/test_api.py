@@ -10,6 +10,7 @@ import redis.asyncio as aioredis
 from aiohttp.test_utils import TestServer
 from wirewatch.alerts.api import subscriptions_api
 from wirewatch.alerts.store import SubscriptionStore
+from wirewatch.streams.tagging.reload import TaggerSource
 
 TOKEN = "t0ken-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -18,7 +19,8 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 @pytest.fixture
 async def api(redis_client: aioredis.Redis, unique: str) -> AsyncIterator[str]:
     store = SubscriptionStore(redis_client, prefix=f"{unique}:")
-    server = TestServer(subscriptions_api(store, TOKEN, frozenset({"console", "team-slack"})),
+    server = TestServer(subscriptions_api(store, TOKEN, frozenset({"console", "team-slack"}),
+                                          TaggerSource().vocabulary),  # the shipped rules
                         host="127.0.0.1")
     await server.start_server()
     try:
@@ -54,6 +56,10 @@ async def test_crud(api: str) -> None:
 @pytest.mark.parametrize(("body", "message"), [
     ({**SUB, "query": "entity:"}, "unexpected 'entity:'"),
     ({**SUB, "channels": ["pager"]}, "unknown channel(s) ['pager']"),
+    ({key: value for key, value in SUB.items() if key != "channels"},
+     "'channels' is required, a list of channel ids; defined: ['console', 'team-slack']"),
+    ({**SUB, "query": "topic:semiconductors"}, "unknown topic 'semiconductors' at column 1"),
+    ({**SUB, "query": "entity:google"}, "did you mean entity:alphabet?"),
     ({**SUB, "schedule": {"mode": "weekly"}}, "mode must be one of"),
     ([1, 2], "body must be a JSON object"),
 ])

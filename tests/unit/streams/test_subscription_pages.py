@@ -18,6 +18,7 @@ from wirewatch.alerts.channels import parse_channels
 from wirewatch.alerts.probe import send_test_alert
 from wirewatch.alerts.store import SubscriptionStore
 from wirewatch.alerts.subscriptions import Subscription, from_mapping
+from wirewatch.alerts.vocabulary import Vocabulary
 from wirewatch.streams.ops.activity import Activity
 from wirewatch.streams.ops.auth import WebAuth, local_path
 from wirewatch.streams.ops.monitor import Monitor
@@ -46,6 +47,9 @@ def tag(title: str, body: str) -> tuple[list[str], dict[str, float]]:
     return topics, ({"microsoft": 0.9} if "microsoft" in text else {})
 
 
+VOCABULARY = Vocabulary.of(["earnings", "layoffs"], {"microsoft": ["Microsoft", "NASDAQ:MSFT"]})
+
+
 def pages_app(store: SubscriptionStore, client: aioredis.Redis, auth: WebAuth,
               slack: SlackPeer) -> Any:
     channels = parse_channels({"channels": [
@@ -61,7 +65,8 @@ def pages_app(store: SubscriptionStore, client: aioredis.Redis, auth: WebAuth,
     return operations_app(WebConfig(
         monitor=monitor, activity=Activity(client, prefix="unused:"), bootstrap="127.0.0.1:1",
         dlq_topic="dlq", max_lag=10, auth=auth, subscriptions=SubscriptionPagesConfig(
-            store=store, channel_ids=channels.ids, test_send=test_send, tag=tag)))
+            store=store, channel_ids=channels.ids, test_send=test_send, tag=tag,
+            vocabulary=lambda: VOCABULARY)))
 
 
 @pytest.fixture
@@ -142,6 +147,13 @@ async def test_create_edit_mute_test_and_delete_through_the_pages(serve: Any) ->
             page = await response.text()
             assert response.status == 400 and "unexpected" in page
             assert 'value="Microsoft earnings"' in page and 'value="Europe/Paris"' in page
+        async with http.post(f"{pages.url}/subscriptions/new",  # a query that cannot fire
+                             data={**FORM, "csrf": csrf,
+                                   "query": "entity:msft AND topic:earnings"}) as response:
+            page = await response.text()
+            assert response.status == 400
+            assert "unknown entity &#39;msft&#39; at column 1" in page
+            assert "did you mean entity:microsoft?" in page
         assert await pages.store.list() == []
 
         async with http.post(f"{pages.url}/subscriptions/new", data={**FORM, "csrf": csrf},
