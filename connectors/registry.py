@@ -28,12 +28,15 @@ class FeedRegistry:
         })
         return sum(value is None for value in existing)
 
+    async def find(self, url_or_id: str) -> FeedSpec | None:
+        """The registered feed with this URL or id, if any."""
+        raw = await self.client.hget(self.key, _feed_id(url_or_id))
+        return None if raw is None else spec_from_mapping(
+            msgspec.json.decode(raw), f"registry entry {_feed_id(url_or_id)}")
+
     async def remove(self, url_or_id: str) -> bool:
         """Remove a feed by URL or id; False when it was not registered."""
-        candidates = [url_or_id]
-        if url_or_id.startswith(("http://", "https://")):
-            candidates = [FeedSpec(url=url_or_id).feed_id]
-        return bool(await self.client.hdel(self.key, *candidates))
+        return bool(await self.client.hdel(self.key, _feed_id(url_or_id)))
 
     async def list(self) -> list[FeedSpec]:
         entries: dict[bytes, bytes] = await self.client.hgetall(self.key)
@@ -42,3 +45,10 @@ class FeedRegistry:
             data: dict[str, Any] = msgspec.json.decode(raw)
             specs.append(spec_from_mapping(data, f"registry entry {feed_id.decode()}"))
         return sorted(specs, key=lambda spec: (spec.name.lower(), spec.url))
+
+
+def _feed_id(url_or_id: str) -> str:
+    """An id as given, or the id of a URL (its canonical form's)."""
+    if url_or_id.startswith(("http://", "https://")):
+        return FeedSpec(url=url_or_id).feed_id
+    return url_or_id

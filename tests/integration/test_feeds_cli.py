@@ -15,7 +15,7 @@ from tests.support.processes import wirewatch_env
 
 def wirewatch(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "wirewatch", *args], env=wirewatch_env(**env),
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60, input="")
 
 
 @pytest.mark.redis
@@ -33,10 +33,13 @@ def test_add_list_export_remove_import_round_trip(redis_server, unique, tmp_path
 
     opml = tmp_path / "feeds.opml"
     assert wirewatch("feeds", "export", "-o", str(opml), **env).returncode == 0
+    unconfirmed = wirewatch("feeds", "remove", listed[0]["url"], **env)  # nobody said yes
+    assert unconfirmed.returncode == 1 and "nothing removed" in unconfirmed.stderr
+    assert f"({listed[0]['url']})? [y/N]" in unconfirmed.stderr
     for entry in listed:
-        assert wirewatch("feeds", "remove", entry["url"], **env).returncode == 0
+        assert wirewatch("feeds", "remove", entry["url"], "--yes", **env).returncode == 0
     assert wirewatch("feeds", "list", "--json", **env).stdout == ""
-    missing = wirewatch("feeds", "remove", "https://a.example/rss", **env)
+    missing = wirewatch("feeds", "remove", "https://a.example/rss", "--yes", **env)
     assert missing.returncode != 0 and "no registered feed" in missing.stderr
 
     imported = wirewatch("feeds", "import", str(opml), **env)

@@ -36,7 +36,14 @@ def test_add_show_list_export_import_remove(run, tmp_path: Path) -> None:  # typ
     assert shown["channels"] == ["hook"] and shown["min_salience"] == 0.7
     exported = tmp_path / "subs.yaml"
     exported.write_text(run("subscriptions", "export")[1], encoding="utf-8")
-    assert run("subscriptions", "remove", "openai-leadership")[0] == 0
+    code, _, err = run("subscriptions", "remove", "openai-leadership", input="n\n")
+    assert code == 1 and "Remove subscription openai-leadership (OpenAI leadership: " in err
+    assert "nothing removed" in err
+    code, _, err = run("subscriptions", "remove", "openai-leadership")  # stdin closed: no
+    assert code == 1 and "pass --yes" in err
+    assert run("subscriptions", "show", "openai-leadership")[0] == 0
+    code, out, _ = run("subscriptions", "remove", "openai-leadership", input="y\n")
+    assert code == 0 and "removed subscription openai-leadership" in out
     assert run("subscriptions", "list", "--json")[1] == ""
     code, out, _ = run("subscriptions", "import", str(exported))
     assert code == 0 and "imported 1 subscriptions (1 new)" in out

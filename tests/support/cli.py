@@ -14,8 +14,8 @@ Run = Callable[..., tuple[int, str, str]]
 def cli() -> Run:
     runner = CliRunner()
 
-    def invoke(*args: str) -> tuple[int, str, str]:
-        result = runner.invoke(main, list(args))
+    def invoke(*args: str, input: str | None = None) -> tuple[int, str, str]:
+        result = runner.invoke(main, list(args), input=input)
         return result.exit_code, result.stdout, result.stderr
 
     return invoke

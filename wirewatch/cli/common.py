@@ -76,6 +76,19 @@ def run_guarded(start: Callable[[], int]) -> None:
     sys.exit(code)
 
 
+def confirm_removal(description: str, yes: bool) -> None:
+    """Ask before deleting anything (`--yes` skips); no answer (a closed stdin) removes nothing."""
+    if yes:
+        return
+    try:
+        confirmed = click.confirm(f"Remove {description}?", default=False, err=True)
+    except click.Abort:  # end of input: the prompt's line is left open
+        click.echo(err=True)
+        confirmed = False
+    if not confirmed:
+        raise click.ClickException("nothing removed (answer y, or pass --yes in scripts)")
+
+
 def with_redis(action: Callable[[aioredis.Redis, Settings], Awaitable[T]]) -> T:
     """Run `action(client, settings)` against the configured Redis, or the embedded one
     under the data dir; input and service errors become one clear line."""

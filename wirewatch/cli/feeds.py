@@ -12,7 +12,7 @@ from typing import TypeVar
 import click
 import msgspec
 
-from wirewatch.cli.common import Group, load_settings, with_redis
+from wirewatch.cli.common import Group, confirm_removal, load_settings, with_redis
 from wirewatch.connectors.check import check_feed
 from wirewatch.connectors.errors import ConnectorError
 from wirewatch.connectors.feeds_file import FeedSpec, load_feeds, spec_from_mapping, to_opml
@@ -69,8 +69,13 @@ def add_feed(url: str, name: str, interval: float | None, dry_run: bool) -> None
 
 @feeds.command("remove")
 @click.argument("url_or_id")
-def remove_feed(url_or_id: str) -> None:
+@click.option("--yes", "-y", is_flag=True, help="Do not ask first.")
+def remove_feed(url_or_id: str, yes: bool) -> None:
     """Unregister a feed by URL or id."""
+    found = with_registry(lambda registry: registry.find(url_or_id))
+    if found is None:
+        raise click.ClickException(f"no registered feed {url_or_id!r}")
+    confirm_removal(f"feed {found.name or found.feed_id} ({found.url})", yes)
     if not with_registry(lambda registry: registry.remove(url_or_id)):
         raise click.ClickException(f"no registered feed {url_or_id!r}")
     click.echo(f"removed {url_or_id}")

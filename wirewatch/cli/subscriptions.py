@@ -27,7 +27,7 @@ from wirewatch.alerts.subscriptions import (
     check_terms,
     load_subscriptions,
 )
-from wirewatch.cli.common import Group, load_settings, with_redis
+from wirewatch.cli.common import Group, confirm_removal, load_settings, with_redis
 from wirewatch.streams.replay.window import parse_duration
 from wirewatch.streams.settings import Settings
 
@@ -135,8 +135,13 @@ def show(subscription_id: str) -> None:
 
 @subscriptions.command("remove")
 @click.argument("subscription_id")
-def remove(subscription_id: str) -> None:
+@click.option("--yes", "-y", is_flag=True, help="Do not ask first.")
+def remove(subscription_id: str, yes: bool) -> None:
     """Remove a subscription (its alerts already sent stay in the ledger)."""
+    found = with_redis(lambda c, s: _store(c, s).get(subscription_id))
+    if found is None:
+        raise click.ClickException(f"no subscription {subscription_id!r}")
+    confirm_removal(f"subscription {found.id} ({found.name}: {found.query})", yes)
     if not with_redis(lambda c, s: _store(c, s).remove(subscription_id)):
         raise click.ClickException(f"no subscription {subscription_id!r}")
     click.echo(f"removed subscription {subscription_id}")
