@@ -256,7 +256,10 @@ class FeedPoller:
         now = self.clock()
         streak = state.error_streak + 1
         interval = error_interval(self.bounds, streak, retry_after)
-        log.warning("feed poll failed", extra={"feed_url": spec.url, "error": message})
+        log.warning("feed poll failed", extra={
+            "feed_url": spec.url, "error": message, "error_class": error_class,
+            "status": status, "failures_in_a_row": streak,
+            "retry_in_seconds": round(interval, 1)})
         await self.store.save(spec.feed_id, replace(
             state, last_status=status, last_error=message, error_class=error_class,
             error_streak=streak, last_attempt=now, next_poll=now + interval,

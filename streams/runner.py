@@ -337,7 +337,10 @@ def _describe_pending(stopping: asyncio.Future[None]) -> list[str]:
 def _execute(app: faust.App, log_level: str) -> int:
     # Faust's worker installs its own signal handlers and owns the event loop from here on.
     asyncio.set_event_loop(asyncio.new_event_loop())
-    worker = BoundedStopWorker(app, loglevel=log_level, quiet=True, redirect_stdouts=False)
+    # The command configured logging (level, text or JSON, on stderr); the worker's own
+    # set-up would replace it with coloured lines on stdout, where console alerts go.
+    worker = BoundedStopWorker(app, loglevel=log_level, quiet=True, redirect_stdouts=False,
+                               override_logging=False)
     worker.spinner = None  # it draws terminal escape codes between alert lines
     try:
         worker.execute_from_commandline()

@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from wirewatch.streams.eventloop import DEFAULT as DEFAULT_EVENT_LOOP
 from wirewatch.streams.eventloop import EventLoop
 from wirewatch.streams.events.outlets import DEFAULT_MAJOR_OUTLETS
+from wirewatch.streams.logs import LogFormat
 from wirewatch.streams.ops.auth import WebAuth
 from wirewatch.streams.tagging.reload import TaggerSource
 
@@ -150,7 +151,12 @@ class Settings(BaseSettings):
         "unhealthy (`wirewatch status`, dashboard).")
     monitor_seconds: float = Field(
         10.0, gt=0, description="How often the worker measures lag and feed health.")
-    log_level: str = Field("WARNING", description="Log level: DEBUG, INFO, WARNING or ERROR.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "debug", "info", "warning",
+                       "error"] = Field("WARNING", description="Log level: DEBUG, INFO, "
+                                        "WARNING or ERROR.")
+    log_format: LogFormat = Field(
+        "text", description="Log lines on stderr: `text` (time, level, logger, message, then "
+        "the details as key=value) or `json` (one JSON object per line with the same fields).")
 
     @property
     def user_taxonomy(self) -> Path:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
+import json
+import logging
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,6 +22,7 @@ from wirewatch.connectors.publish import RawItemPublisher, new_producer
 from wirewatch.connectors.records import decode_raw_item
 from wirewatch.connectors.state import FeedStateStore
 from wirewatch.streams.demo import serve_samples
+from wirewatch.streams.logs import json_formatter
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis]
 
@@ -109,15 +113,29 @@ async def test_polls_publishes_and_republishes_only_edits(broker, redis_client, 
 async def test_feed_errors_are_recorded_and_backed_off(broker, redis_client, unique,
                                                       topic_factory, tmp_path: Path):
     topics = await topic_factory()
-    async with local_poller(broker, redis_client, unique, topics.raw, tmp_path,
-                            "missing.xml") as (poller, spec):
-        outcome = await poll(poller, spec)
-        again = await poll(poller, spec)
+    lines = io.StringIO()
+    handler = logging.StreamHandler(lines)
+    handler.setFormatter(json_formatter())  # what WIREWATCH_LOG_FORMAT=json writes
+    logger = logging.getLogger("wirewatch.connectors.poller")
+    logger.addHandler(handler)
+    try:
+        async with local_poller(broker, redis_client, unique, topics.raw, tmp_path,
+                                "missing.xml") as (poller, spec):
+            outcome = await poll(poller, spec)
+            again = await poll(poller, spec)
+    finally:
+        logger.removeHandler(handler)
     assert outcome.status == 404 and again.status == 404
     state = await poller.store.load(spec.feed_id)
     assert state.error_streak == 2
     assert state.last_error == "HTTP 404"
     assert state.next_poll > state.last_attempt  # still scheduled, never abandoned
+    logged = [json.loads(line) for line in lines.getvalue().splitlines()]
+    assert [(entry["message"], entry["feed_url"], entry["error"], entry["status"],
+             entry["failures_in_a_row"]) for entry in logged] == [
+        ("feed poll failed", spec.url, "HTTP 404", 404, 1),
+        ("feed poll failed", spec.url, "HTTP 404", 404, 2)]
+    assert logged[1]["level"] == "WARNING" and logged[1]["retry_in_seconds"] > 0
 
 
 class FailingOncePublisher:

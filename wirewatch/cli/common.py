@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from wirewatch.alerts.errors import AlertsError
 from wirewatch.connectors.errors import ConnectorError
 from wirewatch.streams.embedded import EmbeddedServiceError, RoleError, embedded_services
+from wirewatch.streams.logs import configure_logging
 from wirewatch.streams.settings import Settings
 from wirewatch.streams.tagging import TaxonomyError
 
@@ -59,9 +60,11 @@ class Group(click.Group):
 def load_settings(**overrides: object) -> Settings:
     """The settings from the environment, with the command line's overrides (None: unset)."""
     try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+        settings = Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
     except ValidationError as exc:
         raise click.ClickException(f"invalid settings:\n{exc}") from exc
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
 
 
 def run_guarded(start: Callable[[], int]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 
 import click
@@ -23,6 +22,7 @@ from wirewatch.cli.taxonomy import taxonomy
 from wirewatch.cli.version import version
 from wirewatch.cli.watchlist import watchlist
 from wirewatch.streams.eventloop import EventLoopError, install
+from wirewatch.streams.logs import configure_logging
 
 
 class Root(Group):
@@ -40,8 +40,7 @@ class Root(Group):
                       message="%(prog)s %(version)s")
 def main() -> None:
     """wirewatch: one alert per news story, however many sites republish it."""
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s "
-                        "%(message)s")
+    configure_logging()  # until a command reads the settings' level and format
     # Until the worker installs its own handlers, SIGTERM unwinds like Ctrl-C does, so the
     # embedded services are stopped by their context managers rather than left behind.
     signal.signal(signal.SIGTERM, _terminate)
