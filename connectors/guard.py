@@ -56,6 +56,11 @@ def http_target(url: str) -> URL | None:
     return target if target.scheme in ("http", "https") and target.host else None
 
 
+# Private and loopback addresses are refused by default (SSRF); this says how to allow one.
+ALLOW_HINT = (" (private, loopback or reserved; to fetch your own feeds there, allow the "
+              "network: --allow-network 127.0.0.0/8 or WIREWATCH_FETCH_ALLOW_NETWORKS)")
+
+
 class AddressPolicy:
     """Decides whether an address may be fetched; `allow` lists networks that are exempt."""
 
@@ -83,7 +88,8 @@ class AddressPolicy:
         except ValueError:
             return  # a name: checked by GuardedResolver on the addresses it resolves to
         if not self.is_allowed(address):
-            raise BlockedAddressError(f"refusing to fetch from blocked address {address}")
+            raise BlockedAddressError(f"refusing to fetch from blocked address {address}"
+                                      f"{ALLOW_HINT}")
 
 
 class GuardedResolver(AbstractResolver):
@@ -104,7 +110,8 @@ class GuardedResolver(AbstractResolver):
         allowed = [r for r in results if self.policy.is_allowed(ipaddress.ip_address(r["host"]))]
         if not allowed:
             addresses = ", ".join(sorted({str(r["host"]) for r in results}))
-            raise BlockedAddressError(f"refusing to fetch {host}: resolves to {addresses}")
+            raise BlockedAddressError(f"refusing to fetch {host}: resolves to {addresses}"
+                                      f"{ALLOW_HINT}")
         return allowed
 
     async def close(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import logging
 import random
 import time
@@ -114,11 +115,20 @@ class FeedPoller:
         parsed = bounded(await self.parse(body, content_type))
         await self._publish(spec, parsed)  # Kafka down: raises, and the hub retries
 
+    def setup_of(self, spec: FeedSpec) -> str:
+        """A stamp of what decides how this feed is fetched: its spec, networks and limits."""
+        described = repr((spec.url, spec.interval_seconds, sorted(map(str, self.policy.allow)),
+                          self.limits))
+        return hashlib.blake2b(described.encode(), digest_size=8).hexdigest()
+
     async def _due(self) -> list[tuple[FeedSpec, FeedState]]:
         now = self.clock()
         states = await self.store.load_many([spec.feed_id for spec in self.feeds])
+        # A feed that failed under another set-up (the operator allowed its network, say)
+        # is due at once: its backoff was earned by a configuration no longer in force.
         return [(spec, state) for spec, state in zip(self.feeds, states, strict=True)
-                if state.next_poll <= now]
+                if state.next_poll <= now
+                or (state.error_streak and state.failed_under != self.setup_of(spec))]
 
     async def poll_due(self) -> list[PollOutcome]:
         """Poll every due feed once and wait for all of them (one cycle)."""
@@ -263,6 +273,7 @@ class FeedPoller:
         await self.store.save(spec.feed_id, replace(
             state, last_status=status, last_error=message, error_class=error_class,
             error_streak=streak, last_attempt=now, next_poll=now + interval,
+            failed_under=self.setup_of(spec),
             first_poll=state.first_poll or now,
         ))
 

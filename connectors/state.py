@@ -25,6 +25,9 @@ class FeedState:
     next_poll: float = 0.0
     items_published: int = 0
     first_poll: float | None = None  # for items per day on the dashboard
+    # The fetch set-up (feed spec, allowed networks, limits) the last error happened under:
+    # after a restart with another one, the error's backoff no longer applies.
+    failed_under: str | None = None
 
     @property
     def validators(self) -> Validators:

@@ -6,6 +6,7 @@ import sys
 from typing import TextIO
 
 from wirewatch.alerts.records import Alert
+from wirewatch.alerts.render import link_or_note
 
 
 def format_alert(alert: Alert) -> str:
@@ -15,7 +16,8 @@ def format_alert(alert: Alert) -> str:
 
     lines = [
         f"ALERT [{clean(alert.subscription_name)}] {clean(alert.title)}",
-        f"  {clean(alert.url)}  ({clean(alert.source)}, {alert.outlets} outlet(s))",
+        f"  {clean(link_or_note(alert.url))}  ({clean(alert.source)}, "
+        f"{alert.outlets} outlet(s))",
         f"  topics: {clean(', '.join(alert.topics)) or '-'}   "
         f"entities: {clean(', '.join(alert.entities)) or '-'}",
     ]

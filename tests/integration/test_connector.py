@@ -11,6 +11,7 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaConnectionError
@@ -136,6 +137,39 @@ async def test_feed_errors_are_recorded_and_backed_off(broker, redis_client, uni
         ("feed poll failed", spec.url, "HTTP 404", 404, 1),
         ("feed poll failed", spec.url, "HTTP 404", 404, 2)]
     assert logged[1]["level"] == "WARNING" and logged[1]["retry_in_seconds"] > 0
+
+
+async def test_a_failure_under_another_setup_does_not_delay_the_first_poll(
+        broker, redis_client, unique, topic_factory, tmp_path: Path):
+    """Refused as private, then run again with --allow-network: polled at once, not after
+    the error's backoff; restarted with the same set-up, the backoff holds."""
+    topics = await topic_factory()
+    (tmp_path / "feed.xml").write_text(RSS.format(title="First"))
+    producer = new_producer(broker.bootstrap, idempotent=broker.idempotent, client_id=unique)
+    await producer.start()
+    store = FeedStateStore(redis_client, prefix=f"{unique}:")
+
+    def poller_for(spec: FeedSpec, policy: AddressPolicy,
+                   session: aiohttp.ClientSession) -> FeedPoller:
+        return FeedPoller([spec], session=session, store=store, policy=policy,
+                          publisher=RawItemPublisher(producer, topics.raw))
+
+    try:
+        with serve_samples(tmp_path) as base:
+            spec = FeedSpec(url=f"{base}/feed.xml", name="Local")
+            refused = AddressPolicy([])
+            async with new_session(refused) as session:
+                [failed] = await poller_for(spec, refused, session).poll_due()
+                assert failed.error is not None and "--allow-network 127.0.0.0/8" in failed.error
+                assert await poller_for(spec, refused, session).poll_due() == []  # backoff
+            allowed = AddressPolicy(["127.0.0.0/8"])
+            async with new_session(allowed) as session:
+                [polled] = await poller_for(spec, allowed, session).poll_due()
+                assert (polled.status, polled.published, polled.error) == (200, 2, None)
+    finally:
+        await producer.stop()
+    state = await store.load(spec.feed_id)
+    assert state.error_streak == 0 and state.items_published == 2
 
 
 class FailingOncePublisher:

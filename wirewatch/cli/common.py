@@ -4,6 +4,7 @@ and running an action against the configured (or embedded) Redis."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -77,6 +78,31 @@ def run_guarded(start: Callable[[], int]) -> None:
         click.echo("wirewatch: interrupted", err=True)
         code = 130
     sys.exit(code)
+
+
+def _networks(ctx: click.Context, param: click.Parameter,
+              value: tuple[str, ...]) -> tuple[str, ...]:
+    for entry in value:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError as exc:
+            raise click.BadParameter(f"{entry!r} is not a network: write a CIDR such as "
+                                     "127.0.0.0/8 or 192.168.1.0/24") from exc
+    return value
+
+
+allow_network_option = click.option(
+    "--allow-network", "allow_networks", multiple=True, callback=_networks,
+    help="Also fetch feeds from this private network (CIDR, repeatable), e.g. 127.0.0.0/8 "
+         "for feeds on this machine; added to WIREWATCH_FETCH_ALLOW_NETWORKS.")
+
+
+def allowing(settings: Settings, networks: tuple[str, ...]) -> Settings:
+    """The settings with `--allow-network` networks added to the configured ones."""
+    if not networks:
+        return settings
+    return settings.model_copy(update={"fetch_allow_networks": [
+        *settings.fetch_allow_networks, *networks]})
 
 
 def confirm_removal(description: str, yes: bool) -> None:

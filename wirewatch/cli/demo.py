@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 from pydantic import SecretStr
 
-from wirewatch.cli.common import load_settings, run_guarded
+from wirewatch.cli.common import allow_network_option, load_settings, run_guarded
 from wirewatch.cli.roles import announce
 from wirewatch.streams.embedded import free_port
 
@@ -20,7 +20,9 @@ from wirewatch.streams.embedded import free_port
               help="Exit 0 once this many alerts were delivered (for tests and scripts).")
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Keep the demo's Redis here (default: a temporary directory).")
-def demo(exit_after_alerts: int | None, data_dir: Path | None) -> None:
+@allow_network_option
+def demo(exit_after_alerts: int | None, data_dir: Path | None,
+         allow_networks: tuple[str, ...]) -> None:
     """Serve bundled sample feeds locally and run the whole pipeline on them."""
     from wirewatch.streams.demo import demo_feeds, demo_subscriptions, serve_samples
     from wirewatch.streams.runner import run_pipeline, stop_after
@@ -31,7 +33,9 @@ def demo(exit_after_alerts: int | None, data_dir: Path | None) -> None:
         defaults = load_settings()
         current = load_settings(
             data_dir=data_dir or Path(scratch),
-            fetch_allow_networks=[*defaults.fetch_allow_networks, "127.0.0.0/8"],
+            # its sample feeds are served on loopback; feeds added with `feeds add` may need more
+            fetch_allow_networks=[*defaults.fetch_allow_networks, "127.0.0.0/8",
+                                  *allow_networks],
             poll_min_seconds=5.0,
             web_port=defaults.web_port if _port_is_free(defaults.web_port) else free_port(),
         )

@@ -12,7 +12,14 @@ from typing import TypeVar
 import click
 import msgspec
 
-from wirewatch.cli.common import Group, confirm_removal, load_settings, with_redis
+from wirewatch.cli.common import (
+    Group,
+    allow_network_option,
+    allowing,
+    confirm_removal,
+    load_settings,
+    with_redis,
+)
 from wirewatch.connectors.check import check_feed
 from wirewatch.connectors.errors import ConnectorError
 from wirewatch.connectors.feeds_file import FeedSpec, load_feeds, spec_from_mapping, to_opml
@@ -114,12 +121,11 @@ def export_feeds(output: Path | None) -> None:
 
 @feeds.command("check")
 @click.argument("url")
-@click.option("--allow-network", "allow", multiple=True,
-              help="Also allow this private network (CIDR), e.g. 127.0.0.0/8 for a local feed.")
-def check(url: str, allow: tuple[str, ...]) -> None:
+@allow_network_option
+def check(url: str, allow_networks: tuple[str, ...]) -> None:
     """Fetch and parse one feed; print its items as JSON lines, publish nothing."""
-    settings = load_settings()
-    policy = AddressPolicy([*settings.fetch_allow_networks, *allow])
+    settings = allowing(load_settings(), allow_networks)
+    policy = AddressPolicy(settings.fetch_allow_networks)
     limits = FetchLimits(deadline_seconds=settings.fetch_deadline_seconds,
                          max_body_bytes=settings.fetch_max_body_bytes)
     try:

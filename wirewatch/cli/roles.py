@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from wirewatch.cli.common import load_settings, run_guarded
+from wirewatch.cli.common import allow_network_option, allowing, load_settings, run_guarded
 from wirewatch.streams.embedded import Endpoints
 from wirewatch.streams.settings import Settings
 
@@ -31,14 +31,16 @@ def announce(endpoints: Endpoints, current: Settings) -> None:
 @click.command()
 @_FEEDS
 @_SUBSCRIPTIONS
+@allow_network_option
 @click.option("--exit-after-alerts", type=click.IntRange(min=1), default=None,
               help="Exit 0 once this many alerts were delivered.")
 def run(feeds_file: Path | None, subscriptions_file: Path | None,
-        exit_after_alerts: int | None) -> None:
+        allow_networks: tuple[str, ...], exit_after_alerts: int | None) -> None:
     """Run connectors, stream worker and notifiers on your feeds and subscriptions."""
     from wirewatch.streams.runner import run_pipeline, stop_after
 
-    current = load_settings(feeds_file=feeds_file, subscriptions_file=subscriptions_file)
+    current = allowing(load_settings(feeds_file=feeds_file,
+                                     subscriptions_file=subscriptions_file), allow_networks)
     hook = stop_after(exit_after_alerts) if exit_after_alerts else None
     run_guarded(lambda: run_pipeline(current, on_delivered=hook, announce=announce))
 
@@ -47,11 +49,14 @@ def run(feeds_file: Path | None, subscriptions_file: Path | None,
 @_FEEDS
 @click.option("--shard", default=None, help="This instance's share of the feeds, I/N or "
               "ordinal/N; overrides WIREWATCH_SHARD.")
-def connect(feeds_file: Path | None, shard: str | None) -> None:
+@allow_network_option
+def connect(feeds_file: Path | None, shard: str | None,
+            allow_networks: tuple[str, ...]) -> None:
     """Cluster role: poll this shard of the feeds (file and registry) and publish them."""
     from wirewatch.streams.roles import run_connect
 
-    run_guarded(lambda: run_connect(load_settings(feeds_file=feeds_file, shard=shard)))
+    run_guarded(lambda: run_connect(allowing(load_settings(feeds_file=feeds_file, shard=shard),
+                                             allow_networks)))
 
 
 @click.command()

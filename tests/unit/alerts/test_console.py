@@ -25,7 +25,8 @@ def test_format_alert_without_tags_or_evidence() -> None:
     assert len(lines) == 3
 
 
-@pytest.mark.parametrize("field", ["title", "url", "source", "subscription_name"])
+# a url is shown only when it is a clean http(s) URL (tests/unit/alerts/test_link_notes.py)
+@pytest.mark.parametrize("field", ["title", "source", "subscription_name"])
 @pytest.mark.parametrize(("dirty", "clean"), [
     ("\x1b[31mRED\x1b[0m", "[31mRED[0m"),  # ESC removed: the sequence is inert text
     ("over\rwrite", "overwrite"),

@@ -11,10 +11,11 @@ import click
 import pytest
 from click.testing import CliRunner
 from wirewatch.streams import native
+from wirewatch.streams.settings import Settings
 
 from tests.conftest import Broker
 from wirewatch.cli import main
-from wirewatch.cli.common import Group
+from wirewatch.cli.common import Group, allowing
 
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> click.testing.Result:
@@ -155,3 +156,20 @@ def test_shell_completion_as_the_readme_sets_it_up() -> None:
         "_WIREWATCH_COMPLETE": "bash_complete", "COMP_WORDS": "wirewatch subscriptions re",
         "COMP_CWORD": "2"})
     assert offered.output.split() == ["plain,remove"]
+
+
+@pytest.mark.parametrize(("command", "arguments"), [
+    (["run"], []), (["connect"], []), (["demo"], []), (["feeds", "check"], ["https://e.com/"])])
+def test_every_polling_command_takes_allow_network_and_checks_it(
+        command: list[str], arguments: list[str]) -> None:
+    assert "--allow-network" in invoke(*command, "--help").output
+    refused = invoke(*command, *arguments, "--allow-network", "localhost")
+    assert refused.exit_code == 2
+    assert "'localhost' is not a network: write a CIDR such as 127.0.0.0/8" in refused.output
+
+
+def test_allowing_adds_to_the_configured_networks() -> None:
+    configured = Settings(fetch_allow_networks=["10.0.0.0/8"])
+    assert allowing(configured, ("127.0.0.0/8",)).fetch_allow_networks == [
+        "10.0.0.0/8", "127.0.0.0/8"]
+    assert allowing(configured, ()) is configured
