@@ -290,3 +290,33 @@ def _forget(in_flight: dict[str, asyncio.Task[PollOutcome]], feed_id: str,
             task: asyncio.Task[PollOutcome]) -> None:
     """A finished poll leaves the in-flight set."""
     in_flight.pop(feed_id, None)
+
+
+async def poll_with_refresh(poller: FeedPoller, feeds: Callable[[], Awaitable[list[FeedSpec]]],
+                            refresh_seconds: float) -> None:
+    """Poll forever, re-reading the feeds every `refresh_seconds`: feeds added or removed
+    while running are polled or dropped without a restart. Cancelled to stop."""
+    polling = asyncio.create_task(poller.run_forever())
+    try:
+        while not polling.done():
+            await asyncio.wait({polling}, timeout=refresh_seconds)
+            if polling.done():
+                break
+            try:
+                current = await feeds()
+            except Exception:  # noqa: BLE001 - Redis down: keep polling the feeds we have
+                log.exception("could not re-read the feeds; keeping the current ones")
+                continue
+            before, after = {s.feed_id for s in poller.feeds}, {s.feed_id for s in current}
+            if before != after:
+                log.warning("feeds changed: %d added, %d removed", len(after - before),
+                            len(before - after), extra={
+                                "added": sorted(s.url for s in current
+                                                if s.feed_id not in before),
+                                "removed": sorted(s.url for s in poller.feeds
+                                                  if s.feed_id not in after)})
+            poller.replace_feeds(current)
+        polling.result()  # run_forever only ends by raising: let it out
+    finally:
+        polling.cancel()
+        await asyncio.gather(polling, return_exceptions=True)

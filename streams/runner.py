@@ -31,7 +31,7 @@ from wirewatch.connectors.feeds_file import FeedSpec, load_feeds, unique_feeds
 from wirewatch.connectors.fetch import FetchLimits, new_session
 from wirewatch.connectors.guard import AddressPolicy
 from wirewatch.connectors.parse_pool import ParserPool
-from wirewatch.connectors.poller import FeedPoller
+from wirewatch.connectors.poller import FeedPoller, poll_with_refresh
 from wirewatch.connectors.publish import RawItemPublisher, new_producer
 from wirewatch.connectors.registry import FeedRegistry
 from wirewatch.connectors.schedule import ScheduleBounds
@@ -121,6 +121,27 @@ async def registered_feeds(redis_url: str, prefix: str) -> list[FeedSpec]:
         return await FeedRegistry(client, prefix).list()
     finally:
         await client.aclose()
+
+
+def refreshing(redis_url: str, prefix: str, given: list[FeedSpec], refresh_seconds: float,
+               *, shown: list[FeedSpec]) -> Drive:
+    """Poll the given feeds (file, demo) plus the registry's, re-read every `refresh_seconds`
+    so that `wirewatch feeds add/remove` beside a running pipeline apply live; `shown` (what
+    the dashboard lists) is kept equal to what is polled."""
+
+    async def drive(poller: FeedPoller) -> None:
+        client = aioredis.Redis.from_url(redis_url)
+
+        async def current() -> list[FeedSpec]:
+            shown[:] = unique_feeds(given + await FeedRegistry(client, prefix).list())
+            return list(shown)
+
+        try:
+            await poll_with_refresh(poller, current, refresh_seconds)
+        finally:
+            await client.aclose()
+
+    return drive
 
 
 async def republish_unprocessed(endpoints: Endpoints, prefix: str, raw_topic: str) -> int:
@@ -221,7 +242,7 @@ def run_pipeline(settings: Settings, *, feeds: list[FeedSpec] | None = None,
                  subscriptions: list[Subscription] | None = None,
                  on_delivered: Callable[[Alert], None] | None = None,
                  announce: Callable[[Endpoints, Settings], None] | None = None,
-                 demo: bool = False, worker_only: bool = False) -> int:
+                 worker_only: bool = False) -> int:
     """Run connectors and the stream worker until stopped; returns the exit code.
     `worker_only` is `wirewatch worker`: no connectors, no subscriptions API, and the
     cluster's Kafka and Redis (never embedded ones)."""
@@ -238,9 +259,9 @@ def run_pipeline(settings: Settings, *, feeds: list[FeedSpec] | None = None,
     services = (contextlib.nullcontext(external_endpoints(settings, "worker")) if worker_only
                 else embedded_services(settings.kafka_bootstrap, redis_url, settings.data_dir))
     with services as endpoints:
-        if not demo:
-            feeds = unique_feeds(feeds + asyncio.run(
-                registered_feeds(endpoints.redis_url, settings.redis_prefix)))
+        given = list(feeds)  # the file's (or the demo's); the registry's are read live
+        polled = unique_feeds(given + asyncio.run(
+            registered_feeds(endpoints.redis_url, settings.redis_prefix)))
         asyncio.run(store_subscriptions(endpoints.redis_url, settings.redis_prefix,
                                         subscriptions, channels.ids, tagger.vocabulary()))
         idempotent = (settings.kafka_idempotence if settings.kafka_idempotence is not None
@@ -263,7 +284,7 @@ def run_pipeline(settings: Settings, *, feeds: list[FeedSpec] | None = None,
             retry=RetryPolicy(deadline=settings.alert_retry_deadline_seconds),
             ledger_days=settings.ledger_days,
             subscriptions_refresh_seconds=settings.subscriptions_refresh_seconds,
-            feeds=lambda: list(feeds or ()),
+            feeds=lambda: list(polled),
             web_auth=settings.web_auth_config(),
             max_lag=settings.status_max_lag, monitor_seconds=settings.monitor_seconds,
             track_unprocessed=endpoints.embedded_kafka,
@@ -274,10 +295,12 @@ def run_pipeline(settings: Settings, *, feeds: list[FeedSpec] | None = None,
         )
         if settings.api_token and settings.api_token.get_secret_value() and not worker_only:
             config.background.append(api_job(settings, endpoints.redis_url, channels.ids))
-        if feeds and not worker_only:
-            config.background.append(
-                connector_job(settings, endpoints, feeds, topics, idempotent,
-                              track_unprocessed=endpoints.embedded_kafka))
+        if not worker_only:  # even with no feeds yet: `feeds add` may bring some
+            config.background.append(connector_job(
+                settings, endpoints, list(polled), topics, idempotent,
+                drive=refreshing(endpoints.redis_url, settings.redis_prefix, given,
+                                 settings.feeds_refresh_seconds, shown=polled),
+                track_unprocessed=endpoints.embedded_kafka))
         app = create_app(config)
         if announce:
             announce(endpoints, settings)

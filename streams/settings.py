@@ -123,9 +123,9 @@ class Settings(BaseSettings):
         30.0, ge=3, description="How long a connector's shard lease lasts without renewal: "
         "after a crash, the time until a waiting instance takes the shard over.")
     feeds_refresh_seconds: float = Field(
-        30.0, gt=0, description="How often `wirewatch connect` and `wirewatch web` re-read "
-        "the feed registry, so feeds added with `wirewatch feeds add` are polled (and shown) "
-        "without a restart.")
+        30.0, gt=0, description="How often `run`, `demo`, `connect` and `web` re-read the "
+        "feed registry, so feeds added or removed with `wirewatch feeds add/remove` are "
+        "polled (and shown) or dropped without a restart.")
     dedupe_window_days: float = Field(
         7.0, gt=0, description="How long the dedupe index remembers an article.")
     event_window_hours: float = Field(

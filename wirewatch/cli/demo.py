@@ -47,7 +47,7 @@ def demo(exit_after_alerts: int | None, data_dir: Path | None,
                        f"{current.web_token.get_secret_value()}", err=True)
         run_guarded(lambda: run_pipeline(current, feeds=demo_feeds(base_url),
                                          subscriptions=demo_subscriptions(),
-                                         on_delivered=hook, announce=announce, demo=True))
+                                         on_delivered=hook, announce=announce))
 
 
 def _port_is_free(port: int) -> bool:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
 import click
 import msgspec
+import redis.asyncio as aioredis
 
 from wirewatch.cli.common import (
     Group,
@@ -22,10 +24,19 @@ from wirewatch.cli.common import (
 )
 from wirewatch.connectors.check import check_feed
 from wirewatch.connectors.errors import ConnectorError
-from wirewatch.connectors.feeds_file import FeedSpec, load_feeds, spec_from_mapping, to_opml
+from wirewatch.connectors.feeds_file import (
+    FeedSpec,
+    load_feeds,
+    spec_from_mapping,
+    to_opml,
+    unique_feeds,
+)
 from wirewatch.connectors.fetch import FetchLimits
 from wirewatch.connectors.guard import AddressPolicy
 from wirewatch.connectors.registry import FeedRegistry
+from wirewatch.connectors.state import FeedStateStore
+from wirewatch.streams.ops.monitor import FeedRow, feed_row
+from wirewatch.streams.settings import Settings
 
 T = TypeVar("T")
 
@@ -43,16 +54,37 @@ def feeds() -> None:
 @feeds.command("list")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def list_feeds(as_json: bool) -> None:
-    """List registered feeds."""
-    specs = with_registry(lambda registry: registry.list())
-    for spec in specs:
+    """The feeds polled: the registry's and the feeds file's (marked), with their health."""
+
+    async def listing(client: aioredis.Redis,
+                      settings: Settings) -> list[tuple[str, FeedSpec, FeedRow]]:
+        registered = await FeedRegistry(client, settings.redis_prefix).list()
+        in_file = load_feeds(settings.feeds_file) if settings.feeds_file else []
+        registered_ids = {spec.feed_id for spec in registered}
+        specs = unique_feeds(registered + in_file)
+        states = await FeedStateStore(client, settings.redis_prefix).load_many(
+            [spec.feed_id for spec in specs])
+        now = time.time()
+        return [("registry" if spec.feed_id in registered_ids else "file", spec,
+                 feed_row(spec, state, now)) for spec, state in zip(specs, states, strict=True)]
+
+    try:
+        rows = with_redis(listing)
+    except ConnectorError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for origin, spec, row in rows:
         if as_json:
             click.echo(json.dumps({"id": spec.feed_id, "url": spec.url, "name": spec.name,
-                                   "interval_seconds": spec.interval_seconds}))
+                                   "interval_seconds": spec.interval_seconds, "source": origin,
+                                   "health": row.state, "last_status": row.last_status,
+                                   "last_error": row.last_error,
+                                   "error_streak": row.error_streak,
+                                   "items_per_day": row.items_per_day}))
         else:
-            click.echo(f"{spec.feed_id}  {spec.url}  {spec.name}")
+            error = f"  {row.last_error}" if row.error_streak and row.last_error else ""
+            click.echo(f"{row.feed_id}  {origin:8}  {row.state:8}  {row.url}  {row.name}{error}")
     if not as_json:
-        click.echo(f"{len(specs)} feed(s)", err=True)
+        click.echo(f"{len(rows)} feed(s)", err=True)
 
 
 @feeds.command("add")
