@@ -19,6 +19,7 @@ from typing import Protocol
 
 import redis.exceptions
 from wirewatch.alerts import metrics
+from wirewatch.alerts.breaker import CLOSED, STATE_VALUES, BreakerPolicy, CircuitBreaker
 from wirewatch.alerts.errors import NotifierError
 from wirewatch.alerts.outbox import Outbox, Pending, sent_value
 from wirewatch.alerts.records import Alert, DigestItem
@@ -127,7 +128,9 @@ class Dispatcher:
                  on_sent: Callable[[Alert, str], None] | None = None,
                  schedule_of: Callable[[str], Awaitable[Schedule | None]] | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 concurrency: int = 8) -> None:
+                 concurrency: int = 8, breaker: BreakerPolicy = BreakerPolicy(),
+                 on_circuit: Callable[[str, CircuitBreaker], Awaitable[None]] | None = None,
+                 ) -> None:
         self.outbox, self.notifiers, self.dead_letter = outbox, notifiers, dead_letter
         self.policy, self.on_sent = policy, on_sent
         self.schedule_of, self.clock = schedule_of, clock
@@ -140,6 +143,12 @@ class Dispatcher:
         # Per channel: a channel whose deliveries hang or wait out a 429 holds its own
         # slots through every retry, never another channel's.
         self._in_flight = {channel: asyncio.Semaphore(concurrency) for channel in notifiers}
+        self._breaker_policy = breaker
+        self.breakers = {channel: CircuitBreaker(breaker) for channel in notifiers}
+        self._on_circuit = on_circuit  # told of every change of a channel's circuit state
+        self._exported: dict[str, str] = {}  # the state last exported, per channel
+        for channel in notifiers:
+            metrics.CIRCUIT.labels(channel).set(STATE_VALUES[CLOSED])
 
     def stop(self) -> None:
         """Ask the workers to finish: a delivery waiting to retry is left for the next run."""
@@ -277,14 +286,27 @@ class Dispatcher:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.policy.deadline
         pace = self._paces.get(channel)
+        breaker = self.breakers.setdefault(channel, CircuitBreaker(self._breaker_policy))
         attempt = 0
         while True:
             attempt += 1
+            # While the channel's circuit is open the alert waits, durably queued, and the
+            # wait does not count against its retry deadline: it failed no attempt.
+            while (wait := breaker.admit()) > 0:
+                await self._circuit_changed(channel, breaker)
+                deadline += wait
+                await self._pause(wait)
+            await self._circuit_changed(channel, breaker)
             if pace is not None:
                 await pace.wait()
             try:
-                return await _attempt(channel, notifier, alert, thread)
+                reference = await _attempt(channel, notifier, alert, thread)
             except NotifierError as exc:
+                if exc.retryable and exc.reason != "rate_limited":
+                    breaker.failed(str(exc))
+                else:  # it answered: alive, whatever it thought of this message
+                    breaker.succeeded()
+                await self._circuit_changed(channel, breaker)
                 delay = self.policy.delay(attempt, exc)
                 if not exc.retryable or loop.time() + delay > deadline:
                     raise
@@ -292,6 +314,24 @@ class Dispatcher:
                 log.warning("%s: attempt %d failed, retrying in %.1fs: %s", channel, attempt,
                             delay, exc)
                 await self._pause(delay)
+            else:
+                breaker.succeeded()
+                await self._circuit_changed(channel, breaker)
+                return reference
+
+    async def _circuit_changed(self, channel: str, breaker: CircuitBreaker) -> None:
+        """Export a channel's circuit state when it changed (metric, log, the hook)."""
+        if self._exported.get(channel, CLOSED) == breaker.state:
+            return
+        self._exported[channel] = breaker.state
+        metrics.CIRCUIT.labels(channel).set(STATE_VALUES[breaker.state])
+        if breaker.state == CLOSED:
+            log.warning("%s: circuit closed: the channel answers again", channel)
+        else:
+            log.warning("%s: circuit %s after %d failures in a row: %s", channel,
+                        breaker.state, breaker.failures, breaker.last_error)
+        if self._on_circuit is not None:
+            await self._on_circuit(channel, breaker)
 
     async def _once_sent(self, record: Callable[[], Awaitable[None]]) -> None:
         """Record a message the channel took, waiting out a Redis outage: given up, the

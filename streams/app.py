@@ -28,6 +28,7 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.drivers.aiokafka import Consumer as FaustConsumer
 from faust.transport.drivers.aiokafka import Producer as FaustProducer
+from wirewatch.alerts.breaker import BreakerPolicy
 from wirewatch.alerts.channels import SLACK_API_URL, Channels, load_channels
 from wirewatch.alerts.dispatch import RetryPolicy
 from wirewatch.alerts.matching import Decision, Sent, decide, matches, sent_after, unit_of
@@ -140,6 +141,7 @@ class PipelineConfig:
     dashboard_url: str | None = None
     slack_api_url: str = SLACK_API_URL
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    breaker: BreakerPolicy = field(default_factory=BreakerPolicy)
     ledger_days: float = 30.0
     subscriptions_refresh_seconds: float = 5.0
     on_delivered: Callable[[Alert], None] | None = None
@@ -443,7 +445,8 @@ def create_app(config: PipelineConfig) -> faust.App:
             outbox=outbox, activity=activity, channels=config.channels,
             schedule_of=live.schedule_of, send_dead_letter=send_dead_letter,
             alerts_topic=names.alerts, retry=config.retry, dashboard_url=config.dashboard_url,
-            slack_api_url=config.slack_api_url, on_delivered=config.on_delivered)
+            slack_api_url=config.slack_api_url, on_delivered=config.on_delivered,
+            breaker=config.breaker, instance=config.instance)
         app.task(lambda: deliver_until_cancelled(delivery))
     for job in config.background:
         app.task(job)

@@ -4,17 +4,22 @@ dead letters to the DLQ. The stream worker runs it, or `wirewatch deliver` on it
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from wirewatch.alerts.breaker import BreakerPolicy, CircuitBreaker
 from wirewatch.alerts.channels import Channels
 from wirewatch.alerts.dispatch import Dispatcher, RetryPolicy
 from wirewatch.alerts.outbox import Outbox
 from wirewatch.alerts.records import Alert, encode_alert
 from wirewatch.alerts.subscriptions import Schedule
-from wirewatch.streams.ops.activity import Activity
+from wirewatch.streams.ops.activity import Activity, Circuit
+
+log = logging.getLogger(__name__)
 
 # Sends one record to the DLQ topic: key, value, headers.
 SendDeadLetter = Callable[[bytes, bytes, list[tuple[str, bytes]]], Awaitable[Any]]
@@ -34,6 +39,8 @@ class Delivery:
     dashboard_url: str | None
     slack_api_url: str
     on_delivered: Callable[[Alert], None] | None = None
+    breaker: BreakerPolicy = BreakerPolicy()
+    instance: str = ""  # this process, named beside the circuit states it reports
 
 
 async def deliver_until_cancelled(delivery: Delivery) -> None:
@@ -57,6 +64,14 @@ async def deliver_until_cancelled(delivery: Delivery) -> None:
         if delivery.on_delivered is not None:
             delivery.on_delivered(alert)
 
+    async def on_circuit(channel: str, breaker: CircuitBreaker) -> None:
+        try:
+            await delivery.activity.record_circuit(Circuit(
+                channel, breaker.state, time.time(), breaker.failures, breaker.last_error[:300],
+                delivery.instance))
+        except Exception:  # noqa: BLE001 - the dashboard's copy; delivery goes on
+            log.exception("could not record %s's circuit state", channel)
+
     async with aiohttp.ClientSession() as session:
         dispatcher = Dispatcher(
             delivery.outbox,
@@ -64,5 +79,6 @@ async def deliver_until_cancelled(delivery: Delivery) -> None:
                                         slack_api_url=delivery.slack_api_url),
             dead_letter=dead_letter, policy=delivery.retry,
             pace_seconds=delivery.channels.pace(), on_sent=on_sent,
-            schedule_of=delivery.schedule_of)
+            schedule_of=delivery.schedule_of, breaker=delivery.breaker,
+            on_circuit=on_circuit)
         await dispatcher.run()

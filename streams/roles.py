@@ -161,7 +161,8 @@ def run_deliver(settings: Settings) -> int:
             schedule_of=live.schedule_of, send_dead_letter=send_dead_letter,
             alerts_topic=topics.alerts,
             retry=RetryPolicy(deadline=settings.alert_retry_deadline_seconds),
-            dashboard_url=settings.public_web_url(), slack_api_url=settings.slack_api_url)
+            dashboard_url=settings.public_web_url(), slack_api_url=settings.slack_api_url,
+            breaker=settings.breaker_policy(), instance=instance_name())
 
         async def run() -> None:
             await producer.start()

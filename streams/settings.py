@@ -9,6 +9,7 @@ from typing import Any, Literal
 import platformdirs
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from wirewatch.alerts.breaker import BreakerPolicy
 from wirewatch.streams.eventloop import DEFAULT as DEFAULT_EVENT_LOOP
 from wirewatch.streams.eventloop import EventLoop
 from wirewatch.streams.events.outlets import DEFAULT_MAJOR_OUTLETS
@@ -65,7 +66,17 @@ class Settings(BaseSettings):
         "at a local server).")
     alert_retry_deadline_seconds: float = Field(
         300.0, gt=0, description="How long a failing delivery is retried (429, 5xx, timeouts, "
-        "SMTP 4xx) before it is dead-lettered.")
+        "SMTP 4xx) before it is dead-lettered. Time waiting on a channel's open circuit "
+        "does not count.")
+    channel_failures_to_open: int = Field(
+        5, ge=1, description="Failed deliveries in a row (5xx, timeouts, refused connections; "
+        "not 429 or 4xx) after which a channel's circuit opens: its alerts wait, queued, "
+        "instead of each retrying a dead host.")
+    channel_open_seconds: float = Field(
+        30.0, gt=0, description="How long an open circuit pauses its channel before one "
+        "probe delivery; doubled after each failed probe.")
+    channel_max_open_seconds: float = Field(
+        600.0, gt=0, description="The longest pause between probes of a failing channel.")
     api_token: SecretStr | None = Field(
         None, description="Bearer token of the subscriptions HTTP API. Unset: the API is off.")
     api_port: int = Field(6068, ge=0, le=65535,
@@ -178,6 +189,13 @@ class Settings(BaseSettings):
     @property
     def user_watchlist(self) -> Path:
         return self.watchlist_file or self.data_dir / "watchlist.yaml"
+
+    def breaker_policy(self) -> BreakerPolicy:
+        """Each channel's circuit breaker, from the channel_* settings."""
+        return BreakerPolicy(failures_to_open=self.channel_failures_to_open,
+                             open_seconds=self.channel_open_seconds,
+                             max_open_seconds=max(self.channel_max_open_seconds,
+                                                  self.channel_open_seconds))
 
     def tagger_source(self) -> TaggerSource:
         """The tagger for workers and commands: shipped defaults plus the user's files."""

@@ -38,6 +38,18 @@ class StoryActivity:
 
 
 @dataclass(frozen=True)
+class Circuit:
+    """A channel's circuit breaker as a deliver process last reported it."""
+
+    channel: str
+    state: str  # closed, half-open, open
+    since: float
+    failures: int
+    last_error: str
+    instance: str
+
+
+@dataclass(frozen=True)
 class Delivery:
     at: float
     channel: str
@@ -60,6 +72,7 @@ class Activity:
         self.client = client
         self.stories_key = f"{prefix}activity:stories"
         self.deliveries_key = f"{prefix}activity:deliveries"
+        self.circuits_key = f"{prefix}activity:circuits"
         self._add_stories = client.register_script(_ADD_STORIES)
 
     async def record_articles(self, articles: list[Article]) -> None:
@@ -105,3 +118,14 @@ class Activity:
                          _text(f, "subscription_id"), _text(f, "story_id"), _text(f, "title"),
                          _text(f, "outcome"), _text(f, "detail"), _text(f, "event_id"))
                 for _, f in entries]
+
+    async def record_circuit(self, circuit: Circuit) -> None:
+        """The latest change of a channel's circuit (any deliver process's)."""
+        await self.client.hset(self.circuits_key, circuit.channel,
+                               msgspec.json.encode(circuit))
+
+    async def circuits(self) -> list[Circuit]:
+        """Every channel's last reported circuit state, by channel name."""
+        found = await self.client.hgetall(self.circuits_key)
+        return sorted((msgspec.json.decode(raw, type=Circuit) for raw in found.values()),
+                      key=lambda c: c.channel)

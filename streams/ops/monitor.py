@@ -21,6 +21,7 @@ import redis.asyncio as aioredis
 from wirewatch.connectors.feeds_file import FeedSpec
 from wirewatch.connectors.state import FeedState, FeedStateStore
 from wirewatch.streams.ops import metrics
+from wirewatch.streams.ops.activity import Activity, Circuit
 from wirewatch.streams.ops.counters import ClusterCounters, local_totals, section, stage_counts
 from wirewatch.streams.ops.lag import PartitionLag, measure
 from wirewatch.streams.topics import TopicNames
@@ -66,6 +67,7 @@ class Snapshot:
     alerts: dict[str, float]  # sent, retried, dead_lettered (since start)
     articles: dict[str, float]  # new_story, duplicate (since start)
     history: list[dict[str, Any]] = field(default_factory=list)
+    circuits: list[Circuit] = field(default_factory=list)  # every channel's breaker
 
     @property
     def total_lag(self) -> int:
@@ -113,6 +115,11 @@ def problems(snapshot: Snapshot | None, *, max_lag: int, dlq_records: str) -> li
     dead = snapshot.topic_records.get(dlq_records, 0)
     if dead:
         found.append(Problem("warning", f"{dead:,} record(s) in the dead-letter topic"))
+    for circuit in snapshot.circuits:
+        if circuit.state != "closed":
+            found.append(Problem("warning", f"channel {circuit.channel} paused (circuit "
+                                            f"{circuit.state} after {circuit.failures} failures "
+                                            f"in a row): {circuit.last_error}"))
     if snapshot.alerts.get("dead_lettered"):
         found.append(Problem("warning", f"{snapshot.alerts['dead_lettered']:.0f} alert "
                                         "deliveries failed for good since start"))
@@ -130,6 +137,7 @@ class Monitor:
         self.consumed, self.sized, self.dlq_topic = consumed, sized, dlq_topic
         self.redis = redis_client
         self.feed_states = FeedStateStore(redis_client, prefix=redis_prefix)
+        self.activity = Activity(redis_client, prefix=redis_prefix)
         self.feeds = feeds
         self.interval = interval
         self.latest: Snapshot | None = None
@@ -189,6 +197,12 @@ class Monitor:
         except Exception as exc:  # noqa: BLE001
             redis_ok = False
             errors.append(f"Redis: {type(exc).__name__}: {exc}")
+        circuits: list[Circuit] = []
+        try:
+            circuits = await self.activity.circuits()
+        except Exception as exc:  # noqa: BLE001
+            redis_ok = False
+            errors.append(f"Redis circuits: {type(exc).__name__}: {exc}")
         totals = local_totals()
         try:
             await self.counters.publish(totals)
@@ -203,7 +217,7 @@ class Monitor:
             topic_records=sizes, feeds=feeds, stages=self._rates(counts),
             dead_lettered=section(totals, "dead_lettered"), alerts=section(totals, "alerts"),
             articles=section(totals, "articles"),
-            history=self.history())
+            history=self.history(), circuits=circuits)
         self._export(snapshot)
         return snapshot
 

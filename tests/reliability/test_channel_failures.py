@@ -35,6 +35,7 @@ import pytest
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client import REGISTRY
+from wirewatch.alerts.breaker import BreakerPolicy
 from wirewatch.alerts.channels import parse_channels
 from wirewatch.alerts.dispatch import Dispatcher, Notifier, RetryPolicy
 from wirewatch.alerts.errors import NotifierError
@@ -61,6 +62,10 @@ pytestmark = [pytest.mark.kafka, pytest.mark.redis]
 STEM = Path(__file__).stem
 DEADLINE = 6.0  # WIREWATCH_ALERT_RETRY_DEADLINE_SECONDS (production: 300)
 POLICY = RetryPolicy(deadline=DEADLINE)  # production backoff: 0.5 s doubling, full jitter
+# Here each fault's own path, retries to the deadline, is measured; with the production
+# circuit breaker a hanging channel's alerts would wait, paused, instead of dead-lettering
+# (that path: tests/unit/alerts/test_dispatch.py and test_breaker.py).
+RETRIES_ALONE = BreakerPolicy(failures_to_open=1_000_000)
 SMTP_TIMEOUT = 2.0  # smtp.timeout_seconds in the channels file (production default: 30)
 WEBHOOK_TIMEOUT = 2.0  # WebhookNotifier's 10 s, which no setting changes, lowered here
 RETRY_AFTER = 3  # seconds, in the rate-limited Slack's 429
@@ -349,6 +354,7 @@ async def test_each_channel_fails_its_own_way_while_the_healthy_ones_keep_flowin
                          for c, (_, outcome, r) in CHANNELS.items() if r is not None}
         outbox = Outbox(redis_client, prefix=f"{unique}:")
         dispatcher = Dispatcher(outbox, traced, dead_letter=dlq, policy=POLICY,
+                                breaker=RETRIES_ALONE,
                                 pace_seconds=pace)
         alerts = [make_alert(alert_id=f"{unique}-{n}", subscription_id="sub-markets",
                              title=f"Markets move {unique}-{n}", channels=list(CHANNELS),
@@ -530,7 +536,8 @@ async def test_a_burst_to_a_hanging_channel_does_not_hold_up_a_healthy_one(
     assert isinstance(hook, WebhookNotifier)
     hook.timeout = WEBHOOK_TIMEOUT
     outbox = Outbox(redis_client, prefix=f"{unique}:")
-    dispatcher = Dispatcher(outbox, built, dead_letter=dlq, policy=POLICY, pace_seconds=pace)
+    dispatcher = Dispatcher(outbox, built, dead_letter=dlq, policy=POLICY, pace_seconds=pace,
+                            breaker=RETRIES_ALONE)
     hooked = [make_alert(alert_id=f"{unique}-h{n}", subscription_id="sub-crm",
                          title=f"Burst {unique}-h{n}", channels=["hook-timeout"],
                          created_at=datetime.now(UTC)) for n in range(BURST)]

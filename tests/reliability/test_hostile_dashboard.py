@@ -33,7 +33,7 @@ from markupsafe import escape
 from wirewatch.connectors.items import raw_items
 from wirewatch.connectors.parse import parse_feed
 from wirewatch.streams.dedupe import StoryAssignment
-from wirewatch.streams.ops.activity import Activity
+from wirewatch.streams.ops.activity import Activity, Circuit
 from wirewatch.streams.ops.lag import PartitionLag
 from wirewatch.streams.ops.monitor import FeedRow, Monitor, Snapshot
 from wirewatch.streams.ops.web import WebConfig, operations_app
@@ -89,8 +89,9 @@ def feed_row(name: str, url: str, error: str) -> FeedRow:
                    items_per_day=1.5, next_poll=NOW + 60)
 
 
-def snapshot(feeds: list[FeedRow], errors: list[str]) -> Snapshot:
+def snapshot(feeds: list[FeedRow], errors: list[str], circuit_error: str) -> Snapshot:
     return Snapshot(
+        circuits=[Circuit("team-slack", "open", NOW - 30, 5, circuit_error, "worker-1")],
         taken_at=NOW, kafka_ok=True, redis_ok=True, errors=errors,
         lag=[PartitionLag("news.raw.v1", 0, 10, 5)], topic_records={"news.raw.v1": 10},
         feeds=feeds, stages={"normalise": {"in": 4.0, "out": 4.0, "in_per_s": 0.1,
@@ -101,7 +102,7 @@ def snapshot(feeds: list[FeedRow], errors: list[str]) -> Snapshot:
 
 async def dashboard_html(client: aioredis.Redis, prefix: str, feed: bytes, row: FeedRow,
                          errors: list[str], delivery_title: str,
-                         detail: str) -> tuple[str, dict[str, str]]:
+                         detail: str, circuit_error: str) -> tuple[str, dict[str, str]]:
     """Run the feed through parse, identity and normalise into the activity streams, then
     fetch the dashboard over HTTP on loopback."""
     activity = Activity(client, prefix=prefix)
@@ -119,7 +120,7 @@ async def dashboard_html(client: aioredis.Redis, prefix: str, feed: bytes, row: 
                                    "dead-lettered", detail)
     monitor = Monitor(bootstrap="127.0.0.1:1", group="g", consumed=[], sized=[],
                       dlq_topic="dlq", redis_client=client, redis_prefix=prefix, feeds=list)
-    monitor.latest = snapshot([row], errors)
+    monitor.latest = snapshot([row], errors, circuit_error)
     server = TestServer(operations_app(WebConfig(
         monitor=monitor, activity=activity, bootstrap="127.0.0.1:1", dlq_topic="dlq",
         max_lag=10)), host="127.0.0.1")
@@ -138,11 +139,12 @@ async def pages(redis_client: aioredis.Redis,
     benign = await dashboard_html(
         redis_client, f"{unique}:benign:", BENIGN_FEED,
         feed_row("Example News", "https://feeds.example/f", "HTTP 500"), ["Kafka: timeout"],
-        "Plain delivery", "http-500")
+        "Plain delivery", "http-500", "HTTP 503")
     hostile = await dashboard_html(
         redis_client, f"{unique}:hostile:", HOSTILE_FEED,
         feed_row(f"{SCRIPT} feed", "https://feeds.example/f?a=\"&b=<x>", f"{IMG} parse error"),
-        [f"Redis: {SCRIPT}"], f"{QUOTES} delivery {SCRIPT}", f"{IMG} detail")
+        [f"Redis: {SCRIPT}"], f"{QUOTES} delivery {SCRIPT}", f"{IMG} detail",
+        f"{SCRIPT} slack said")
     yield {"benign": benign, "hostile": hostile}
     keys = [key async for key in redis_client.scan_iter(f"{unique}:*")]
     if keys:
@@ -161,7 +163,8 @@ async def test_feed_text_on_the_dashboard_is_only_escaped_text(pages: dict[str, 
         assert raw not in text
     for shown in (f"{SCRIPT} one", f"{IMG} three", "</td></tr></table><b>four",  # stories
                   f"{QUOTES} two", f"{SCRIPT} feed",  # a story; the feed row and its problem
-                  f"{IMG} parse error", f"{QUOTES} delivery {SCRIPT}", f"{IMG} detail"):
+                  f"{IMG} parse error", f"{QUOTES} delivery {SCRIPT}", f"{IMG} detail",
+                  f"{SCRIPT} slack said"):  # a paused channel's last error
         assert str(escape(shown)) in text, shown  # as Jinja2's autoescape writes it
     assert "nosniff" in headers["X-Content-Type-Options"]
     assert "default-src 'self'" in headers["Content-Security-Policy"]

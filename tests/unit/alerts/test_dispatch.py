@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import redis.asyncio as aioredis
+from wirewatch.alerts.breaker import BreakerPolicy, CircuitBreaker
 from wirewatch.alerts.dispatch import Dispatcher, RetryPolicy
 from wirewatch.alerts.errors import NotifierError
 from wirewatch.alerts.outbox import Outbox, Pending
@@ -22,6 +23,7 @@ from tests.support.alerts import make_alert
 NOW = 1_790_000_000.0  # a fixed Unix time, well inside one hour
 
 FAST = RetryPolicy(first_delay=0.01, max_delay=0.05, deadline=2.0)
+NEVER_OPENS = BreakerPolicy(failures_to_open=1_000_000)  # the retry deadline alone
 
 
 class Recorder:
@@ -142,7 +144,8 @@ async def test_retryable_failures_stop_at_the_deadline(outbox: Outbox) -> None:
     dead = DeadLetters()
     always = [NotifierError("500", retryable=True, reason="http_500") for _ in range(1000)]
     dispatcher = Dispatcher(outbox, {"console": Recorder(*always)}, dead_letter=dead,
-                            policy=RetryPolicy(first_delay=0.01, max_delay=0.02, deadline=0.3))
+                            policy=RetryPolicy(first_delay=0.01, max_delay=0.02, deadline=0.3),
+                            breaker=NEVER_OPENS)
     await outbox.enqueue(make_alert())
     started = time.monotonic()
     assert await dispatcher.deliver(await take_one(outbox, "console")) == "dead"
@@ -164,6 +167,56 @@ async def test_a_rate_limited_channel_does_not_hold_up_the_others(outbox: Outbox
         dispatcher.stop()
         await asyncio.wait_for(runner, 5)  # the waiting Slack retry is cut short
     assert await outbox.state("a0", "slack") == "queued"  # left pending for the next run
+
+
+async def test_a_failing_channel_is_paused_and_probed_then_delivers_everything(
+        outbox: Outbox) -> None:
+    """Five alerts to a channel failing 6 times in a row: without a breaker each would
+    retry on its own (dozens of calls); with it, 3 failures open the circuit, probes follow
+    at growing pauses, and once the channel answers every alert goes out, none lost."""
+    failing = Recorder(*[NotifierError("503", retryable=True, reason="http_503")
+                         for _ in range(6)])
+    changes: list[str] = []
+
+    async def on_circuit(channel: str, breaker: CircuitBreaker) -> None:
+        changes.append(breaker.state)
+
+    dead = DeadLetters()
+    dispatcher = Dispatcher(
+        outbox, {"hook": failing}, dead_letter=dead, on_circuit=on_circuit,
+        policy=RetryPolicy(first_delay=0.01, max_delay=0.02, deadline=0.5),
+        breaker=BreakerPolicy(failures_to_open=3, open_seconds=0.1, max_open_seconds=0.4))
+    for number in range(5):
+        await outbox.enqueue(make_alert(alert_id=f"a{number}", channels=["hook"]))
+    runner = asyncio.create_task(dispatcher.run())
+    try:
+        await failing.wait_for_calls(6 + 5, timeout=20)  # the failures, then five sends
+    finally:
+        dispatcher.stop()
+        await asyncio.wait_for(runner, 5)
+    assert dead == []  # waiting on an open circuit never ran out a retry deadline
+    assert len(failing.calls) == 11  # 3 to open, 3 failed probes, 5 sends: no storm
+    for number in range(5):
+        state = await outbox.state(f"a{number}", "hook") or ""
+        assert state.startswith("sent ") and state.endswith(f" ref-a{number}")
+    assert changes == ["open", "half-open", "open", "half-open", "open", "half-open",
+                       "open", "half-open", "closed"]
+    gaps = [b[2] - a[2] for a, b in zip(failing.calls[2:6], failing.calls[3:7], strict=True)]
+    assert gaps[0] >= 0.1 and gaps[1] >= 0.2 and gaps[2] >= 0.4  # doubled, then capped
+
+
+async def test_a_channel_that_answers_keeps_its_circuit_closed(outbox: Outbox) -> None:
+    """A 429 or a refused payload is an answer: the channel is alive, nothing is paused."""
+    answers = Recorder(*[NotifierError("429", retryable=True, retry_after=0.01,
+                                       reason="rate_limited") for _ in range(6)],
+                       *[NotifierError("400 invalid_blocks", retryable=False,
+                                       reason="invalid_blocks") for _ in range(6)])
+    dispatcher = Dispatcher(outbox, {"console": answers}, dead_letter=DeadLetters(),
+                            policy=FAST, breaker=BreakerPolicy(failures_to_open=2))
+    for number in range(7):
+        await outbox.enqueue(make_alert(alert_id=f"a{number}"))
+        await dispatcher.deliver(await take_one(outbox, "console"))
+    assert dispatcher.breakers["console"].state == "closed"
 
 
 async def test_crash_between_send_and_ledger_repeats_at_most_once(outbox: Outbox) -> None:

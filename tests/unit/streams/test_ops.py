@@ -11,6 +11,7 @@ from prometheus_client import REGISTRY
 from wirewatch.connectors.feeds_file import FeedSpec
 from wirewatch.connectors.state import FeedState
 from wirewatch.streams.ops import metrics
+from wirewatch.streams.ops.activity import Activity, Circuit
 from wirewatch.streams.ops.charts import sparkline
 from wirewatch.streams.ops.lag import PartitionLag
 from wirewatch.streams.ops.monitor import Monitor, Snapshot, feed_row, problems
@@ -61,6 +62,25 @@ def test_problems_rank_what_breaks_the_stream_first() -> None:
                        FeedState(last_attempt=NOW, error_streak=5), NOW)
     [feeds] = problems(snapshot(feeds=[failing]), max_lag=1000, dlq_records="news.dlq.v1")
     assert feeds.severity == "warning" and "Broken" in feeds.what
+
+
+def test_a_paused_channel_is_a_problem_and_a_closed_one_is_not() -> None:
+    circuits = [Circuit("team-slack", "open", NOW, 5, "HTTP 503", "w1"),
+                Circuit("mail", "closed", NOW, 0, "", "w1")]
+    [paused] = problems(snapshot(circuits=circuits), max_lag=1000, dlq_records="news.dlq.v1")
+    assert paused.severity == "warning"
+    assert paused.what == ("channel team-slack paused (circuit open after 5 failures in a "
+                           "row): HTTP 503")
+
+
+async def test_circuits_are_shared_through_redis(redis_client: aioredis.Redis,
+                                                 unique: str) -> None:
+    activity = Activity(redis_client, prefix=f"{unique}:")
+    await activity.record_circuit(Circuit("hook", "open", NOW, 5, "HTTP 503", "w1"))
+    await activity.record_circuit(Circuit("hook", "half-open", NOW + 30, 5, "HTTP 503", "w2"))
+    await activity.record_circuit(Circuit("a-mail", "closed", NOW, 0, "", "w1"))
+    assert [(c.channel, c.state, c.instance) for c in await activity.circuits()] == [
+        ("a-mail", "closed", "w1"), ("hook", "half-open", "w2")]
 
 
 def test_sparkline_scales_to_the_box_and_escapes_its_label() -> None:
