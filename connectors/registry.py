@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 import redis.asyncio as aioredis
-from wirewatch.connectors.feeds_file import FeedSpec, spec_from_mapping
+from wirewatch.connectors.feeds_file import FeedSpec, spec_from_mapping, unique_feeds
 
 
 class FeedRegistry:
@@ -37,6 +37,11 @@ class FeedRegistry:
     async def remove(self, url_or_id: str) -> bool:
         """Remove a feed by URL or id; False when it was not registered."""
         return bool(await self.client.hdel(self.key, _feed_id(url_or_id)))
+
+    async def merged(self, given: list[FeedSpec]) -> list[FeedSpec]:
+        """What a connector polls: the given feeds (a feeds file, the demo's) and the
+        registry's, each feed once; the given spec wins over a registered one."""
+        return unique_feeds(given + await self.list())
 
     async def list(self) -> list[FeedSpec]:
         entries: dict[bytes, bytes] = await self.client.hgetall(self.key)

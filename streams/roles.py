@@ -18,7 +18,7 @@ from wirewatch.alerts.channels import load_channels
 from wirewatch.alerts.dispatch import RetryPolicy
 from wirewatch.alerts.outbox import Outbox
 from wirewatch.alerts.store import LiveSubscriptions, SubscriptionStore
-from wirewatch.connectors.feeds_file import FeedSpec, load_feeds, unique_feeds
+from wirewatch.connectors.feeds_file import FeedSpec, load_feeds
 from wirewatch.connectors.lease import LeaseStatus, ShardLease, poll_while_held
 from wirewatch.connectors.poller import FeedPoller
 from wirewatch.connectors.publish import new_producer
@@ -74,7 +74,7 @@ def run_connect(settings: Settings) -> int:
 async def shard_feeds(client: aioredis.Redis, prefix: str, file_feeds: list[FeedSpec],
                       shard: Shard) -> list[FeedSpec]:
     """The feeds of the file and the registry that this shard polls."""
-    every = unique_feeds(file_feeds + await FeedRegistry(client, prefix).list())
+    every = await FeedRegistry(client, prefix).merged(file_feeds)
     return shard.select(every, lambda spec: spec.feed_id)
 
 
@@ -99,7 +99,7 @@ def run_web(settings: Settings) -> int:
             registry = FeedRegistry(client, settings.redis_prefix)
             while True:
                 try:
-                    known[:] = unique_feeds(file_feeds + await registry.list())
+                    known[:] = await registry.merged(file_feeds)
                 except Exception:  # noqa: BLE001 - the monitor reports Redis being down
                     log.exception("could not read the feed registry")
                 await asyncio.sleep(settings.feeds_refresh_seconds)

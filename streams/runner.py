@@ -27,7 +27,7 @@ from wirewatch.alerts.subscriptions import (
     load_subscriptions,
 )
 from wirewatch.alerts.vocabulary import Vocabulary
-from wirewatch.connectors.feeds_file import FeedSpec, load_feeds, unique_feeds
+from wirewatch.connectors.feeds_file import FeedSpec, load_feeds
 from wirewatch.connectors.fetch import FetchLimits, new_session
 from wirewatch.connectors.guard import AddressPolicy
 from wirewatch.connectors.parse_pool import ParserPool
@@ -115,10 +115,11 @@ async def start_websub(settings: Settings, poller: FeedPoller, session: aiohttp.
     return runner
 
 
-async def registered_feeds(redis_url: str, prefix: str) -> list[FeedSpec]:
+async def registered_feeds(redis_url: str, prefix: str,
+                           given: list[FeedSpec]) -> list[FeedSpec]:
     client = aioredis.Redis.from_url(redis_url)
     try:
-        return await FeedRegistry(client, prefix).list()
+        return await FeedRegistry(client, prefix).merged(given)
     finally:
         await client.aclose()
 
@@ -133,7 +134,7 @@ def refreshing(redis_url: str, prefix: str, given: list[FeedSpec], refresh_secon
         client = aioredis.Redis.from_url(redis_url)
 
         async def current() -> list[FeedSpec]:
-            shown[:] = unique_feeds(given + await FeedRegistry(client, prefix).list())
+            shown[:] = await FeedRegistry(client, prefix).merged(given)
             return list(shown)
 
         try:
@@ -260,8 +261,8 @@ def run_pipeline(settings: Settings, *, feeds: list[FeedSpec] | None = None,
                 else embedded_services(settings.kafka_bootstrap, redis_url, settings.data_dir))
     with services as endpoints:
         given = list(feeds)  # the file's (or the demo's); the registry's are read live
-        polled = unique_feeds(given + asyncio.run(
-            registered_feeds(endpoints.redis_url, settings.redis_prefix)))
+        polled = asyncio.run(registered_feeds(endpoints.redis_url, settings.redis_prefix,
+                                              given))
         asyncio.run(store_subscriptions(endpoints.redis_url, settings.redis_prefix,
                                         subscriptions, channels.ids, tagger.vocabulary()))
         idempotent = (settings.kafka_idempotence if settings.kafka_idempotence is not None
