@@ -85,7 +85,10 @@ def _tokens(text: str) -> list[_Token]:
 
 def parse_query(text: str) -> Node:
     """Parse a query; NOT binds tighter than AND, AND tighter than OR."""
-    tokens = _tokens(text)
+    return _parsed(text, _tokens(text))
+
+
+def _parsed(text: str, tokens: list[_Token]) -> Node:
     if not tokens:
         raise QueryError("empty query at column 1: write field:value, e.g. topic:earnings")
     node, rest = _Parser(len(text) + 1).parse_or(tokens, 0)
@@ -97,8 +100,9 @@ def parse_query(text: str) -> Node:
 
 def query_terms(text: str) -> list[tuple[Term, int]]:
     """Every field:value term of a valid query with its column (for checking the values)."""
-    parse_query(text)
-    return [(Term(t.field, t.value), t.column) for t in _tokens(text) if t.kind == "term"]
+    tokens = _tokens(text)
+    _parsed(text, tokens)
+    return [(Term(t.field, t.value), t.column) for t in tokens if t.kind == "term"]
 
 
 @dataclass(frozen=True)

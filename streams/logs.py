@@ -10,7 +10,7 @@ from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
 LogFormat = Literal["text", "json"]
-TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+LINE_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"  # text and JSON alike
 _STANDARD = frozenset(RESERVED_ATTRS) | {"message", "asctime", "taskName"}
 
 
@@ -32,7 +32,7 @@ class TextFormatter(logging.Formatter):
     """`time LEVEL logger message key=value ...`: the extras appended, logfmt-quoted."""
 
     def __init__(self) -> None:
-        super().__init__(TEXT_FORMAT)
+        super().__init__(LINE_FORMAT)
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
@@ -46,7 +46,7 @@ class TextFormatter(logging.Formatter):
 
 def json_formatter() -> logging.Formatter:
     """One JSON object per line: time, level, logger, message, the extras, any traceback."""
-    return JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s",
+    return JsonFormatter(LINE_FORMAT,
                          rename_fields={"asctime": "time", "levelname": "level",
                                         "name": "logger"},
                          json_default=str, json_ensure_ascii=False)
