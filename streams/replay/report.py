@@ -44,7 +44,9 @@ class Report:
     subscriptions: dict[str, str] = field(default_factory=dict)  # id -> name
     matches: list[Match] = field(default_factory=list)
     complete: bool = False
-    elapsed_seconds: float = 0.0
+    elapsed_seconds: float = 0.0  # wall-clock, every run of a resumed replay added up
+    run_seconds: float = 0.0  # wall-clock of the latest run alone, set-up included
+    run_records: int = 0  # records the latest run read
 
     def count_article(self, *, topics: list[str], entities: list[str], source: str,
                       new_story: bool, new_event: bool = False) -> None:
@@ -75,6 +77,7 @@ class Report:
             "matches": [{**vars(m), "because": list(m.because), "queued": list(m.queued)}
                         for m in self.matches],
             "complete": self.complete, "elapsed_seconds": self.elapsed_seconds,
+            "run_seconds": self.run_seconds, "run_records": self.run_records,
             "matches_per_subscription": self.matches_per_subscription(),
         }
 
@@ -118,7 +121,10 @@ class Report:
                  f"live), {c['updates']:,} updates"
                  + (f"; queued for delivery now: {c['queued']:,}" if self.mode == "deliver"
                     else ""),
-                 f"- Elapsed: {self.elapsed_seconds:.1f} s", ""]
+                 f"- Elapsed: {self.elapsed_seconds:.1f} s"
+                 + ("" if self.run_records == c["records"] else
+                    f" over every run; the last read {self.run_records:,} records in "
+                    f"{self.run_seconds:.1f} s"), ""]
         for title, table in (("Topics", self.by_topic), ("Entities", self.by_entity),
                              ("Sources", self.by_source)):
             lines += [f"## {title}", "", "| name | stories | articles |", "| --- | --- | --- |"]

@@ -221,6 +221,7 @@ async def run_replay(plan: ReplayPlan, services: Services, *, stop: asyncio.Even
                      progress: Progress = lambda done, total: None,
                      resume: Checkpoint | None = None, batch_size: int = BATCH) -> Report:
     """Replay the plan's window; returns the report (complete unless stopped)."""
+    began = time.monotonic()  # the run's wall-clock includes its set-up: seeking the window
     native.warn_if_missing(log)
     out_dir = services.out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -288,7 +289,7 @@ async def run_replay(plan: ReplayPlan, services: Services, *, stop: asyncio.Even
                 checkpoint.next_offsets[record.partition] = record.offset + 1
             checkpoint.done += len(batch)
             done_here += len(batch)
-            report.elapsed_seconds = elapsed_before + time.monotonic() - started
+            _clock(report, elapsed_before, began, done_here)
             progress(checkpoint.done, checkpoint.total)
             if time.monotonic() - saved_at >= CHECKPOINT_EVERY_SECONDS:
                 checkpoint.save(checkpoint_path(out_dir))
@@ -303,7 +304,7 @@ async def run_replay(plan: ReplayPlan, services: Services, *, stop: asyncio.Even
             if stop.is_set():
                 break
         report.complete = not stop.is_set()
-        report.elapsed_seconds = elapsed_before + time.monotonic() - started
+        _clock(report, elapsed_before, began, done_here)
         checkpoint.save(checkpoint_path(out_dir))
         if report.complete:
             await _delete_scratch(client, scratch_prefix)
@@ -313,6 +314,13 @@ async def run_replay(plan: ReplayPlan, services: Services, *, stop: asyncio.Even
         if consumer is not None:
             await consumer.stop()
         await client.aclose()
+
+
+def _clock(report: Report, elapsed_before: float, began: float, records: int) -> None:
+    """The run's wall-clock so far into the report, and the total over resumed runs."""
+    report.run_seconds = time.monotonic() - began
+    report.run_records = records
+    report.elapsed_seconds = elapsed_before + report.run_seconds
 
 
 async def _aiter(batches: AsyncIterator[list[SourceRecord]] | Iterator[list[SourceRecord]],

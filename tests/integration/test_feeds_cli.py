@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from wirewatch.streams.demo import SAMPLES, serve_samples
 
 from tests.support.processes import wirewatch_env
@@ -77,3 +78,27 @@ def test_check_prints_items_of_a_local_feed_without_publishing():
     ]
     assert items[0]["url"] == "https://techpulse.example/2026/11/27/openai-superalignment"
     assert "HTTP 200, 2 item(s)" in allowed.stderr
+
+
+@pytest.mark.redis
+def test_list_as_a_table_yaml_and_json(redis_server, unique):
+    env = {"WIREWATCH_REDIS_URL": redis_server, "WIREWATCH_REDIS_PREFIX": f"{unique}:"}
+    long_url = "https://a-long-host-name.example/" + "section/" * 20 + "feed.xml"
+    assert wirewatch("feeds", "add", long_url, "--name", "Long", **env).returncode == 0
+    assert wirewatch("feeds", "add", "https://b.example/rss", "--name", "B", **env).returncode == 0
+
+    listed = wirewatch("feeds", "list", **env)  # piped, as in a script
+    assert listed.returncode == 0 and listed.stderr.strip() == "2 feed(s)"
+    header, _, *rows = listed.stdout.splitlines()
+    assert header.split()[:5] == ["id", "source", "health", "url", "name"]
+    assert any(long_url in row and "Long" in row for row in rows)  # one line, not wrapped
+    assert len(rows) == 2 and "\x1b" not in listed.stdout
+    assert wirewatch("feeds", "list", "--no-color", **env).stdout == listed.stdout
+
+    as_json = [json.loads(line) for line in
+               wirewatch("feeds", "list", "-o", "json", **env).stdout.splitlines()]
+    as_yaml = yaml.safe_load(wirewatch("feeds", "list", "-o", "yaml", **env).stdout)
+    assert as_json == as_yaml and len(as_json) == 2
+    assert {entry["url"] for entry in as_yaml} == {long_url, "https://b.example/rss"}
+    assert all(entry["error_streak"] == 0 and entry["last_success"] is None
+               for entry in as_yaml)  # raw values, not "never"

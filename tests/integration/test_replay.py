@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -276,3 +278,48 @@ async def test_a_missing_topic_is_named_and_not_created(recorded: History, broke
         assert missing not in await admin.list_topics()
     finally:
         await admin.close()
+
+
+async def test_the_report_carries_the_runs_wall_clock_duration(recorded: History) -> None:
+    began = time.monotonic()
+    report = await run_replay(plan_for(recorded, rate=5.0), recorded.services,
+                              stop=asyncio.Event(), batch_size=2)
+    wall = time.monotonic() - began
+    # Seven records at five a second: the rate holds the run back for 1.4 s at least.
+    assert report.complete and report.run_records == 7
+    assert 1.4 <= report.run_seconds <= wall
+    assert report.elapsed_seconds == report.run_seconds  # one run: the total is this run
+    assert f"- Elapsed: {report.run_seconds:.1f} s\n" in report.to_markdown()
+
+    # Interrupted and resumed: each run reports its own records and time, and the total
+    # adds the interrupted run's time.
+    stop_now = asyncio.Event()
+    first = await run_replay(plan_for(recorded), recorded.services, stop=stop_now,
+                             progress=lambda done, total: stop_now.set() if done else None,
+                             batch_size=2)
+    checkpoint = Checkpoint.load(checkpoint_path(recorded.services.out_dir))
+    resumed = await run_replay(checkpoint.plan, recorded.services, stop=asyncio.Event(),
+                               resume=checkpoint, batch_size=2)
+    assert first.run_records + resumed.run_records == resumed.counts["records"] == 7
+    assert resumed.elapsed_seconds == pytest.approx(first.elapsed_seconds
+                                                    + resumed.run_seconds)
+    assert "over every run; the last read" in resumed.to_markdown()
+
+
+def test_the_summary_says_how_long_the_replay_took(recorded: History, broker: Any,
+                                                   tmp_path: Path, unique: str) -> None:
+    env = wirewatch_env(
+        WIREWATCH_KAFKA_BOOTSTRAP=broker.bootstrap, WIREWATCH_REDIS_URL=recorded.services.redis_url,
+        WIREWATCH_TOPIC_PREFIX=f"{unique}.", WIREWATCH_REDIS_PREFIX=recorded.prefix,
+        WIREWATCH_DATA_DIR=str(tmp_path / "data"))
+    began = time.monotonic()
+    replayed = subprocess.run([sys.executable, "-m", "wirewatch", "replay", "--from", WINDOW[0],
+                               "--to", WINDOW[1], "--rate", "5", "--report-dir",
+                               str(tmp_path / "report")], env=env, text=True,
+                              capture_output=True, timeout=120)
+    wall = time.monotonic() - began
+    assert replayed.returncode == 0, replayed.stderr
+    summary = re.search(r"^replayed 7 records in (\d+\.\d) s: 7 articles in the window "
+                        r"\(3 stories\)$", replayed.stdout, re.MULTILINE)
+    assert summary, replayed.stdout
+    assert 1.4 <= float(summary[1]) <= wall  # one batch of seven, held back by --rate 5

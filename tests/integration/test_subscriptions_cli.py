@@ -102,3 +102,22 @@ def test_parse_until() -> None:
         "2026-02-01T09:00:00+01:00")
     with pytest.raises(Exception, match="write e.g. 30m"):
         parse_until("2 hours", None, now)
+
+
+def test_list_as_a_table_yaml_and_json(run) -> None:  # type: ignore[no-untyped-def]
+    assert run("subscriptions", "list") == (0, "no subscriptions\n", "")
+    for name, query in (("OpenAI leadership", "entity:openai AND topic:leadership-change"),
+                        ("Earnings", "topic:earnings")):
+        code, _, err = run("subscriptions", "add", name, "--query", query)
+        assert code == 0, err
+    code, out, _ = run("subscriptions", "list")
+    header, _, *rows = out.splitlines()
+    assert code == 0 and header.split() == ["id", "name", "owner", "channels", "mode", "per",
+                                            "query"]
+    assert "\x1b" not in out and len(rows) == 2
+    assert any(row.startswith("openai-leadership ") and row.endswith(
+        "entity:openai AND topic:leadership-change") for row in rows)
+    as_json = [json.loads(line) for line in run("subscriptions", "list", "-o", "json")[1]
+               .splitlines()]
+    assert yaml.safe_load(run("subscriptions", "list", "-o", "yaml")[1]) == as_json
+    assert [entry["id"] for entry in as_json] == ["earnings", "openai-leadership"]

@@ -1,5 +1,5 @@
 """What every command shares: the settings, one-line errors, help that is not cut short,
-and running an action against the configured (or embedded) Redis."""
+running an action against the configured (or embedded) Redis, and finding the broker."""
 
 from __future__ import annotations
 
@@ -15,7 +15,12 @@ from pydantic import ValidationError
 
 from wirewatch.alerts.errors import AlertsError
 from wirewatch.connectors.errors import ConnectorError
-from wirewatch.streams.embedded import EmbeddedServiceError, RoleError, embedded_services
+from wirewatch.streams.embedded import (
+    EmbeddedServiceError,
+    RoleError,
+    embedded_services,
+    running_kafka,
+)
 from wirewatch.streams.logs import configure_logging
 from wirewatch.streams.settings import Settings
 from wirewatch.streams.tagging import TaxonomyError
@@ -135,3 +140,15 @@ def with_redis(action: Callable[[aioredis.Redis, Settings], Awaitable[T]]) -> T:
             return asyncio.run(run())
     except USER_ERRORS as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def running_bootstrap(settings: Settings) -> str:
+    """The configured broker, else the embedded one a running `wirewatch run` started for
+    this data dir. Never a new embedded broker: it would start empty."""
+    found = settings.kafka_bootstrap or running_kafka(settings.data_dir)
+    if not found:
+        raise click.ClickException(
+            "WIREWATCH_KAFKA_BOOTSTRAP is not set and no embedded broker is running for "
+            f"{settings.data_dir}: the embedded broker (and its topics) lives only while "
+            "`wirewatch run` runs; start it, or set WIREWATCH_KAFKA_BOOTSTRAP")
+    return found

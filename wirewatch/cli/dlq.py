@@ -15,15 +15,15 @@ import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import aiohttp
 import click
 import redis.asyncio as aioredis
 from aiokafka.errors import KafkaError
 
-from wirewatch.cli.common import Group, load_settings, with_redis
-from wirewatch.cli.status import table
-from wirewatch.streams.embedded import running_kafka
+from wirewatch.cli.common import Group, load_settings, running_bootstrap, with_redis
+from wirewatch.cli.output import Column, Output, output_options
 from wirewatch.streams.ops import dead_letters
 from wirewatch.streams.ops.dead_letters import DeadRecord
 from wirewatch.streams.ops.when import when
@@ -100,23 +100,12 @@ async def replay_records(client: aioredis.Redis, key: str, records: list[DeadRec
         yield record, outcome
 
 
-def _bootstrap(settings: Settings) -> str:
-    """The configured broker, else the embedded one a running `wirewatch run` started for
-    this data dir. Never a new embedded broker: it would start empty."""
-    found = settings.kafka_bootstrap or running_kafka(settings.data_dir)
-    if not found:
-        raise click.ClickException(
-            "WIREWATCH_KAFKA_BOOTSTRAP is not set and no embedded broker is running for "
-            f"{settings.data_dir}: the embedded broker (and its dead letters) lives only "
-            "while `wirewatch run` runs; start it, or set WIREWATCH_KAFKA_BOOTSTRAP")
-    return found
-
-
 async def read_dead_letters(settings: Settings, *, places: list[Place] | None = None,
                             scan: int = SCAN) -> tuple[list[DeadRecord], list[Place]]:
     """The records at `places`, or the newest `scan` per partition without any; and the
     places where no dead letter was found."""
-    bootstrap, topic = _bootstrap(settings), TopicNames.with_prefix(settings.topic_prefix).dlq
+    bootstrap = running_bootstrap(settings)
+    topic = TopicNames.with_prefix(settings.topic_prefix).dlq
     try:
         if places is None:
             return await dead_letters.latest(bootstrap, topic, limit=scan), []
@@ -161,8 +150,7 @@ def _stage(record: DeadRecord) -> str:
     return f"{record.stage or '?'} ({channel})" if channel else record.stage or "?"
 
 
-def _source(record: DeadRecord) -> str:
-    headers = record.headers
+def _source(headers: dict[str, str]) -> str:
     place = f"{headers.get('source_partition', '')}/{headers.get('source_offset', '')}"
     return f"{headers.get('source_topic', '')} {place}".strip(" /")
 
@@ -181,27 +169,30 @@ def dlq() -> None:
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1),
               help="Show at most this many, newest first.")
 @click.option("--stage", help="Only this stage's: normalise, tag, match or deliver.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-def list_dead_letters(limit: int, stage: str | None, as_json: bool) -> None:
+@output_options()
+def list_dead_letters(limit: int, stage: str | None, out: Output) -> None:
     """The newest dead letters, read from Kafka."""
     settings = load_settings()
     records, _ = asyncio.run(read_dead_letters(settings, scan=SCAN if stage else limit))
     shown = select(records, stage=stage)[::-1][:limit]
-    if as_json:
-        for r in shown:
-            click.echo(json.dumps({
-                "partition": r.partition, "offset": r.offset, "timestamp": r.timestamp,
-                "stage": r.stage, "headers": r.headers,
-                "key": r.key.decode("utf-8", "replace") if r.key is not None else None,
-                "preview": r.preview}, ensure_ascii=False))
-        return
-    if not shown:
-        click.echo("no dead letters" + (f" at stage {stage}" if stage else ""))
-        return
-    click.echo(table(["record", "when", "stage", "error", "source", "preview"], [
-        [f"{r.partition}/{r.offset}", when(r.timestamp), r.stage,
-         _one_line(r.headers.get("error", ""), 50), _source(r), _one_line(r.preview, 40)]
-        for r in shown]))
+    rows = [{"record": f"{r.partition}/{r.offset}", "partition": r.partition,
+             "offset": r.offset, "timestamp": r.timestamp, "time": iso(r.timestamp),
+             "stage": r.stage, "headers": r.headers,
+             "key": r.key.decode("utf-8", "replace") if r.key is not None else None,
+             "preview": r.preview} for r in shown]
+    out.rows(rows, [
+        Column("record", "record"), Column("timestamp", "when", show=when),
+        Column("stage", "stage"),
+        Column("headers", "error", show=lambda h: _one_line(h.get("error", ""), 50),
+               style=lambda h: "red" if h.get("error") else ""),
+        Column("headers", "source", show=_source), Column("preview", "preview",
+                                                          show=lambda p: _one_line(p, 40))],
+        empty="no dead letters" + (f" at stage {stage}" if stage else ""))
+
+
+def iso(epoch: float) -> str:
+    """An epoch as an ISO time in UTC, for machine-readable output."""
+    return datetime.fromtimestamp(epoch, UTC).isoformat()
 
 
 @dlq.command("replay")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -22,6 +22,7 @@ from wirewatch.cli.common import (
     load_settings,
     with_redis,
 )
+from wirewatch.cli.output import Column, Output, output_options
 from wirewatch.connectors.check import check_feed
 from wirewatch.connectors.errors import ConnectorError
 from wirewatch.connectors.feeds_file import (
@@ -36,6 +37,7 @@ from wirewatch.connectors.guard import AddressPolicy
 from wirewatch.connectors.registry import FeedRegistry
 from wirewatch.connectors.state import FeedStateStore
 from wirewatch.streams.ops.monitor import FeedRow, feed_row
+from wirewatch.streams.ops.when import ago
 from wirewatch.streams.settings import Settings
 
 T = TypeVar("T")
@@ -52,8 +54,8 @@ def feeds() -> None:
 
 
 @feeds.command("list")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-def list_feeds(as_json: bool) -> None:
+@output_options()
+def list_feeds(out: Output) -> None:
     """The feeds polled: the registry's and the feeds file's (marked), with their health."""
 
     async def listing(client: aioredis.Redis,
@@ -69,22 +71,36 @@ def list_feeds(as_json: bool) -> None:
                  feed_row(spec, state, now)) for spec, state in zip(specs, states, strict=True)]
 
     try:
-        rows = with_redis(listing)
+        listed = with_redis(listing)
     except ConnectorError as exc:
         raise click.ClickException(str(exc)) from exc
-    for origin, spec, row in rows:
-        if as_json:
-            click.echo(json.dumps({"id": spec.feed_id, "url": spec.url, "name": spec.name,
-                                   "interval_seconds": spec.interval_seconds, "source": origin,
-                                   "health": row.state, "last_status": row.last_status,
-                                   "last_error": row.last_error,
-                                   "error_streak": row.error_streak,
-                                   "items_per_day": row.items_per_day}))
-        else:
-            error = f"  {row.last_error}" if row.error_streak and row.last_error else ""
-            click.echo(f"{row.feed_id}  {origin:8}  {row.state:8}  {row.url}  {row.name}{error}")
-    if not as_json:
+    rows = [{"id": spec.feed_id, "url": spec.url, "name": spec.name,
+             "interval_seconds": spec.interval_seconds, "source": origin,
+             "health": row.state, "last_status": row.last_status,
+             "last_success": _iso(row.last_success), "last_error": row.last_error,
+             "error_streak": row.error_streak, "items_per_day": row.items_per_day}
+            for origin, spec, row in listed]
+    out.rows(rows, [
+        Column("id", "id"), Column("source", "source"),
+        Column("health", "health", style=lambda state: HEALTH_STYLES.get(state, "")),
+        Column("url", "url"), Column("name", "name"),
+        Column("error_streak", "streak", numeric=True),
+        Column("items_per_day", "items/day", numeric=True),
+        Column("last_success", "last success", show=_ago),
+        Column("last_error", "last error", show=lambda e: e or "")])
+    if out.table:
         click.echo(f"{len(rows)} feed(s)", err=True)
+
+
+HEALTH_STYLES = {"ok": "green", "erroring": "yellow", "failing": "bold red", "new": "cyan"}
+
+
+def _iso(epoch: float | None) -> str | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, UTC).isoformat()
+
+
+def _ago(moment: str | None) -> str:
+    return ago(datetime.fromisoformat(moment).timestamp() if moment else None)
 
 
 @feeds.command("add")

@@ -18,6 +18,7 @@ from wirewatch.cli.roles import connect, deliver, run, web, worker
 from wirewatch.cli.schemas import schemas
 from wirewatch.cli.status import status
 from wirewatch.cli.subscriptions import subscriptions
+from wirewatch.cli.tail import tail
 from wirewatch.cli.taxonomy import taxonomy
 from wirewatch.cli.version import version
 from wirewatch.cli.watchlist import watchlist
@@ -30,8 +31,8 @@ class Root(Group):
         ("Start", ("run", "demo")),
         ("Cluster roles", ("connect", "worker", "deliver", "web")),
         ("Configure", ("feeds", "subscriptions", "watchlist", "taxonomy", "config")),
-        ("Inspect and recover", ("status", "replay", "archive", "dlq", "eval", "schemas",
-                                 "version")),
+        ("Inspect and recover", ("status", "tail", "replay", "archive", "dlq", "eval",
+                                 "schemas", "version")),
     )
 
 
@@ -55,5 +56,6 @@ def _terminate(signum: int, frame: object) -> None:
 
 
 for command in (run, demo, connect, worker, deliver, web, feeds, subscriptions, watchlist,
-                taxonomy, status, replay, archive, dlq, eval_group, config, schemas, version):
+                taxonomy, status, tail, replay, archive, dlq, eval_group, config, schemas,
+                version):
     main.add_command(command)

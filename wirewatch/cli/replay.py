@@ -127,8 +127,11 @@ def _finish(report: Report, out_dir: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report.to_json(), ensure_ascii=False))
     else:
-        click.echo(f"{c['records']:,} records read, {c['articles']:,} articles in the window "
-                   f"({c['new_stories']:,} stories) in {report.elapsed_seconds:.1f} s")
+        click.echo(f"replayed {report.run_records:,} records in {report.run_seconds:.1f} s: "
+                   f"{c['articles']:,} articles in the window ({c['new_stories']:,} stories)")
+        if report.run_records != c["records"]:  # resumed: say what every run did together
+            click.echo(f"with the interrupted run(s): {c['records']:,} records in "
+                       f"{report.elapsed_seconds:.1f} s")
         for subscription_id, count in report.matches_per_subscription().items():
             click.echo(f"  {subscription_id}: {count} alert(s)")
         if report.mode == "deliver":

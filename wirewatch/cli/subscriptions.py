@@ -28,6 +28,7 @@ from wirewatch.alerts.subscriptions import (
     load_subscriptions,
 )
 from wirewatch.cli.common import Group, confirm_removal, load_settings, with_redis
+from wirewatch.cli.output import Column, Output, output_options
 from wirewatch.streams.replay.window import parse_duration
 from wirewatch.streams.settings import Settings
 
@@ -112,15 +113,15 @@ def add(name: str, query: str, owner: str, channels: tuple[str, ...],
 
 
 @subscriptions.command("list")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-def list_subscriptions(as_json: bool) -> None:
+@output_options()
+def list_subscriptions(out: Output) -> None:
     """Every subscription."""
-    for subscription in with_redis(lambda c, s: _store(c, s).list()):
-        if as_json:
-            click.echo(json.dumps(subscription.to_dict()))
-        else:
-            click.echo(f"{subscription.id:28} {','.join(subscription.channels):20} "
-                       f"{subscription.schedule.mode:9} {subscription.query}")
+    found = with_redis(lambda c, s: _store(c, s).list())
+    out.rows([subscription.to_dict() for subscription in found], [
+        Column("id", "id"), Column("name", "name"), Column("owner", "owner"),
+        Column("channels", "channels", show=", ".join),
+        Column("schedule", "mode", show=lambda schedule: schedule["mode"]),
+        Column("per", "per"), Column("query", "query")], empty="no subscriptions")
 
 
 @subscriptions.command("show")

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from wirewatch.cli.common import Group, load_settings
+from wirewatch.cli.output import Column, Output, output_options
 from wirewatch.streams.tagging import TaxonomyError, load_topics
 
 
@@ -17,13 +18,15 @@ def taxonomy() -> None:
 
 
 @taxonomy.command("show")
-def show_taxonomy() -> None:
+@output_options()
+def show_taxonomy(out: Output) -> None:
     """Every topic in effect, with its threshold and rule count."""
     settings = load_settings()
-    for topic in load_topics([settings.user_taxonomy] if settings.user_taxonomy.exists()
-                             else []):
-        click.echo(f"{topic.id:22} threshold {topic.threshold:<5g} {len(topic.rules)} rules"
-                   f"{', ' + str(len(topic.exclude)) + ' excludes' if topic.exclude else ''}")
+    topics = load_topics([settings.user_taxonomy] if settings.user_taxonomy.exists() else [])
+    out.rows([{"id": topic.id, "threshold": topic.threshold, "rules": len(topic.rules),
+               "excludes": len(topic.exclude)} for topic in topics], [
+        Column("id", "topic"), Column("threshold", "threshold", numeric=True, show="{:g}".format),
+        Column("rules", "rules", numeric=True), Column("excludes", "excludes", numeric=True)])
 
 
 @taxonomy.command("check")

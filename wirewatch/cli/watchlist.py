@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ import click
 import yaml
 
 from wirewatch.cli.common import Group, load_settings
+from wirewatch.cli.output import Column, Output, output_options
 from wirewatch.streams.tagging import TaxonomyError, load_entities
 from wirewatch.streams.tagging.files import ENTITY_TYPES, Entity, write_yaml
 
@@ -49,17 +49,17 @@ def watchlist() -> None:
 
 
 @watchlist.command("list")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-def list_entities(as_json: bool) -> None:
+@output_options()
+def list_entities(out: Output) -> None:
     """Every watched entity in effect."""
     settings = load_settings()
-    for entity in load_entities([settings.user_watchlist] if settings.user_watchlist.exists()
-                                else []):
-        if as_json:
-            click.echo(json.dumps(entity.to_yaml()))
-        else:
-            shapes = ", ".join([*entity.aliases, *entity.ambiguous_aliases, *entity.tickers])
-            click.echo(f"{entity.id:24} {entity.type:13} {shapes}")
+    entities = load_entities([settings.user_watchlist] if settings.user_watchlist.exists()
+                             else [])
+    out.rows([entity.to_yaml() for entity in entities], [
+        Column("id", "id"), Column("name", "name"), Column("type", "type"),
+        Column("aliases", "aliases", show=", ".join),
+        Column("ambiguous_aliases", "ambiguous", show=lambda a: ", ".join(a or ())),
+        Column("tickers", "tickers", show=lambda t: ", ".join(t or ()))])
 
 
 @watchlist.command("add")
