@@ -1,8 +1,9 @@
-"""The deployment files (deploy/: Dockerfile, compose.yaml, k8s/, Prometheus, Grafana) keep
-their promises: three KRaft brokers with replication 3 and min ISR 2, every wirewatch role
-started with the right command against the cluster, probes on /healthz and /readyz at the
-role's web port, a non-root image, worker autoscaling on the raw topic's consumer lag, no
-real secret in the repository, and every file a deployment mounts present.
+"""The deployment files (deploy/: Dockerfile, compose.yaml, k8s/, Prometheus, Alertmanager,
+Grafana) keep their promises: three KRaft brokers with replication 3 and min ISR 2, every
+wirewatch role started with the right command against the cluster and healthy only when
+ready, probes on /healthz and /readyz at the role's web port, a non-root image, no real
+secret in the repository, and every file a deployment mounts present. Autoscaling and
+disruption budgets: test_deploy_k8s_scaling.py; the image's Rust build: test_deploy_image.py.
 
 Pure Python and fast. Where the tools are installed, the files also go through them,
 client-side only (no Docker engine, no cluster): `docker compose config`, `kubectl
@@ -29,15 +30,16 @@ from wirewatch.alerts.subscriptions import check_channels, load_subscriptions
 from wirewatch.connectors.feeds_file import load_feeds
 from wirewatch.connectors.shard import parse_shard
 from wirewatch.streams.settings import Settings
-from wirewatch.streams.topics import TopicNames
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 COMPOSE = DEPLOY / "compose.yaml"
 DOCKERFILE = DEPLOY / "Dockerfile"
 K8S = DEPLOY / "k8s"
+KEDA_OVERLAY = DEPLOY / "k8s-overlays" / "keda"
 SECRET_EXAMPLE = K8S / "secret.example.yaml"
 PROMETHEUS = DEPLOY / "prometheus" / "prometheus.yml"
+ALERTMANAGER = DEPLOY / "alertmanager" / "alertmanager.yml"
 GRAFANA = DEPLOY / "grafana"
 
 ROLES = ("run", "connect", "worker", "deliver", "web")
@@ -136,6 +138,13 @@ def quantity(text: str | int) -> float:
     scale = {None: 1, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
              "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}[match[2]]
     return float(match[1]) * scale
+
+
+def stage_named(name: str) -> list[tuple[str, str]]:
+    """The instructions of the stage `FROM ... AS name`."""
+    (found,) = [stage for stage in dockerfile_stages()[1:]
+                if stage[0][1].split()[-1] == name and " AS " in stage[0][1].upper()]
+    return found
 
 
 @cache
@@ -260,6 +269,18 @@ def test_compose_roles_use_the_cluster_and_wait_for_it() -> None:
         assert "healthcheck" in service, name
 
 
+def test_compose_roles_are_healthy_only_when_ready() -> None:
+    """`service_healthy` and `ps` mean ready (/readyz), not merely alive (/healthz)."""
+    for name, service in services().items():
+        if role_of(service) is None:
+            continue
+        test = service["healthcheck"]["test"]
+        assert test[:3] == ["CMD", "python", "-c"], f"{name}: the image has no curl"
+        port = environment(service)["WIREWATCH_WEB_PORT"]
+        assert f"'http://127.0.0.1:{port}/readyz'" in test[3], name
+        compile(test[3], f"{name} healthcheck", "exec")  # the one-liner is valid Python
+
+
 def test_compose_settings_are_real_settings_and_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     """A misspelt WIREWATCH_* variable would be silently ignored (extra="ignore")."""
     for name, service in services().items():
@@ -356,6 +377,43 @@ def test_prometheus_scrapes_every_role_and_loads_the_rules() -> None:
         assert (PROMETHEUS.parent / rule_file).is_file()
 
 
+def test_prometheus_sends_alerts_to_the_compose_alertmanager() -> None:
+    config = yaml.safe_load(PROMETHEUS.read_text())
+    targets = [target for manager in config["alerting"]["alertmanagers"]
+               for static in manager["static_configs"] for target in static["targets"]]
+    assert targets == ["alertmanager:9093"]
+    alertmanager = services()["alertmanager"]
+    assert alertmanager["image"].startswith("prom/alertmanager:")
+    assert alertmanager["profiles"] == services()["prometheus"]["profiles"]
+    assert "/-/ready" in " ".join(alertmanager["healthcheck"]["test"])
+    mounted = {v.split(":")[1]: v.split(":")[0] for v in alertmanager["volumes"]}
+    config_file = next(arg.split("=", 1)[1] for arg in alertmanager["command"]
+                       if arg.startswith("--config.file="))
+    assert (DEPLOY / mounted[config_file]).resolve() == ALERTMANAGER
+
+
+def test_alertmanager_routes_to_receivers_it_defines() -> None:
+    config = yaml.safe_load(ALERTMANAGER.read_text())
+    receivers = {receiver["name"]: receiver for receiver in config["receivers"]}
+
+    def routed(route: dict[str, Any]) -> list[str]:
+        return [route["receiver"], *(name for child in route.get("routes", [])
+                                     for name in routed(child))]
+
+    assert set(routed(config["route"])) <= set(receivers)
+    # Out of the box the alerts land in Mailpit, which runs in the same profile.
+    (email,) = receivers[config["route"]["receiver"]]["email_configs"]
+    host = email["smarthost"].split(":")[0]
+    assert services()[host]["image"].startswith("axllent/mailpit:")
+    assert active(services()[host], "full")
+    # group_by names labels the rules really give their alerts (or their series carry).
+    rules = yaml.safe_load((DEPLOY / "prometheus" / "wirewatch-rules.yml").read_text())
+    expressions = " ".join(r["expr"] + json.dumps(r.get("annotations", {}))
+                           for g in rules["groups"] for r in g["rules"])
+    for label in set(config["route"]["group_by"]) - {"alertname"}:
+        assert label in expressions, label
+
+
 def test_grafana_provisions_the_datasource_and_the_dashboard() -> None:
     grafana = services()["grafana"]
     mounted = {v.split(":")[1]: v.split(":")[0] for v in grafana["volumes"]}
@@ -384,6 +442,13 @@ def test_dockerfile_is_multi_stage_slim_and_runs_as_non_root() -> None:
         for name, value in args.items():
             base = base.replace(f"${{{name}}}", value)
         bases.add(base)
+    # A stage may start from an earlier one (FROM toolchain AS build): follow it to its image.
+    aliases = {rest.split()[-1]: rest.split()[0] for (_, rest), *_ in stages
+               if " AS " in rest.upper()}
+    while bases & aliases.keys():
+        bases = {aliases.get(base, base) for base in bases}
+        for name, value in args.items():
+            bases = {base.replace(f"${{{name}}}", value) for base in bases}
     assert len(stages) >= 2 and bases == {"python:3.11-slim"}
     final = stages[-1]
     users = [rest for keyword, rest in final if keyword == "USER"]
@@ -417,10 +482,9 @@ def test_dockerignore_keeps_the_context_to_what_the_wheel_needs() -> None:
     for path in ("pyproject.toml", "README.md", "wirewatch/cli/main.py", "streams/app.py",
                  "streams/defaults/taxonomy.yaml",
                  "connectors/fetch.py", "alerts/templates/alert.html", "native/Cargo.toml",
-                 "native/Cargo.lock", "native/src/lib.rs"):
+                 "native/Cargo.lock", "native/rust-toolchain.toml", "native/src/lib.rs"):
         assert not dockerignored(path), f"{path} is needed by the build"
-    _, build, *_ = dockerfile_stages()
-    for keyword, rest in build:
+    for keyword, rest in [line for stage in dockerfile_stages()[1:] for line in stage]:
         if keyword == "COPY" and "--from" not in rest:
             for source in rest.split()[:-1]:
                 assert (ROOT / source).exists() and not dockerignored(source), source
@@ -572,31 +636,6 @@ def test_k8s_services_select_their_pods() -> None:
                for s in k8s("Service"))
 
 
-def test_k8s_workers_scale_on_consumer_lag_up_to_the_partitions() -> None:
-    env = settings_env()
-    worker = workload_with_role("worker")
-    assert worker["kind"] == "Deployment"
-    assert "replicas" not in worker["spec"], "the autoscaler owns the worker count"
-    # A spare worker is ready (wirewatch.streams.app), so rollouts start the replacement first.
-    assert worker["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
-    (scaled,) = k8s("ScaledObject")
-    target = scaled["spec"]["scaleTargetRef"]
-    assert (target["kind"], target["name"]) == ("Deployment", worker["metadata"]["name"])
-    assert scaled["spec"]["maxReplicaCount"] == int(env["WIREWATCH_TOPIC_PARTITIONS"])
-    assert scaled["spec"]["minReplicaCount"] >= 1  # workers also send the queued deliveries
-    (trigger,) = scaled["spec"]["triggers"]
-    assert trigger["type"] == "kafka"
-    metadata = trigger["metadata"]
-    assert all(isinstance(v, str) for v in metadata.values()), "KEDA metadata are strings"
-    assert metadata["consumerGroup"] == env["WIREWATCH_APP_ID"]
-    assert metadata["topic"] == TopicNames.with_prefix(
-        env.get("WIREWATCH_TOPIC_PREFIX", "")).raw == "news.raw.v1"
-    assert metadata["bootstrapServers"] == env["WIREWATCH_KAFKA_BOOTSTRAP"]
-    assert int(metadata["lagThreshold"]) > 0
-    assert metadata["offsetResetPolicy"] == "earliest"  # as the workers' consumer
-    assert metadata.get("allowIdleConsumers", "false") == "false"
-
-
 def test_k8s_secret_example_holds_no_real_secret() -> None:
     (secret,) = k8s("Secret")
     assert "data" not in secret, "base64 `data` could hide a real value: use stringData"
@@ -615,6 +654,13 @@ def compose_cli() -> list[str]:
     if run_tool("docker", "compose", "version").returncode != 0:
         pytest.skip("the docker CLI has no compose plugin (`docker compose version` fails)")
     return ["docker", "compose", "-f", str(COMPOSE)]
+
+
+def test_amtool_accepts_the_alertmanager_config() -> None:
+    if shutil.which("amtool") is None:
+        pytest.skip("amtool not installed (github.com/prometheus/alertmanager/cmd/amtool)")
+    checked = run_tool("amtool", "check-config", str(ALERTMANAGER))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 @pytest.mark.parametrize("profile", [None, "minimal", "full"])
@@ -652,7 +698,9 @@ def test_kubernetes_validate_strict() -> None:
     tool = shutil.which("kubernetes-validate", path=str(Path(sys.executable).parent))
     if tool is None:
         pytest.skip("kubernetes-validate not installed (pip install kubernetes-validate)")
-    files = sorted({str(path) for path, _ in k8s_documents()})
+    files = sorted({str(path) for path, _ in k8s_documents()}
+                   | {str(path) for path in KEDA_OVERLAY.glob("*.yaml")
+                      if path.name != "kustomization.yaml"})
     checked = run_tool(tool, "--strict", "--quiet", *files)
     # Kinds it has no schema for (KEDA's ScaledObject) are a warning, not a failure.
     assert checked.returncode == 0, checked.stdout + checked.stderr
