@@ -1,5 +1,7 @@
 """Delivery metrics (Prometheus): what was sent, retried, failed and dead-lettered, by channel."""
 
+from collections.abc import Iterable
+
 from prometheus_client import Counter, Gauge, Histogram
 
 SENT = Counter("wirewatch_alerts_sent", "Alerts delivered.", ["channel"])
@@ -15,3 +17,20 @@ LATENCY = Histogram("wirewatch_alert_delivery_seconds",
 CIRCUIT = Gauge("wirewatch_channel_circuit_state",
                 "A channel's circuit breaker: 0 closed (sending), 1 half-open (probing), "
                 "2 open (paused after failures in a row).", ["channel"])
+
+# The reasons every notifier can give (alerts.notifiers); status-specific ones such as
+# "http_404" or "smtp_550" cannot be listed ahead, so the rules also catch new series.
+KNOWN_REASONS = ("connection", "timeout", "rate_limited", "internal_error", "error")
+
+
+def initialise(channels: Iterable[str]) -> None:
+    """Export every channel's counters at zero, so `increase()` sees the first failure.
+
+    prometheus_client only exports a labelled series once it is touched; a series that
+    appears already at 1 has no earlier sample, and `increase()` over it is empty."""
+    for channel in channels:
+        SENT.labels(channel)
+        SKIPPED.labels(channel)
+        for reason in KNOWN_REASONS:
+            RETRIED.labels(channel, reason)
+            DEAD_LETTERED.labels(channel, reason)

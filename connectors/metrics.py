@@ -1,6 +1,7 @@
 """Feed metrics (Prometheus): fetch latency, responses by status, errors, items published."""
 
 from prometheus_client import Counter, Histogram
+from wirewatch.connectors.errors import BlockedAddressError, FetchError
 
 FETCH_SECONDS = Histogram("wirewatch_feed_fetch_seconds", "Time to fetch one feed.",
                           buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
@@ -8,3 +9,19 @@ RESPONSES = Counter("wirewatch_feed_responses", "Feed fetches by HTTP status (0:
                     ["status"])
 ERRORS = Counter("wirewatch_feed_errors", "Failed polls by error class.", ["error_class"])
 PUBLISHED = Counter("wirewatch_feed_items_published", "Items published to news.raw.v1.")
+
+# The error classes the poller records (connectors.poller): the fetch errors by class name,
+# a status other than 200/304, and a feed that did not parse. A crash records its
+# exception's class, which cannot be listed ahead.
+KNOWN_ERROR_CLASSES = (FetchError.__name__, BlockedAddressError.__name__, "HTTPStatus",
+                       "ParseError")
+KNOWN_STATUSES = ("0", "200", "304")  # no response, fetched, unchanged
+
+
+def initialise() -> None:
+    """Export the known error classes and statuses at zero, so `increase()` and `rate()`
+    see the first failure (a labelled series is exported only once it is touched)."""
+    for error_class in KNOWN_ERROR_CLASSES:
+        ERRORS.labels(error_class)
+    for status in KNOWN_STATUSES:
+        RESPONSES.labels(status)

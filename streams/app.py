@@ -361,6 +361,7 @@ def create_app(config: PipelineConfig) -> faust.App:
                            activity=activity, live=live, sent_store=sent_store, outbox=outbox,
                            events=events, majors=config.major_outlets,
                            event_log=event_log)
+    metrics.initialise(step.stage for step in steps)
     unprocessed = UnprocessedItems(redis_client, prefix=config.redis_prefix)
 
     async def processed(keys: list[bytes]) -> None:

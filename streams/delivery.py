@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from wirewatch.alerts import metrics as alert_metrics
 from wirewatch.alerts.breaker import BreakerPolicy, CircuitBreaker
 from wirewatch.alerts.channels import Channels
 from wirewatch.alerts.dispatch import Dispatcher, RetryPolicy
@@ -45,6 +46,7 @@ class Delivery:
 
 async def deliver_until_cancelled(delivery: Delivery) -> None:
     """Run a dispatcher over every configured channel until cancelled."""
+    alert_metrics.initialise(delivery.channels.ids)
     pending_records: set[asyncio.Future[Any]] = set()  # delivery log writes in flight
 
     async def dead_letter(alert: Alert, channel: str, reason: str, detail: str) -> None:

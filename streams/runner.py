@@ -27,6 +27,7 @@ from wirewatch.alerts.subscriptions import (
     load_subscriptions,
 )
 from wirewatch.alerts.vocabulary import Vocabulary
+from wirewatch.connectors import metrics as connector_metrics
 from wirewatch.connectors.feeds_file import FeedSpec, load_feeds
 from wirewatch.connectors.fetch import FetchLimits, new_session
 from wirewatch.connectors.guard import AddressPolicy
@@ -62,6 +63,7 @@ def connector_job(settings: Settings, endpoints: Endpoints, feeds: list[FeedSpec
     `track_unprocessed` keeps items in Redis until processed (an embedded broker)."""
 
     async def run_connector() -> None:
+        connector_metrics.initialise()  # feed error counters at zero: increase() sees the first
         redis_client = aioredis.Redis.from_url(endpoints.redis_url)
         producer = new_producer(endpoints.kafka_bootstrap, idempotent=idempotent,
                                 client_id=f"{settings.app_id}-connector")

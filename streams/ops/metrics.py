@@ -1,7 +1,7 @@
 """Stream metrics (Prometheus): per-stage flow and time, dedupe, lag, DLQ, connectivity
 and the fill level of in-process caches."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -44,3 +44,23 @@ def watch_cache(name: str, entries: Callable[[], float], capacity: int) -> None:
     """Export a bounded cache's fill level, read when /metrics is scraped."""
     CACHE_ENTRIES.labels(name).set_function(entries)
     CACHE_CAPACITY.labels(name).set(capacity)
+
+
+DIRECTIONS = ("in", "out")
+ARTICLE_KINDS = ("duplicate", "new_story")
+EVENT_KINDS = ("new", "joined")
+
+
+def initialise(stages: Iterable[str]) -> None:
+    """Export the stages' counters at zero, so `increase()` sees a stage's first dead letter.
+
+    prometheus_client only exports a labelled series once it is touched; a series that
+    appears already at 1 has no earlier sample, and `increase()` over it is empty."""
+    for stage in stages:
+        for direction in DIRECTIONS:
+            STAGE_ITEMS.labels(stage, direction)
+        DEAD_LETTERS.labels(stage)
+    for kind in ARTICLE_KINDS:
+        ARTICLES.labels(kind)
+    for kind in EVENT_KINDS:
+        EVENTS.labels(kind)
