@@ -5,8 +5,9 @@
     GET    /api/v1/subscriptions/{id}         one
     PUT    /api/v1/subscriptions/{id}         create or replace
     DELETE /api/v1/subscriptions/{id}         remove
-    GET    /api/v1/silences                   active silences
-    POST   /api/v1/silences                   {"kind", "value", "until" (ISO) | "seconds"}
+    GET    /api/v1/silences                   active silences, with who set them and why
+    POST   /api/v1/silences                   {"kind", "value", "until" (ISO) | "seconds",
+                                               "comment"?, "created_by"?}
     DELETE /api/v1/silences/{kind}/{value}    lift one
 """
 
@@ -43,6 +44,10 @@ async def _body(request: web.Request) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise _Invalid("body must be a JSON object")
     return document
+
+
+def _iso(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).isoformat()
 
 
 class _Invalid(Exception):
@@ -103,15 +108,19 @@ def subscriptions_api(store: SubscriptionStore, token: str, known_channels: froz
 
     async def list_silences(request: web.Request) -> web.Response:
         return web.json_response([
-            {"kind": member.partition(":")[0], "value": member.partition(":")[2],
-             "until": datetime.fromtimestamp(end, UTC).isoformat()}
-            for member, end in (await store.silences()).items()])
+            {"kind": s.kind, "value": s.value, "until": _iso(s.until),
+             "created_by": s.created_by, "comment": s.comment,
+             "created": _iso(s.created) if s.created is not None else None}
+            for s in await store.silence_list()])
 
     async def add_silence(request: web.Request) -> web.Response:
         body = await _body(request)
         kind, value = body.get("kind"), body.get("value")
         if not isinstance(kind, str) or not isinstance(value, str) or not value:
             raise _Invalid("a silence needs 'kind' and 'value' strings")
+        comment, created_by = body.get("comment", ""), body.get("created_by", "")
+        if not isinstance(comment, str) or not isinstance(created_by, str):
+            raise _Invalid("'comment' and 'created_by' are strings when given")
         if isinstance(body.get("until"), str):
             try:
                 until = datetime.fromisoformat(body["until"])
@@ -122,9 +131,9 @@ def subscriptions_api(store: SubscriptionStore, token: str, known_channels: froz
             until = datetime.now(UTC) + timedelta(seconds=float(body["seconds"]))
         else:
             raise _Invalid("say until when: 'until' (ISO time) or 'seconds' (> 0)")
-        await store.mute(kind, value, until)
-        return web.json_response({"kind": kind, "value": value, "until": until.isoformat()},
-                                 status=201)
+        await store.mute(kind, value, until, created_by=created_by, comment=comment)
+        return web.json_response({"kind": kind, "value": value, "until": until.isoformat(),
+                                  "created_by": created_by, "comment": comment}, status=201)
 
     async def delete_silence(request: web.Request) -> web.Response:
         if not await store.unmute(request.match_info["kind"], request.match_info["value"]):

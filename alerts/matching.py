@@ -64,11 +64,13 @@ class Sent:
 
 @dataclass(frozen=True)
 class Silences:
-    """What is muted now: subscriptions, entities and stories by id."""
+    """What is muted now: subscriptions, entities and stories by id, sources by name
+    (lower case: outlet names are matched without case, as `source:` terms are)."""
 
     subscriptions: frozenset[str] = frozenset()
     entities: frozenset[str] = frozenset()
     stories: frozenset[str] = frozenset()
+    sources: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,8 @@ def headline_key(title: str) -> str:
 def matches(story: StoryView, subscription: Subscription,
             silences: Silences = Silences()) -> list[str] | None:
     """The query terms that held, or None when the story does not match (or is muted)."""
-    if subscription.id in silences.subscriptions or story.story_id in silences.stories:
+    if (subscription.id in silences.subscriptions or story.story_id in silences.stories
+            or story.source.lower() in silences.sources):
         return None
     facts = story.facts(subscription.min_salience)
     if not evaluate(subscription.parsed, facts):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 import redis.asyncio as aioredis
@@ -12,16 +14,47 @@ from wirewatch.alerts.errors import SubscriptionError
 from wirewatch.alerts.matching import Silences, SubscriptionIndex
 from wirewatch.alerts.subscriptions import Schedule, Subscription, from_mapping
 
-MUTE_KINDS = ("subscription", "entity", "story")
+MUTE_KINDS = ("subscription", "entity", "story", "source")
+MAX_COMMENT = 500
+
+# KEYS[1] the silences, KEYS[2] their notes; ARGV the notes to drop unless their silence
+# came back meanwhile (checked here, atomically: a mute between two reads keeps its note).
+_DROP_NOTES = """
+local dropped = 0
+for n = 1, #ARGV do
+  if not redis.call('ZSCORE', KEYS[1], ARGV[n]) then
+    dropped = dropped + redis.call('HDEL', KEYS[2], ARGV[n])
+  end
+end
+return dropped
+"""
+
+
+@dataclass(frozen=True)
+class Silence:
+    """One active silence and who set it why (blank for silences set before that was kept)."""
+
+    kind: str
+    value: str
+    until: float  # Unix time
+    created_by: str = ""
+    comment: str = ""
+    created: float | None = None  # Unix time
 
 
 class SubscriptionStore:
-    """A hash of subscriptions (id -> JSON) and a sorted set of silences (by expiry)."""
+    """A hash of subscriptions (id -> JSON) and a sorted set of silences (by expiry).
+
+    Who set a silence and why lives in a hash beside the sorted set, so the workers' read
+    of the sorted set (and silences stored before the hash existed) stay as they were.
+    """
 
     def __init__(self, client: aioredis.Redis, *, prefix: str = "ww:") -> None:
         self.client = client
         self.key = f"{prefix}subscriptions"
         self.mutes_key = f"{prefix}silences"
+        self.notes_key = f"{prefix}silences:notes"
+        self._drop_notes = client.register_script(_DROP_NOTES)
 
     async def save(self, subscription: Subscription) -> bool:
         """Add or replace; True when it was new."""
@@ -45,18 +78,33 @@ class SubscriptionStore:
 
     async def remove(self, subscription_id: str) -> bool:
         removed = bool(await self.client.hdel(self.key, subscription_id))
-        await self.client.zrem(self.mutes_key, f"subscription:{subscription_id}")
+        await self.unmute("subscription", subscription_id)
         return removed
 
-    async def mute(self, kind: str, value: str, until: datetime) -> None:
+    async def mute(self, kind: str, value: str, until: datetime, *, created_by: str = "",
+                   comment: str = "", now: float | None = None) -> None:
+        """Silence `kind:value` until then; muting it again replaces the end and the note."""
         if kind not in MUTE_KINDS:
             raise SubscriptionError(f"cannot mute a {kind!r}; mute one of {list(MUTE_KINDS)}")
         if until.tzinfo is None:
             raise SubscriptionError("a silence needs a time zone on its end time")
-        await self.client.zadd(self.mutes_key, {f"{kind}:{value}": until.timestamp()})
+        if len(comment) > MAX_COMMENT:
+            raise SubscriptionError(f"a silence's comment is at most {MAX_COMMENT} characters")
+        member = f"{kind}:{value}"
+        note = json.dumps({"created_by": created_by, "comment": comment,
+                           "created": time.time() if now is None else now})
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.zadd(self.mutes_key, {member: until.timestamp()})
+            pipe.hset(self.notes_key, member, note)
+            await pipe.execute()
 
     async def unmute(self, kind: str, value: str) -> bool:
-        return bool(await self.client.zrem(self.mutes_key, f"{kind}:{value}"))
+        member = f"{kind}:{value}"
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.zrem(self.mutes_key, member)
+            pipe.hdel(self.notes_key, member)
+            removed, _ = await pipe.execute()
+        return bool(removed)
 
     async def silences(self, now: float | None = None) -> dict[str, float]:
         """Active silences ("kind:value" -> end as Unix time); expired ones are dropped."""
@@ -64,6 +112,35 @@ class SubscriptionStore:
         await self.client.zremrangebyscore(self.mutes_key, "-inf", now)
         return {member.decode(): score for member, score in
                 await self.client.zrange(self.mutes_key, 0, -1, withscores=True)}
+
+    async def silence_list(self, now: float | None = None) -> builtins.list[Silence]:
+        """Active silences with their notes, the soonest to end first; notes of expired
+        silences are dropped here (the workers' reads only trim the sorted set)."""
+        active = await self.silences(now)
+        notes = await self.client.hgetall(self.notes_key)
+        stale = [member for member in notes if member.decode() not in active]
+        if stale:
+            await self._drop_notes(keys=[self.mutes_key, self.notes_key], args=stale)
+        found = []
+        for member, until in sorted(active.items(), key=lambda item: (item[1], item[0])):
+            kind, _, value = member.partition(":")
+            note = _note(notes.get(member.encode()))
+            found.append(Silence(kind, value, until, str(note.get("created_by", "")),
+                                 str(note.get("comment", "")),
+                                 _float_or_none(note.get("created"))))
+        return found
+
+
+def _note(raw: bytes | None) -> dict[str, object]:
+    try:
+        note = json.loads(raw) if raw is not None else {}
+    except ValueError:
+        return {}  # damaged: the silence itself still holds
+    return note if isinstance(note, dict) else {}
+
+
+def _float_or_none(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
 
 
 def silences_of(active: dict[str, float]) -> Silences:
@@ -73,7 +150,8 @@ def silences_of(active: dict[str, float]) -> Silences:
         if kind in by_kind:
             by_kind[kind].add(value)
     return Silences(frozenset(by_kind["subscription"]), frozenset(by_kind["entity"]),
-                    frozenset(by_kind["story"]))
+                    frozenset(by_kind["story"]),
+                    frozenset(value.lower() for value in by_kind["source"]))
 
 
 class LiveSubscriptions:

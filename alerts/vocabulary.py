@@ -20,18 +20,28 @@ class Vocabulary:
     entities: frozenset[str]
     # lower-cased names, aliases and tickers -> entity id, so `entity:msft` suggests microsoft
     entity_names: Mapping[str, str] = field(default_factory=dict)
+    # entity id -> its display name (the first name given), for pickers
+    labels: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, topics: Iterable[str], entities: Mapping[str, Iterable[str]]) -> Vocabulary:
         """From topic ids and entity id -> its names (display name, aliases, tickers)."""
         names: dict[str, str] = {}
+        labels: dict[str, str] = {}
         for entity_id, entity_names in entities.items():
             for name in entity_names:
+                labels.setdefault(entity_id.lower(), name)
                 names.setdefault(name.lower(), entity_id)
                 # `NASDAQ:MSFT` is also written `msft`
                 names.setdefault(name.lower().rpartition(":")[2], entity_id)
         return cls(frozenset(t.lower() for t in topics),
-                   frozenset(e.lower() for e in entities), names)
+                   frozenset(e.lower() for e in entities), names, labels)
+
+    def terms(self) -> list[tuple[str, str]]:
+        """Every term a query may name with what it is, for a picker: ("topic:earnings",
+        "topic"), ("entity:microsoft", "Microsoft"), topics first, each kind sorted."""
+        return [(f"topic:{t}", "topic") for t in sorted(self.topics)] + [
+            (f"entity:{e}", self.labels.get(e, "entity")) for e in sorted(self.entities)]
 
     def suggestions(self, field_name: str, value: str) -> list[str]:
         """The closest known ids to an unknown value: by an entity's name first, then spelling."""

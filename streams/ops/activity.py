@@ -119,6 +119,14 @@ class Activity:
                          _text(f, "outcome"), _text(f, "detail"), _text(f, "event_id"))
                 for _, f in entries]
 
+    async def deliveries_by_subscription(self) -> dict[str, list[Delivery]]:
+        """Every kept delivery (the latest KEEP of all subscriptions) by subscription id,
+        the latest first: a subscription's alert history, as far as it is kept."""
+        grouped: dict[str, list[Delivery]] = {}
+        for delivery in await self.recent_deliveries(KEEP):
+            grouped.setdefault(delivery.subscription_id, []).append(delivery)
+        return grouped
+
     async def record_circuit(self, circuit: Circuit) -> None:
         """The latest change of a channel's circuit (any deliver process's)."""
         await self.client.hset(self.circuits_key, circuit.channel,

@@ -1,4 +1,5 @@
-"""Subscription pages: list, create, edit, mute, delete and test-send, behind a login.
+"""Subscription pages: list, create, edit, mute, delete, test-send, preview and history,
+behind a login (the silences page is silence_pages.py's).
 
 Changes go to the same Redis store the CLI and the JSON API write; workers pick them up
 within `subscriptions_refresh_seconds`. A form with a mistake comes back with the
@@ -7,6 +8,7 @@ reason and everything that was typed, never half-saved.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,6 +28,9 @@ from wirewatch.alerts.subscriptions import (
     from_mapping,
 )
 from wirewatch.alerts.vocabulary import Vocabulary
+from wirewatch.streams.events.log import EventLog
+from wirewatch.streams.ops.activity import KEEP, Activity, Delivery
+from wirewatch.streams.ops.silence_pages import add_silence_pages, author
 from wirewatch.streams.ops.site import Site
 from wirewatch.streams.ops.subscription_form import (
     BLANK,
@@ -33,10 +38,13 @@ from wirewatch.streams.ops.subscription_form import (
     form_to_mapping,
     subscription_to_form,
 )
+from wirewatch.streams.ops.subscription_preview import Preview, preview
 
 MUTE_CHOICES = {"3600": "1 hour", "14400": "4 hours", "86400": "1 day", "604800": "1 week"}
 DONE = {"created": "Created", "saved": "Saved", "muted": "Muted", "unmuted": "Unmuted",
         "deleted": "Deleted"}
+TEST_TITLE = "wirewatch test alert"  # what a test send is titled when the title is left empty
+HISTORY = 50  # deliveries shown per subscription
 TestSend = Callable[[Subscription, str], Awaitable[dict[str, str]]]
 Tag = Callable[[str, str], tuple[list[str], dict[str, float]]]  # -> topics, entity salience
 
@@ -48,11 +56,31 @@ class SubscriptionPagesConfig:
     test_send: TestSend  # sends a test alert to each channel: channel -> outcome
     tag: Tag  # the worker's current tagger, for "would this article match?"
     vocabulary: Callable[[], Vocabulary]  # topic and entity ids a query may name, now
+    activity: Activity | None = None  # recent deliveries, for alert history; None: none
+    events: EventLog | None = None  # recent events, for the preview; None: no preview
+
+
+def last_fired(deliveries: list[Delivery]) -> float | None:
+    """When the latest of these deliveries (the latest first) reached its channel."""
+    return next((d.at for d in deliveries if d.outcome == "sent"), None)
 
 
 def add_subscription_pages(app: web.Application, site: Site,
                            config: SubscriptionPagesConfig) -> None:
     store = config.store
+    add_silence_pages(app, site, store, config.vocabulary)
+
+    async def kept_deliveries() -> dict[str, list[Delivery]]:
+        # The deliveries stream keeps the latest KEEP of all subscriptions: history is
+        # what is left of it, which the pages say.
+        if config.activity is None:
+            return {}
+        return await config.activity.deliveries_by_subscription()
+
+    async def preview_of(subscription: Subscription) -> Preview | None:
+        if config.events is None:
+            return None
+        return await preview(subscription, config.events, now=time.time())
 
     async def existing(request: web.Request) -> Subscription:
         found = await store.get(request.match_info["id"])
@@ -65,10 +93,13 @@ def add_subscription_pages(app: web.Application, site: Site,
                                                                "id": subscription_id}))
 
     def form_page(request: web.Request, *, values: dict[str, str], chosen: list[str],
-                  editing: bool, error: str = "", status: int = 200) -> web.Response:
+                  editing: bool, error: str = "", status: int = 200,
+                  shown: Preview | None = None) -> web.Response:
         return site.render("subscription_form.html", request, status=status, values=values,
                            chosen=chosen, editing=editing, error=error, modes=MODES,
-                           channel_ids=sorted(config.channel_ids))
+                           channel_ids=sorted(config.channel_ids),
+                           terms=config.vocabulary().terms(), preview=shown,
+                           previews=config.events is not None)
 
     async def submitted(request: web.Request, posted: MultiDictProxy[str],
                         subscription_id: str | None) -> Subscription | web.Response:
@@ -98,8 +129,10 @@ def add_subscription_pages(app: web.Application, site: Site,
                  if member.startswith("subscription:")}
         what, subscription_id = request.query.get("done", ""), request.query.get("id", "")
         message = f"{DONE[what]} {subscription_id}." if what in DONE else ""
+        fired = {sid: last_fired(found) for sid, found in (await kept_deliveries()).items()}
         return site.render("subscriptions.html", request, subscriptions=await store.list(),
-                           muted=muted, message=message, mute_choices=MUTE_CHOICES)
+                           muted=muted, message=message, mute_choices=MUTE_CHOICES,
+                           fired=fired, history=config.activity is not None)
 
     async def new_page(request: web.Request) -> web.Response:
         user = site.require_user(request)
@@ -130,12 +163,18 @@ def add_subscription_pages(app: web.Application, site: Site,
 
     async def mute(request: web.Request) -> web.StreamResponse:
         posted = await site.form(request)
+        user = site.require_user(request)
         subscription = await existing(request)
         seconds = posted.get("seconds", "")
         if seconds not in MUTE_CHOICES:
             raise web.HTTPBadRequest(text=f"mute for one of {list(MUTE_CHOICES.values())}")
         until = datetime.now(UTC) + timedelta(seconds=int(seconds))
-        await store.mute("subscription", subscription.id, until)
+        try:
+            await store.mute("subscription", subscription.id, until,
+                             created_by=author(site, user),
+                             comment=posted.get("comment", "").strip())
+        except SubscriptionError as exc:
+            raise web.HTTPBadRequest(text=str(exc)) from exc
         raise done("muted", subscription.id)
 
     async def unmute(request: web.Request) -> web.StreamResponse:
@@ -157,28 +196,64 @@ def add_subscription_pages(app: web.Application, site: Site,
 
     async def test_form(request: web.Request) -> web.Response:
         site.require_user(request)
-        return test_page(request, await existing(request), title="wirewatch test alert",
-                         body="")
+        return test_page(request, await existing(request), title="", body="")
 
     async def test(request: web.Request) -> web.Response:
         posted = await site.form(request)
         subscription = await existing(request)
-        title = posted.get("title", "").strip() or "wirewatch test alert"
+        typed = posted.get("title", "").strip()
+        title = typed or TEST_TITLE  # the placeholder is what an empty title sends
         body = posted.get("body", "")
         tags = config.tag(title, body)
         held = trial_match(subscription, title, *tags)
         outcomes = (await config.test_send(subscription, title)
                     if posted.get("action") == "send" else None)
-        return test_page(request, subscription, title=title, body=body, held=held, tags=tags,
+        return test_page(request, subscription, title=typed, body=body, held=held, tags=tags,
                          outcomes=outcomes)
+
+    async def preview_form(request: web.Request) -> web.Response:
+        """The form as typed, with what its query would have matched: nothing is saved."""
+        posted = await site.form(request)
+        editing = "id" in request.match_info
+        if editing:
+            await existing(request)
+        values = {key: posted.get(key, "") for key in FIELDS}
+        if editing:
+            values["id"] = request.match_info["id"]
+        chosen = posted.getall("channels", [])
+        try:
+            # Neither the name nor where alerts go changes what matches: stand-ins will do.
+            subscription = from_mapping(form_to_mapping(
+                {**values, "name": values["name"] or "preview"}, chosen or ["console"]),
+                "form", default_per=NEW_PER)
+            check_terms([subscription], config.vocabulary())
+        except SubscriptionError as exc:
+            return form_page(request, values=values, chosen=chosen, editing=editing,
+                             error=str(exc).removeprefix("form: "), status=400)
+        return form_page(request, values=values, chosen=chosen, editing=editing,
+                         shown=await preview_of(subscription))
+
+    async def history_page(request: web.Request) -> web.Response:
+        site.require_user(request)
+        subscription = await existing(request)
+        deliveries = (await kept_deliveries()).get(subscription.id, [])
+        silenced = (await store.silences()).get(f"subscription:{subscription.id}")
+        return site.render("subscription_detail.html", request, subscription=subscription,
+                           deliveries=deliveries[:HISTORY], last_fired=last_fired(deliveries),
+                           history=config.activity is not None, kept=KEEP, muted=silenced,
+                           preview=await preview_of(subscription),
+                           previews=config.events is not None)
 
     app.router.add_get("/subscriptions", list_page)
     app.router.add_get("/subscriptions/new", new_page)
     app.router.add_post("/subscriptions/new", create)
+    app.router.add_post("/subscriptions/new/preview", preview_form)  # before {id}'s routes
     app.router.add_get("/subscriptions/{id}", edit_page)
     app.router.add_post("/subscriptions/{id}", save)
     app.router.add_post("/subscriptions/{id}/mute", mute)
     app.router.add_post("/subscriptions/{id}/unmute", unmute)
     app.router.add_post("/subscriptions/{id}/delete", delete)
+    app.router.add_post("/subscriptions/{id}/preview", preview_form)
+    app.router.add_get("/subscriptions/{id}/history", history_page)
     app.router.add_get("/subscriptions/{id}/test", test_form)
     app.router.add_post("/subscriptions/{id}/test", test)

@@ -82,9 +82,14 @@ def test_queries_follow_the_watchlist_in_force(run, tmp_path: Path) -> None:  # 
 
 def test_mute_and_test(run) -> None:  # type: ignore[no-untyped-def]
     run("subscriptions", "add", "OpenAI", "--query", "entity:openai")
-    code, out, _ = run("subscriptions", "mute", "entity", "openai", "--for", "2h")
+    code, out, _ = run("subscriptions", "mute", "entity", "openai", "--for", "2h",
+                       "--comment", "board meeting noise")
     assert code == 0 and "muted entity openai until" in out
-    assert "entity        openai" in run("subscriptions", "silences")[1]
+    assert ["entity", "openai"] == run("subscriptions", "silences")[1].splitlines()[2].split()[:2]
+    [silence] = [json.loads(line) for line in
+                 run("subscriptions", "silences", "-o", "json")[1].splitlines()]
+    assert silence["comment"] == "board meeting noise"
+    assert silence["created_by"].startswith("cli:")
     assert run("subscriptions", "unmute", "entity", "openai")[0] == 0
     code, _, err = run("subscriptions", "unmute", "entity", "openai")
     assert code == 1 and "is not muted" in err

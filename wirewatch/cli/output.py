@@ -11,6 +11,7 @@ import shutil
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -90,6 +91,11 @@ class Output:
         """Print rich renderables on standard output, coloured only if allowed."""
         click.echo(render(*renderables, color=self.color, width=self.width), nl=False,
                    color=self.color)
+
+
+def iso_time(epoch: float | None) -> str | None:
+    """A Unix time as ISO 8601 in UTC, for JSON and YAML (None stays None)."""
+    return None if epoch is None else datetime.fromtimestamp(epoch, UTC).isoformat()
 
 
 def clean(value: object) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
 import sys
 from datetime import UTC, datetime
@@ -28,7 +29,7 @@ from wirewatch.alerts.subscriptions import (
     load_subscriptions,
 )
 from wirewatch.cli.common import Group, confirm_removal, load_settings, with_redis
-from wirewatch.cli.output import Column, Output, output_options
+from wirewatch.cli.output import Column, Output, iso_time, output_options
 from wirewatch.streams.replay.window import parse_duration
 from wirewatch.streams.settings import Settings
 
@@ -153,10 +154,13 @@ def remove(subscription_id: str, yes: bool) -> None:
 @click.argument("value")
 @click.option("--for", "duration", help="How long: 30m, 2h, 1d12h.")
 @click.option("--until", help="Until an ISO time, e.g. 2026-12-01T09:00+01:00.")
-def mute(kind: str, value: str, duration: str | None, until: str | None) -> None:
-    """Silence a subscription, an entity or a story until a time."""
+@click.option("--comment", "-m", default="", help="Why (shown on the silences page).")
+def mute(kind: str, value: str, duration: str | None, until: str | None, comment: str) -> None:
+    """Silence a subscription, an entity, a story or a source until a time."""
     end = parse_until(duration, until, datetime.now(UTC))
-    with_redis(lambda c, s: _store(c, s).mute(kind, value, end))
+    by = f"cli:{getpass.getuser()}"
+    with_redis(lambda c, s: _store(c, s).mute(kind, value, end, created_by=by,
+                                              comment=comment))
     click.echo(f"muted {kind} {value} until {end.isoformat(timespec='minutes')}")
 
 
@@ -171,12 +175,15 @@ def unmute(kind: str, value: str) -> None:
 
 
 @subscriptions.command("silences")
-def silences() -> None:
-    """Active silences and when they end."""
-    for member, end in with_redis(lambda c, s: _store(c, s).silences()).items():
-        kind, _, value = member.partition(":")
-        click.echo(f"{kind:13} {value:30} until "
-                   f"{datetime.fromtimestamp(end, UTC).isoformat(timespec='minutes')}")
+@output_options()
+def silences(out: Output) -> None:
+    """Active silences: what, until when, who set them and why."""
+    found = with_redis(lambda c, s: _store(c, s).silence_list())
+    out.rows([{"kind": f.kind, "value": f.value, "until": iso_time(f.until),
+               "created_by": f.created_by, "comment": f.comment,
+               "created": iso_time(f.created)} for f in found], [
+        Column("kind", "kind"), Column("value", "what"), Column("until", "until"),
+        Column("created_by", "by"), Column("comment", "why")], empty="no silences")
 
 
 @subscriptions.command("import")

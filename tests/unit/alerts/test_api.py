@@ -98,3 +98,29 @@ async def test_silences(api: str) -> None:
             assert r.status == 204
         async with http.delete(f"{api}/silences/entity/openai") as r:
             assert r.status == 404
+
+
+async def test_silences_keep_who_set_them_and_why(api: str) -> None:
+    async with aiohttp.ClientSession(headers=AUTH) as http:
+        async with http.post(f"{api}/silences", json={
+                "kind": "story", "value": "st-1", "seconds": 600, "comment": "a bad merge",
+                "created_by": "pager-bot"}) as r:
+            created = await r.json()
+            assert r.status == 201
+            assert (created["comment"], created["created_by"]) == ("a bad merge", "pager-bot")
+        async with http.post(f"{api}/silences", json={"kind": "entity", "value": "openai",
+                                                      "seconds": 60}) as r:
+            assert r.status == 201  # both are optional
+        async with http.post(f"{api}/silences", json={"kind": "entity", "value": "nvidia",
+                                                      "seconds": 60, "comment": 7}) as r:
+            assert r.status == 400 and "strings" in (await r.json())["error"]
+        async with http.post(f"{api}/silences", json={"kind": "entity", "value": "nvidia",
+                                                      "seconds": 60, "comment": "x" * 501}) as r:
+            assert r.status == 400 and "at most 500" in (await r.json())["error"]
+        async with http.get(f"{api}/silences") as r:
+            listed = {s["value"]: s for s in await r.json()}
+    assert set(listed) == {"st-1", "openai"}
+    assert (listed["st-1"]["comment"], listed["st-1"]["created_by"]) == ("a bad merge",
+                                                                         "pager-bot")
+    assert listed["st-1"]["created"] is not None
+    assert (listed["openai"]["comment"], listed["openai"]["created_by"]) == ("", "")

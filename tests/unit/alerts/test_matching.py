@@ -88,6 +88,10 @@ def test_silences_mute_subscriptions_stories_and_entities() -> None:
     # Muting an entity mutes subscriptions that matched because of it, not topic ones.
     assert [a.subscription_id for a in alerts_for(
         STORY, subs, silences=Silences(entities=frozenset({"openai"})))] == ["b"]
+    # Muting a source mutes its stories for everyone, whatever the query; others go on.
+    muted = Silences(sources=frozenset({STORY.source.lower()}))
+    assert alerts_for(STORY, subs, silences=muted) == []
+    assert len(alerts_for(replace(STORY, source="Elsewhere"), subs, silences=muted)) == 2
 
 
 def test_min_salience_ignores_passing_mentions() -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import redis.asyncio as aioredis
 from wirewatch.alerts.matching import Decision, Sent, StoryView, match_story
 from wirewatch.alerts.state import SentStore
-from wirewatch.alerts.store import LiveSubscriptions, SubscriptionStore, silences_of
+from wirewatch.alerts.store import LiveSubscriptions, Silence, SubscriptionStore, silences_of
 from wirewatch.alerts.subscriptions import Schedule, Subscription
 
 NOW = datetime(2026, 1, 2, tzinfo=UTC)
@@ -44,7 +44,48 @@ async def test_silences_expire(redis_client: aioredis.Redis, unique: str) -> Non
     active = await store.silences()
     assert list(active) == ["entity:openai"]
     assert silences_of(active).entities == {"openai"}
+    assert silences_of({"source:Example Wire": 1.0}).sources == {"example wire"}
     assert await store.unmute("entity", "openai") and await store.silences() == {}
+
+
+async def test_silences_keep_who_set_them_and_why(redis_client: aioredis.Redis,
+                                                  unique: str) -> None:
+    store = SubscriptionStore(redis_client, prefix=f"{unique}:")
+    now = datetime.now(UTC)
+    await store.mute("entity", "openai", now + timedelta(hours=2), created_by="ana",
+                     comment="board saga, too noisy", now=100.0)
+    await store.mute("story", "st", now + timedelta(hours=1))
+    # A silence written before notes were kept (a bare sorted-set member) still reads.
+    await redis_client.zadd(store.mutes_key, {"subscription:old": (now + timedelta(hours=3))
+                                              .timestamp()})
+    listed = await store.silence_list()
+    assert [(s.kind, s.value) for s in listed] == [("story", "st"), ("entity", "openai"),
+                                                   ("subscription", "old")]  # soonest first
+    assert listed[1] == Silence("entity", "openai", (now + timedelta(hours=2)).timestamp(),
+                                "ana", "board saga, too noisy", 100.0)
+    assert (listed[2].created_by, listed[2].comment, listed[2].created) == ("", "", None)
+    # The workers' view is unchanged: the same "kind:value" -> end mapping.
+    assert set(await store.silences()) == {"entity:openai", "story:st", "subscription:old"}
+
+    # Muting again replaces the note; lifting or expiry drops it.
+    await store.mute("entity", "openai", now + timedelta(hours=2), created_by="bo")
+    assert [s.created_by for s in await store.silence_list() if s.value == "openai"] == ["bo"]
+    assert await store.unmute("entity", "openai")
+    assert not await redis_client.hexists(store.notes_key, "entity:openai")
+    later = (now + timedelta(hours=1, minutes=1)).timestamp()
+    assert [s.value for s in await store.silence_list(now=later)] == ["old"]
+    assert not await redis_client.hexists(store.notes_key, "story:st")
+
+
+async def test_removing_a_subscription_lifts_its_silence(redis_client: aioredis.Redis,
+                                                         unique: str) -> None:
+    store = SubscriptionStore(redis_client, prefix=f"{unique}:")
+    await store.save(subscription())
+    await store.mute("subscription", "openai", datetime.now(UTC) + timedelta(hours=1),
+                     comment="on leave")
+    assert await store.remove("openai")
+    assert await store.silence_list() == []
+    assert await redis_client.hlen(store.notes_key) == 0
 
 
 async def test_live_subscriptions_refresh_on_their_period(redis_client: aioredis.Redis,
