@@ -34,7 +34,7 @@ from wirewatch.connectors.schedule import (
     success_interval,
     with_jitter,
 )
-from wirewatch.connectors.state import FeedState, FeedStateStore
+from wirewatch.connectors.state import FeedState, FeedStateStore, FetchRecord
 from wirewatch.connectors.websub import WebSubSubscriber, discover, is_active
 
 log = logging.getLogger(__name__)
@@ -157,14 +157,16 @@ class FeedPoller:
                                       validators=state.validators, limits=self.limits)
         except FetchError as exc:
             metrics.RESPONSES.labels(str(exc.status or 0)).inc()
-            await self._record_error(spec, state, exc.status, type(exc).__name__, str(exc), None)
+            await self._record_error(spec, state, exc.status, type(exc).__name__, str(exc), None,
+                                     seconds=time.perf_counter() - timer)
             return PollOutcome(spec.feed_id, exc.status, 0, str(exc))
         metrics.FETCH_SECONDS.observe(time.perf_counter() - timer)
         metrics.RESPONSES.labels(str(result.status)).inc()
         if result.status not in (200, 304):
             retry = retry_after_seconds(result.retry_after, started)
             message = f"HTTP {result.status}"
-            await self._record_error(spec, state, result.status, "HTTPStatus", message, retry)
+            await self._record_error(spec, state, result.status, "HTTPStatus", message, retry,
+                                     seconds=time.perf_counter() - timer)
             return PollOutcome(spec.feed_id, result.status, 0, message)
 
         parsed = ParsedFeed()
@@ -176,7 +178,7 @@ class FeedPoller:
             if parsed.error and not parsed.entries:
                 # Keep the old validators: a 304 next time would hide items never parsed.
                 await self._record_error(spec, state, result.status, "ParseError",
-                                         parsed.error, None)
+                                         parsed.error, None, seconds=time.perf_counter() - timer)
                 return PollOutcome(spec.feed_id, result.status, 0, parsed.error)
             try:
                 published, refused = await self._publish(spec, parsed)
@@ -186,7 +188,9 @@ class FeedPoller:
                 await self.store.save(spec.feed_id, replace(
                     state, last_error=f"publish failed: {exc}", error_class="PublishError",
                     last_attempt=started, next_poll=started + self.bounds.min_seconds,
-                    first_poll=state.first_poll or started))
+                    first_poll=state.first_poll or started), FetchRecord(
+                        started, result.status, 0, f"publish failed: {exc}",
+                        round(time.perf_counter() - timer, 3)))
                 log.warning("publish failed; will retry", extra={"feed_url": spec.url})
                 return PollOutcome(spec.feed_id, result.status, 0, f"publish failed: {exc}")
             pushed = await self._follow_hub(spec, parsed, result.url)
@@ -208,7 +212,8 @@ class FeedPoller:
             first_poll=state.first_poll or started,
             next_poll=started + with_jitter(interval, self.bounds, self._rng),
             items_published=state.items_published + published,
-        ))
+        ), FetchRecord(started, result.status, published, parsed.error or refused,
+                       round(time.perf_counter() - timer, 3)))
         metrics.PUBLISHED.inc(published)
         log.info("polled feed", extra={"feed_url": spec.url, "status": result.status,
                                        "published": published})
@@ -260,7 +265,7 @@ class FeedPoller:
 
     async def _record_error(
         self, spec: FeedSpec, state: FeedState, status: int | None, error_class: str,
-        message: str, retry_after: float | None,
+        message: str, retry_after: float | None, *, seconds: float = 0.0,
     ) -> None:
         metrics.ERRORS.labels(error_class).inc()
         now = self.clock()
@@ -275,7 +280,7 @@ class FeedPoller:
             error_streak=streak, last_attempt=now, next_poll=now + interval,
             failed_under=self.setup_of(spec),
             first_poll=state.first_poll or now,
-        ))
+        ), FetchRecord(now, status, 0, message, round(seconds, 3)))
 
 
 async def _parse_in_thread(body: bytes, content_type: str) -> ParsedFeed:

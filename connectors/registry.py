@@ -10,11 +10,16 @@ from wirewatch.connectors.feeds_file import FeedSpec, spec_from_mapping, unique_
 
 
 class FeedRegistry:
-    """Feeds keyed by feed id in one Redis hash; survives restarts, shared by all processes."""
+    """Feeds keyed by feed id in one Redis hash; survives restarts, shared by all processes.
+
+    Beside it, a set of disabled feed ids: any feed (a file's too) can be paused from the
+    dashboard without editing the file it came from; connectors skip it until re-enabled.
+    """
 
     def __init__(self, client: aioredis.Redis, prefix: str = "ww:") -> None:
         self.client = client
         self.key = f"{prefix}feeds"
+        self.disabled_key = f"{prefix}feeds:disabled"
 
     async def add(self, specs: list[FeedSpec]) -> int:
         """Add or update feeds; returns how many were new."""
@@ -36,11 +41,29 @@ class FeedRegistry:
 
     async def remove(self, url_or_id: str) -> bool:
         """Remove a feed by URL or id; False when it was not registered."""
-        return bool(await self.client.hdel(self.key, _feed_id(url_or_id)))
+        feed = _feed_id(url_or_id)
+        await self.client.srem(self.disabled_key, feed)
+        return bool(await self.client.hdel(self.key, feed))
+
+    async def disable(self, url_or_id: str) -> bool:
+        """Stop polling a feed (registered or from a file); False when it already was."""
+        return bool(await self.client.sadd(self.disabled_key, _feed_id(url_or_id)))
+
+    async def enable(self, url_or_id: str) -> bool:
+        """Poll a disabled feed again; False when it was not disabled."""
+        return bool(await self.client.srem(self.disabled_key, _feed_id(url_or_id)))
+
+    async def disabled(self) -> set[str]:
+        return {member.decode() for member in await self.client.smembers(self.disabled_key)}
+
+    async def polled(self, given: list[FeedSpec]) -> list[FeedSpec]:
+        """What a connector polls: `merged(given)` without the disabled feeds."""
+        off = await self.disabled()
+        return [spec for spec in await self.merged(given) if spec.feed_id not in off]
 
     async def merged(self, given: list[FeedSpec]) -> list[FeedSpec]:
-        """What a connector polls: the given feeds (a feeds file, the demo's) and the
-        registry's, each feed once; the given spec wins over a registered one."""
+        """Every known feed: the given ones (a feeds file, the demo's) and the registry's,
+        each feed once; the given spec wins over a registered one. Disabled ones included."""
         return unique_feeds(given + await self.list())
 
     async def list(self) -> list[FeedSpec]:

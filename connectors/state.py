@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, TypeVar
 
 import msgspec
@@ -34,6 +34,20 @@ class FeedState:
         return Validators(etag=self.etag, last_modified=self.last_modified)
 
 
+@dataclass(frozen=True)
+class FetchRecord:
+    """One poll as the feed's page shows it: when, the answer, what it brought."""
+
+    at: float
+    status: int | None  # None: no HTTP answer (DNS, refused, timeout)
+    published: int = 0
+    error: str | None = None
+    seconds: float = 0.0
+
+
+FETCHES_KEPT = 20  # per feed: enough to see a pattern, small enough to read every refresh
+
+
 class FeedStateStore:
     """Reads and writes FeedState and per-item content hashes under a key prefix."""
 
@@ -47,6 +61,9 @@ class FeedStateStore:
     def _items_key(self, feed_id: str) -> str:
         return f"{self.prefix}feed:{feed_id}:items"
 
+    def _fetches_key(self, feed_id: str) -> str:
+        return f"{self.prefix}feed:{feed_id}:fetches"
+
     async def load(self, feed_id: str) -> FeedState:
         return _state_from(await self.client.get(self._state_key(feed_id)))
 
@@ -57,8 +74,28 @@ class FeedStateStore:
         raws = await self.client.mget([self._state_key(feed_id) for feed_id in feed_ids])
         return [_state_from(raw) for raw in raws]
 
-    async def save(self, feed_id: str, state: FeedState) -> None:
-        await self.client.set(self._state_key(feed_id), msgspec.json.encode(asdict(state)))
+    async def save(self, feed_id: str, state: FeedState,
+                   fetched: FetchRecord | None = None) -> None:
+        """Store the state and, after a poll, that poll in the feed's short history; one
+        round trip either way."""
+        if fetched is None:
+            await self.client.set(self._state_key(feed_id), msgspec.json.encode(asdict(state)))
+            return
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.set(self._state_key(feed_id), msgspec.json.encode(asdict(state)))
+            pipe.lpush(self._fetches_key(feed_id), msgspec.json.encode(asdict(fetched)))
+            pipe.ltrim(self._fetches_key(feed_id), 0, FETCHES_KEPT - 1)
+            await pipe.execute()
+
+    async def fetches(self, feed_id: str) -> list[FetchRecord]:
+        """The feed's latest polls, newest first."""
+        raws = await self.client.lrange(self._fetches_key(feed_id), 0, FETCHES_KEPT - 1)
+        return [dataclass_from_json(FetchRecord, raw) for raw in raws]
+
+    async def poll_soon(self, feed_id: str) -> None:
+        """Make the feed due at the connector's next tick, whatever its schedule or backoff."""
+        state = await self.load(feed_id)
+        await self.save(feed_id, replace(state, next_poll=0.0))
 
     async def item_hashes(self, feed_id: str, item_ids: list[str]) -> dict[str, str]:
         """Content hash last published for each item id (absent ids are new items)."""

@@ -41,6 +41,8 @@ from wirewatch.alerts.subscriptions import Subscription
 from wirewatch.connectors.feeds_file import FeedSpec
 from wirewatch.connectors.publish import PRODUCER_MAX_BATCH_BYTES
 from wirewatch.connectors.records import RawItem
+from wirewatch.connectors.registry import FeedRegistry
+from wirewatch.connectors.state import FeedStateStore
 from wirewatch.connectors.unprocessed import UnprocessedItems
 from wirewatch.streams import backoff, native
 from wirewatch.streams.dedupe.service import StoryAssigner
@@ -55,6 +57,7 @@ from wirewatch.streams.ops import metrics
 from wirewatch.streams.ops.activity import Activity
 from wirewatch.streams.ops.auth import WebAuth
 from wirewatch.streams.ops.event_pages import EventPagesConfig
+from wirewatch.streams.ops.feed_pages import FeedPagesConfig
 from wirewatch.streams.ops.monitor import Monitor
 from wirewatch.streams.ops.subscription_pages import SubscriptionPagesConfig
 from wirewatch.streams.ops.web import CannotResend, WebConfig, operations_app
@@ -159,9 +162,11 @@ class PipelineConfig:
 
 
 def subscription_pages(store: SubscriptionStore, channels: Channels, tagger: TaggerSource, *,
-                       dashboard_url: str | None,
-                       slack_api_url: str) -> SubscriptionPagesConfig:
-    """The subscription pages wired to the store, the channels and the current rules."""
+                       dashboard_url: str | None, slack_api_url: str,
+                       activity: Activity | None = None,
+                       events: EventLog | None = None) -> SubscriptionPagesConfig:
+    """The subscription pages wired to the store, the channels and the current rules; the
+    activity gives each subscription's alert history, the event log the preview."""
 
     def tag_for_trial(title: str, body: str) -> tuple[list[str], dict[str, float]]:
         tags = tagger.current().tag(title, body)
@@ -172,7 +177,8 @@ def subscription_pages(store: SubscriptionStore, channels: Channels, tagger: Tag
                                      dashboard_url=dashboard_url, slack_api_url=slack_api_url)
 
     return SubscriptionPagesConfig(store=store, channel_ids=channels.ids, test_send=test_send,
-                                   tag=tag_for_trial, vocabulary=tagger.vocabulary)
+                                   tag=tag_for_trial, vocabulary=tagger.vocabulary,
+                                   activity=activity, events=events)
 
 
 def broker_urls(bootstrap: str) -> list[str]:
@@ -424,9 +430,13 @@ def create_app(config: PipelineConfig) -> faust.App:
             dlq_topic=names.dlq, max_lag=config.max_lag, auth=config.web_auth,
             resend=resend, resend_stages=frozenset({"normalise", "tag", "match", "deliver"}),
             ready=not_ready, assignment=assignment,
-            pages=EventPagesConfig(event_log, stories, activity), subscriptions=subscription_pages(
+            pages=EventPagesConfig(event_log, stories, activity),
+            feeds=FeedPagesConfig(FeedRegistry(redis_client, config.redis_prefix),
+                                  FeedStateStore(redis_client, config.redis_prefix),
+                                  config.feeds),
+            subscriptions=subscription_pages(
                 store, config.channels, config.tagger, dashboard_url=config.dashboard_url,
-                slack_api_url=config.slack_api_url)))
+                slack_api_url=config.slack_api_url, activity=activity, events=event_log)))
         runner = aiohttp_web.AppRunner(web_app, access_log=None)
         await runner.setup()
         try:

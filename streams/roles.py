@@ -24,9 +24,11 @@ from wirewatch.connectors.poller import FeedPoller
 from wirewatch.connectors.publish import new_producer
 from wirewatch.connectors.registry import FeedRegistry
 from wirewatch.connectors.shard import Shard, parse_shard
+from wirewatch.connectors.state import FeedStateStore
 from wirewatch.streams.app import instance_name, subscription_pages
 from wirewatch.streams.delivery import Delivery, deliver_until_cancelled
 from wirewatch.streams.ops.activity import Activity
+from wirewatch.streams.ops.feed_pages import FeedPagesConfig
 from wirewatch.streams.ops.monitor import Monitor
 from wirewatch.streams.ops.probes import probes_app
 from wirewatch.streams.ops.web import WebConfig, operations_app
@@ -74,7 +76,7 @@ def run_connect(settings: Settings) -> int:
 async def shard_feeds(client: aioredis.Redis, prefix: str, file_feeds: list[FeedSpec],
                       shard: Shard) -> list[FeedSpec]:
     """The feeds of the file and the registry that this shard polls."""
-    every = await FeedRegistry(client, prefix).merged(file_feeds)
+    every = await FeedRegistry(client, prefix).polled(file_feeds)
     return shard.select(every, lambda spec: spec.feed_id)
 
 
@@ -108,6 +110,9 @@ def run_web(settings: Settings) -> int:
             monitor=monitor, activity=Activity(client, prefix=settings.redis_prefix),
             bootstrap=endpoints.kafka_bootstrap, dlq_topic=topics.dlq,
             max_lag=settings.status_max_lag, auth=settings.web_auth_config(),
+            feeds=FeedPagesConfig(FeedRegistry(client, settings.redis_prefix),
+                                  FeedStateStore(client, settings.redis_prefix),
+                                  lambda: known),
             subscriptions=subscription_pages(
                 SubscriptionStore(client, prefix=settings.redis_prefix), channels, tagger,
                 dashboard_url=dashboard_url, slack_api_url=settings.slack_api_url)))

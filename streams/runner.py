@@ -118,10 +118,12 @@ async def start_websub(settings: Settings, poller: FeedPoller, session: aiohttp.
 
 
 async def registered_feeds(redis_url: str, prefix: str,
-                           given: list[FeedSpec]) -> list[FeedSpec]:
+                           given: list[FeedSpec]) -> tuple[list[FeedSpec], list[FeedSpec]]:
+    """Every known feed (for the dashboard) and those of them to poll (not disabled)."""
     client = aioredis.Redis.from_url(redis_url)
+    registry = FeedRegistry(client, prefix)
     try:
-        return await FeedRegistry(client, prefix).merged(given)
+        return await registry.merged(given), await registry.polled(given)
     finally:
         await client.aclose()
 
@@ -129,15 +131,17 @@ async def registered_feeds(redis_url: str, prefix: str,
 def refreshing(redis_url: str, prefix: str, given: list[FeedSpec], refresh_seconds: float,
                *, shown: list[FeedSpec]) -> Drive:
     """Poll the given feeds (file, demo) plus the registry's, re-read every `refresh_seconds`
-    so that `wirewatch feeds add/remove` beside a running pipeline apply live; `shown` (what
-    the dashboard lists) is kept equal to what is polled."""
+    so that `wirewatch feeds add/remove` and the dashboard's disable/enable apply live;
+    `shown` (what the dashboard lists) is every known feed, the disabled ones too."""
 
     async def drive(poller: FeedPoller) -> None:
         client = aioredis.Redis.from_url(redis_url)
+        registry = FeedRegistry(client, prefix)
 
         async def current() -> list[FeedSpec]:
-            shown[:] = await FeedRegistry(client, prefix).merged(given)
-            return list(shown)
+            shown[:] = await registry.merged(given)
+            off = await registry.disabled()
+            return [spec for spec in shown if spec.feed_id not in off]
 
         try:
             await poll_with_refresh(poller, current, refresh_seconds)
@@ -263,8 +267,8 @@ def run_pipeline(settings: Settings, *, feeds: list[FeedSpec] | None = None,
                 else embedded_services(settings.kafka_bootstrap, redis_url, settings.data_dir))
     with services as endpoints:
         given = list(feeds)  # the file's (or the demo's); the registry's are read live
-        polled = asyncio.run(registered_feeds(endpoints.redis_url, settings.redis_prefix,
-                                              given))
+        shown, polled = asyncio.run(registered_feeds(endpoints.redis_url,
+                                                     settings.redis_prefix, given))
         asyncio.run(store_subscriptions(endpoints.redis_url, settings.redis_prefix,
                                         subscriptions, channels.ids, tagger.vocabulary()))
         idempotent = (settings.kafka_idempotence if settings.kafka_idempotence is not None
@@ -288,7 +292,7 @@ def run_pipeline(settings: Settings, *, feeds: list[FeedSpec] | None = None,
             breaker=settings.breaker_policy(),
             ledger_days=settings.ledger_days,
             subscriptions_refresh_seconds=settings.subscriptions_refresh_seconds,
-            feeds=lambda: list(polled),
+            feeds=lambda: list(shown),
             web_auth=settings.web_auth_config(),
             max_lag=settings.status_max_lag, monitor_seconds=settings.monitor_seconds,
             track_unprocessed=endpoints.embedded_kafka,
@@ -303,7 +307,7 @@ def run_pipeline(settings: Settings, *, feeds: list[FeedSpec] | None = None,
             config.background.append(connector_job(
                 settings, endpoints, list(polled), topics, idempotent,
                 drive=refreshing(endpoints.redis_url, settings.redis_prefix, given,
-                                 settings.feeds_refresh_seconds, shown=polled),
+                                 settings.feeds_refresh_seconds, shown=shown),
                 track_unprocessed=endpoints.embedded_kafka))
         app = create_app(config)
         if announce:

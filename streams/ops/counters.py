@@ -12,6 +12,7 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 from prometheus_client import Counter
 from wirewatch.alerts import metrics as alert_metrics
+from wirewatch.connectors import metrics as feed_metrics
 from wirewatch.streams.ops import metrics
 
 Totals = dict[str, float]  # "kind|label[|label]" -> value
@@ -35,8 +36,16 @@ def local_totals() -> Totals:
     totals |= _counter_totals(metrics.ARTICLES, "articles", "kind")
     for name, counter in (("sent", alert_metrics.SENT), ("retried", alert_metrics.RETRIED),
                           ("dead_lettered", alert_metrics.DEAD_LETTERED)):
-        totals[f"alerts{_SEPARATOR}{name}"] = sum(
-            _counter_totals(counter, "alerts", "channel").values())
+        per_channel = _counter_totals(counter, "channel", "channel")
+        totals[f"alerts{_SEPARATOR}{name}"] = sum(per_channel.values())
+        totals |= {f"{key}{_SEPARATOR}{name}": value for key, value in per_channel.items()}
+    # The deliver step only queues alerts (channel workers send them): what comes out of
+    # the stage, as an operator reads it, is alerts delivered.
+    stage_in, stage_out = (_SEPARATOR.join(("stage", "deliver", d)) for d in ("in", "out"))
+    if stage_in in totals or totals[f"alerts{_SEPARATOR}sent"]:
+        totals[stage_out] = totals[f"alerts{_SEPARATOR}sent"]
+    totals[f"feeds{_SEPARATOR}errors"] = sum(
+        _counter_totals(feed_metrics.ERRORS, "feeds", "error_class").values())
     return totals
 
 
@@ -44,6 +53,25 @@ def section(totals: Totals, kind: str) -> dict[str, float]:
     """One kind's values by its label: section(t, "articles") -> {"duplicate": 3.0, ...}."""
     prefix = kind + _SEPARATOR
     return {key[len(prefix):]: value for key, value in totals.items() if key.startswith(prefix)}
+
+
+def channel_counts(totals: Totals) -> dict[str, dict[str, float]]:
+    """{channel: {"sent": n, "retried": n, "dead_lettered": n}} from the flattened totals."""
+    counts: dict[str, dict[str, float]] = {}
+    for key, value in section(totals, "channel").items():
+        channel, _, outcome = key.rpartition(_SEPARATOR)
+        counts.setdefault(channel, {"sent": 0.0, "retried": 0.0, "dead_lettered": 0.0})[
+            outcome] = value
+    return counts
+
+
+def failures(totals: Totals) -> float:
+    """Everything that went wrong since start, summed: records dead-lettered by a stage,
+    alert attempts retried or given up, failed feed polls (the dashboard's failure chart)."""
+    return (sum(section(totals, "dead_lettered").values())
+            + totals.get(f"alerts{_SEPARATOR}retried", 0.0)
+            + totals.get(f"alerts{_SEPARATOR}dead_lettered", 0.0)
+            + totals.get(f"feeds{_SEPARATOR}errors", 0.0))
 
 
 def stage_counts(totals: Totals) -> dict[str, dict[str, float]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 
@@ -27,6 +28,21 @@ class DeadRecord:
     @property
     def stage(self) -> str:
         return self.headers.get("stage", "")
+
+    @property
+    def channel(self) -> str:
+        """The channel a delivery failed on (deliver-stage letters only)."""
+        return self.headers.get("channel", "")
+
+    @property
+    def title(self) -> str:
+        """The headline of the item, article or alert inside, if it has one."""
+        try:
+            document = json.loads(self.value or b"")
+        except ValueError:
+            return ""
+        title = document.get("title") if isinstance(document, dict) else None
+        return title if isinstance(title, str) else ""
 
 
 def _record(message: object) -> DeadRecord:

@@ -19,10 +19,18 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from wirewatch.connectors.feeds_file import FeedSpec
+from wirewatch.connectors.registry import FeedRegistry
 from wirewatch.connectors.state import FeedState, FeedStateStore
 from wirewatch.streams.ops import metrics
 from wirewatch.streams.ops.activity import Activity, Circuit
-from wirewatch.streams.ops.counters import ClusterCounters, local_totals, section, stage_counts
+from wirewatch.streams.ops.counters import (
+    ClusterCounters,
+    channel_counts,
+    failures,
+    local_totals,
+    section,
+    stage_counts,
+)
 from wirewatch.streams.ops.lag import PartitionLag, measure
 from wirewatch.streams.topics import TopicNames
 
@@ -37,7 +45,7 @@ class FeedRow:
     feed_id: str
     name: str
     url: str
-    state: str  # ok, failing, erroring (1-2 failures), new
+    state: str  # ok, failing, erroring (1-2 failures), new, disabled
     last_status: int | None
     last_success: float | None
     last_error: str | None
@@ -51,6 +59,25 @@ class FeedRow:
 class Problem:
     severity: str  # critical (the stream is unhealthy) or warning
     what: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The stream's health in one word, and why: down (a critical problem: alerts stop
+    or fall behind), degraded (warnings: some feeds, channels or records fail), healthy."""
+
+    state: str
+    reasons: list[str]
+
+
+def verdict(found: list[Problem]) -> Verdict:
+    if any(p.severity == "critical" for p in found):
+        state = "down"
+    elif found:
+        state = "degraded"
+    else:
+        state = "healthy"
+    return Verdict(state, [p.what for p in found])
 
 
 @dataclass
@@ -68,6 +95,7 @@ class Snapshot:
     articles: dict[str, float]  # new_story, duplicate (since start)
     history: list[dict[str, Any]] = field(default_factory=list)
     circuits: list[Circuit] = field(default_factory=list)  # every channel's breaker
+    channels: dict[str, dict[str, float]] = field(default_factory=dict)  # sent, retried, ...
 
     @property
     def total_lag(self) -> int:
@@ -80,8 +108,11 @@ class Snapshot:
         return document
 
 
-def feed_row(spec: FeedSpec, state: FeedState, now: float) -> FeedRow:
-    if state.last_attempt is None:
+def feed_row(spec: FeedSpec, state: FeedState, now: float, *,
+             disabled: bool = False) -> FeedRow:
+    if disabled:
+        health = "disabled"
+    elif state.last_attempt is None:
         health = "new"
     elif state.error_streak >= FAILING_STREAK:
         health = "failing"
@@ -137,6 +168,7 @@ class Monitor:
         self.consumed, self.sized, self.dlq_topic = consumed, sized, dlq_topic
         self.redis = redis_client
         self.feed_states = FeedStateStore(redis_client, prefix=redis_prefix)
+        self.registry = FeedRegistry(redis_client, prefix=redis_prefix)
         self.activity = Activity(redis_client, prefix=redis_prefix)
         self.feeds = feeds
         self.interval = interval
@@ -144,7 +176,8 @@ class Monitor:
         # A worker publishes its counters as `instance`; every monitor shows the cluster's sum.
         self.counters = ClusterCounters(redis_client, prefix=redis_prefix, instance=instance,
                                         ttl_seconds=3 * interval)
-        self._samples: deque[tuple[float, dict[str, dict[str, float]]]] = deque(
+        # (when, stage counts, total lag, failures since start), one per interval
+        self._samples: deque[tuple[float, dict[str, dict[str, float]], int, float]] = deque(
             maxlen=int(HISTORY_SECONDS / interval) + 1)
 
     @classmethod
@@ -193,7 +226,9 @@ class Monitor:
         try:
             specs = self.feeds()
             states = await self.feed_states.load_many([s.feed_id for s in specs])
-            feeds = [feed_row(s, st, now) for s, st in zip(specs, states, strict=True)]
+            off = await self.registry.disabled()
+            feeds = [feed_row(s, st, now, disabled=s.feed_id in off)
+                     for s, st in zip(specs, states, strict=True)]
         except Exception as exc:  # noqa: BLE001
             redis_ok = False
             errors.append(f"Redis: {type(exc).__name__}: {exc}")
@@ -211,13 +246,13 @@ class Monitor:
             redis_ok = False
             errors.append(f"Redis counters: {type(exc).__name__}: {exc}")
         counts = stage_counts(totals)
-        self._samples.append((now, counts))
+        self._samples.append((now, counts, sum(p.lag for p in lag), failures(totals)))
         snapshot = Snapshot(
             taken_at=now, kafka_ok=kafka_ok, redis_ok=redis_ok, errors=errors, lag=lag,
             topic_records=sizes, feeds=feeds, stages=self._rates(counts),
             dead_lettered=section(totals, "dead_lettered"), alerts=section(totals, "alerts"),
             articles=section(totals, "articles"),
-            history=self.history(), circuits=circuits)
+            history=self.history(), circuits=circuits, channels=channel_counts(totals))
         self._export(snapshot)
         return snapshot
 
@@ -238,15 +273,17 @@ class Monitor:
         return rates
 
     def history(self) -> list[dict[str, Any]]:
-        """Per-interval input rate of each stage over the last hour, oldest first."""
+        """Per interval over the last hour, oldest first: each stage's input rate
+        (records/s), the total consumer lag (records) and failures per minute."""
         points = []
         samples = list(self._samples)
-        for (t0, c0), (t1, c1) in zip(samples, samples[1:], strict=False):
+        for (t0, c0, _, f0), (t1, c1, lag, f1) in zip(samples, samples[1:], strict=False):
             elapsed = max(t1 - t0, 1e-9)
             points.append({"at": t1, "rates": {
                 stage: round(max(d.get("in", 0.0) - c0.get(stage, {}).get("in", 0.0), 0.0)
                              / elapsed, 2)
-                for stage, d in c1.items()}})
+                for stage, d in c1.items()}, "lag": lag,
+                "failures_per_min": round(max(f1 - f0, 0.0) * 60 / elapsed, 2)})
         return points
 
     def _export(self, snapshot: Snapshot) -> None:
@@ -260,5 +297,5 @@ class Monitor:
         if self.dlq_topic in snapshot.topic_records:
             metrics.DLQ_RECORDS.set(snapshot.topic_records[self.dlq_topic])
         if snapshot.redis_ok:
-            for state in ("ok", "erroring", "failing", "new"):
+            for state in ("ok", "erroring", "failing", "new", "disabled"):
                 metrics.FEEDS.labels(state).set(sum(f.state == state for f in snapshot.feeds))

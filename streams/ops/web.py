@@ -14,17 +14,21 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from aiohttp import web
 from wirewatch.streams.ops import dead_letters
-from wirewatch.streams.ops.activity import Activity
+from wirewatch.streams.ops.activity import Activity, Delivery
 from wirewatch.streams.ops.auth import SESSION_COOKIE, SESSION_SECONDS, WebAuth, local_path
-from wirewatch.streams.ops.charts import sparkline
+from wirewatch.streams.ops.charts import line_chart, sparkline
 from wirewatch.streams.ops.event_pages import EventPagesConfig, add_event_pages
-from wirewatch.streams.ops.monitor import Monitor, problems
+from wirewatch.streams.ops.feed_pages import FeedPagesConfig, add_feed_pages
+from wirewatch.streams.ops.monitor import Monitor, Snapshot, problems, verdict
 from wirewatch.streams.ops.probes import healthz, metrics_view, readiness
 from wirewatch.streams.ops.site import Site
 from wirewatch.streams.ops.subscription_pages import SubscriptionPagesConfig, add_subscription_pages
+
+MAX_BULK = 50  # dead letters one bulk resend sends back (the page lists 50)
 
 # stage, key, value, headers of a dead letter
 Resend = Callable[[str, bytes | None, bytes, dict[str, str]], Awaitable[None]]
@@ -49,6 +53,43 @@ def _place(body: object) -> tuple[int, int] | None:
     return partition, offset
 
 
+@dataclass(frozen=True)
+class ChannelCard:
+    """One channel's deliveries at a glance: counts since start, its circuit, last error."""
+
+    channel: str
+    sent: float
+    retried: float
+    dead_lettered: float
+    circuit: str  # closed, half-open, open ("" when no deliver process reported one)
+    last_error: str
+    last_error_at: float | None
+
+
+def channel_cards(snapshot: Snapshot | None, deliveries: list[Delivery]) -> list[ChannelCard]:
+    """A card per channel that has counts or a circuit; the last error is the circuit's when
+    it is paused, else the latest failed delivery's among `deliveries` (newest first)."""
+    if snapshot is None:
+        return []
+    circuits = {c.channel: c for c in snapshot.circuits}
+    cards = []
+    for channel in sorted(set(snapshot.channels) | set(circuits)):
+        counts = snapshot.channels.get(channel, {})
+        circuit = circuits.get(channel)
+        failed = next((d for d in deliveries if d.channel == channel and d.outcome != "sent"),
+                      None)
+        if circuit is not None and circuit.state != "closed":
+            error, at = circuit.last_error, circuit.since
+        elif failed is not None:
+            error, at = f"{failed.outcome}: {failed.detail}", failed.at
+        else:
+            error, at = "", None
+        cards.append(ChannelCard(channel, counts.get("sent", 0.0), counts.get("retried", 0.0),
+                                 counts.get("dead_lettered", 0.0),
+                                 circuit.state if circuit else "", error, at))
+    return cards
+
+
 @dataclass
 class WebConfig:
     monitor: Monitor
@@ -63,6 +104,7 @@ class WebConfig:
     subscriptions: SubscriptionPagesConfig | None = None  # None: no subscription pages
     assignment: Callable[[], list[str]] = lambda: []  # this worker's partitions, topic:n
     pages: EventPagesConfig | None = None  # None: no event and story pages
+    feeds: FeedPagesConfig | None = None  # None: no feed pages or feed actions
 
 
 def operations_app(config: WebConfig) -> web.Application:
@@ -88,6 +130,7 @@ def operations_app(config: WebConfig) -> web.Application:
         found = problems(snapshot, max_lag=config.max_lag, dlq_records=config.dlq_topic)
         return web.json_response({
             "healthy": not any(p.severity == "critical" for p in found),
+            "verdict": verdict(found).state,
             "problems": [{"severity": p.severity, "what": p.what} for p in found],
             "assigned": config.assignment(),
             "snapshot": snapshot.to_json() if snapshot else None})
@@ -96,18 +139,39 @@ def operations_app(config: WebConfig) -> web.Application:
         snapshot = config.monitor.latest
         found = problems(snapshot, max_lag=config.max_lag, dlq_records=config.dlq_topic)
         history = snapshot.history if snapshot else []
+        now = snapshot.taken_at if snapshot else time.time()
+        stages = list(snapshot.stages) if snapshot else []
         charts = {stage: sparkline([point["rates"].get(stage, 0.0) for point in history],
                                    label=f"{stage} records/s, last hour")
-                  for stage in (snapshot.stages if snapshot else {})}
+                  for stage in stages}
+        plots = {
+            "throughput": line_chart(
+                {stage: [(p["at"], p["rates"].get(stage, 0.0)) for p in history]
+                 for stage in stages}, now=now, unit="records/s",
+                label="Records in per second, by stage, last hour"),
+            "lag": line_chart({"lag": [(p["at"], p.get("lag", 0)) for p in history]},
+                              now=now, unit="records", label="Consumer lag, last hour"),
+            "failures": line_chart(
+                {"failures": [(p["at"], p.get("failures_per_min", 0.0)) for p in history]},
+                now=now, unit="per min",
+                label="Failures per minute (dead letters, alert retries, feed errors)")}
+        deliveries = await config.activity.recent_deliveries(200)
         return render("dashboard.html", request, snapshot=snapshot, problems=found,
-                      charts=charts, stories=await config.activity.recent_stories(30),
-                      deliveries=await config.activity.recent_deliveries(30),
-                      dlq_topic=config.dlq_topic)
+                      verdict=verdict(found), charts=charts, plots=plots,
+                      channels=channel_cards(snapshot, deliveries),
+                      stories=await config.activity.recent_stories(30),
+                      deliveries=deliveries[:30], dlq_topic=config.dlq_topic)
 
     async def dlq_page(request: web.Request) -> web.Response:
-        records = await dead_letters.latest(config.bootstrap, config.dlq_topic, limit=50)
-        return render("dlq.html", request, records=records, message=request.query.get("m", ""),
-                      resend_stages=config.resend_stages)
+        records = await dead_letters.latest(config.bootstrap, config.dlq_topic, limit=200)
+        stage, channel = request.query.get("stage", ""), request.query.get("channel", "")
+        shown = [r for r in records if (not stage or r.stage == stage)
+                 and (not channel or r.channel == channel)]
+        return render("dlq.html", request, records=shown[:50], total=len(records),
+                      matching=len(shown), stage=stage, channel=channel,
+                      stages=sorted({r.stage for r in records if r.stage}),
+                      channels=sorted({r.channel for r in records if r.channel}),
+                      message=request.query.get("m", ""), resend_stages=config.resend_stages)
 
     async def login_page(request: web.Request) -> web.Response:
         target = local_path(request.query.get("next"))
@@ -159,6 +223,25 @@ def operations_app(config: WebConfig) -> web.Application:
         stage = await send_back(partition, offset)
         raise web.HTTPSeeOther(f"/dlq?m=sent+{partition}%2F{offset}+back+to+{stage}")
 
+    async def resend_many(request: web.Request) -> web.Response:
+        form = await site.form(request)
+        places = form.getall("place", [])
+        if not places:
+            raise web.HTTPSeeOther("/dlq?m=" + quote("tick the dead letters to send back"))
+        sent, refused = 0, []
+        for place in places[:MAX_BULK]:
+            partition, _, offset = place.partition("/")
+            try:
+                await send_back(int(partition), int(offset))
+                sent += 1
+            except ValueError:
+                refused.append(f"{place}: not a partition/offset")
+            except (web.HTTPNotFound, web.HTTPBadRequest) as exc:
+                refused.append(f"{place}: {exc.text}")
+        message = f"sent {sent} back" + (f"; {len(refused)} refused: " + "; ".join(refused[:3])
+                                         if refused else "")
+        raise web.HTTPSeeOther("/dlq?m=" + quote(message))
+
     async def resend_json(request: web.Request) -> web.Response:
         if not config.auth.enabled:
             return _json_error(403, "the worker has no web token (WIREWATCH_WEB_TOKEN)")
@@ -191,6 +274,7 @@ def operations_app(config: WebConfig) -> web.Application:
     app.router.add_get("/api/v1/status", status_json)
     app.router.add_get("/dlq", dlq_page)
     app.router.add_post("/dlq/resend", resend)
+    app.router.add_post("/dlq/resend-many", resend_many)
     app.router.add_post("/api/v1/dlq/resend", resend_json)
     app.router.add_get("/login", login_page)
     app.router.add_post("/login", login)
@@ -199,4 +283,6 @@ def operations_app(config: WebConfig) -> web.Application:
         add_subscription_pages(app, site, config.subscriptions)
     if config.pages is not None:
         add_event_pages(app, site, config.pages)
+    if config.feeds is not None:
+        add_feed_pages(app, site, config.feeds)
     return app

@@ -102,3 +102,32 @@ def test_list_as_a_table_yaml_and_json(redis_server, unique):
     assert {entry["url"] for entry in as_yaml} == {long_url, "https://b.example/rss"}
     assert all(entry["error_streak"] == 0 and entry["last_success"] is None
                for entry in as_yaml)  # raw values, not "never"
+
+
+@pytest.mark.redis
+def test_disable_enable_and_poll_a_file_feed_or_a_registered_one(redis_server, unique,
+                                                                 tmp_path: Path):
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text("feeds:\n  - {url: 'https://file.example/rss', name: From file}\n")
+    env = {"WIREWATCH_REDIS_URL": redis_server, "WIREWATCH_REDIS_PREFIX": f"{unique}:",
+           "WIREWATCH_FEEDS_FILE": str(feeds)}
+    assert wirewatch("feeds", "add", "https://reg.example/rss", **env).returncode == 0
+
+    def health() -> dict[str, str]:
+        return {entry["url"]: entry["health"] for entry in map(json.loads, wirewatch(
+            "feeds", "list", "-o", "json", **env).stdout.splitlines())}
+
+    disabled = wirewatch("feeds", "disable", "https://file.example/rss", **env)
+    assert disabled.returncode == 0 and disabled.stdout.startswith("disabled ")
+    assert health() == {"https://file.example/rss": "disabled",
+                        "https://reg.example/rss": "new"}
+    refused = wirewatch("feeds", "poll", "https://file.example/rss", **env)
+    assert refused.returncode == 1 and "enable it first" in refused.stderr
+    assert "already disabled" in wirewatch("feeds", "disable", "https://file.example/rss",
+                                           **env).stdout
+    assert wirewatch("feeds", "enable", "https://file.example/rss", **env).returncode == 0
+    assert health()["https://file.example/rss"] == "new"
+    polled = wirewatch("feeds", "poll", "https://reg.example/rss", **env)
+    assert polled.returncode == 0 and "is due now" in polled.stdout
+    unknown = wirewatch("feeds", "disable", "https://nowhere.example/rss", **env)
+    assert unknown.returncode == 1 and "no feed" in unknown.stderr

@@ -122,7 +122,7 @@ def worker(broker, redis_server, unique, topic_factory, tmp_path: Path) -> Itera
             WIREWATCH_TOPIC_PREFIX=f"{unique}.", WIREWATCH_APP_ID=f"ww-{unique}",
             WIREWATCH_REDIS_PREFIX=f"{unique}:", WIREWATCH_DATA_DIR=str(tmp_path / "data"),
             WIREWATCH_WEB_PORT=str(port), WIREWATCH_WEB_TOKEN="letmein",
-            WIREWATCH_MONITOR_SECONDS="1",
+            WIREWATCH_MONITOR_SECONDS="1", WIREWATCH_FEEDS_REFRESH_SECONDS="1",
             WIREWATCH_FETCH_ALLOW_NETWORKS='["127.0.0.0/8"]',
             WIREWATCH_KAFKA_IDEMPOTENCE=str(broker.idempotent).lower())
         channels = tmp_path / "channels.yaml"
@@ -145,7 +145,7 @@ def worker(broker, redis_server, unique, topic_factory, tmp_path: Path) -> Itera
                 status_document(base).get("snapshot") or {}).get("stages", {}).get(
                     "normalise", {}).get("in", 0) >= 8, 90, "the worker to process the feeds")
             yield {"base": base, "env": env, "topics": topics, "bootstrap": broker.bootstrap,
-                   "log": tmp_path / "worker.log"}
+                   "log": tmp_path / "worker.log", "hostile": hostile}
         finally:
             stop(process)
             log.close()
@@ -324,7 +324,44 @@ def test_dashboard_in_headless_chromium(worker: dict[str, Any], tmp_path: Path) 
         driver.execute_script("sessionStorage.clear()")  # forget the sort and the filter
         driver.get(f"{base}/")
         wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#feed-table tbody tr")) == 5)
+
+        # At a glance: one verdict with its reasons, a card per channel, charts with axes.
+        assert driver.find_element(By.ID, "verdict").text == "degraded"  # the dead letter
+        assert "dead-letter" in driver.find_element(By.ID, "reasons").text
+        # The card counts what the delivery table shows sent (the monitor samples each second).
+        channel = driver.find_element(By.CSS_SELECTOR, "#delivery-table tbody td:nth-child(2)").text
+        wait.until(lambda d: d.refresh() or int(d.find_element(
+            By.CSS_SELECTOR, f"#channel-{channel} .counts b").text) >= 1)
+        assert "sending" in driver.find_element(By.ID, f"channel-{channel}").text
+        assert driver.find_elements(By.ID, "channel-ops-hook")  # configured: shown at zero
+        deliver = driver.find_element(By.XPATH, "//table[@id='stage-table']//tr[td[1]='deliver']")
+        # The deliver stage's out counts deliveries: it was "in 1 / out 0" before.
+        assert int(deliver.find_element(By.CSS_SELECTOR, "td:nth-child(3)").text) >= 1
+        wait.until(lambda d: d.refresh() or d.find_elements(
+            By.CSS_SELECTOR, "#chart-throughput polyline"))
+        chart = driver.find_element(By.CSS_SELECTOR, "#chart-throughput svg")
+        assert {"records/s", "-60 min", "now", "normalise"} <= set(
+            t.text for t in chart.find_elements(By.CSS_SELECTOR, "text"))
+        for name, unit in (("lag", "records"), ("failures", "per min")):
+            assert unit in driver.find_element(By.CSS_SELECTOR, f"#chart-{name} svg").text
         driver.save_screenshot(str(screenshot))
+
+        # 400 px wide: nothing wider than the window but the tables, which scroll inside
+        # their own box; the dark theme follows the system's.
+        driver.set_window_size(400, 1100)
+        wait.until(lambda d: d.execute_script("return window.innerWidth") <= 400)
+        assert driver.execute_script(
+            "return document.documentElement.scrollWidth <= window.innerWidth")
+        driver.save_screenshot(str(screenshot.with_name("dashboard-narrow.png")))
+        driver.set_window_size(1400, 1100)
+        light = driver.execute_script("return getComputedStyle(document.body).backgroundColor")
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [
+            {"name": "prefers-color-scheme", "value": "dark"}]})
+        dark = driver.execute_script("return getComputedStyle(document.body).backgroundColor")
+        assert (light, dark) == ("rgb(246, 247, 249)", "rgb(20, 23, 28)")
+        driver.save_screenshot(str(screenshot.with_name("dashboard-dark.png")))
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [
+            {"name": "prefers-color-scheme", "value": "light"}]})
 
         # Dead letters: visible to all, sent back to their stage only after a login.
         driver.get(f"{base}/dlq")
@@ -341,6 +378,35 @@ def test_dashboard_in_headless_chromium(worker: dict[str, Any], tmp_path: Path) 
         # Still not JSON, so the stage refuses it again: a second dead letter, same stage.
         dead = asyncio.run(read_all(worker["bootstrap"], worker["topics"].dlq, expected=2))
         assert [dict(r.headers)["stage"] for r in dead] == [b"normalise", b"normalise"]
+        driver.get(f"{base}/dlq")
+        driver.save_screenshot(str(screenshot.with_name("dlq.png")))
+
+        # Feeds: a page per feed with its last polls; poll now, disable and enable it, and
+        # add a feed, all live on the running pipeline.
+        driver.get(f"{base}/feeds")
+        driver.find_element(By.LINK_TEXT, "Broken wire").click()
+        wait.until(lambda d: d.find_elements(By.ID, "fetch-table"))
+
+        def polls() -> int:
+            return len(driver.find_elements(By.CSS_SELECTOR, "#fetch-table td.num:nth-child(2)"))
+
+        assert "500" in driver.find_element(By.ID, "fetch-table").text
+        before = polls()
+        driver.find_element(By.XPATH, "//button[text()='poll now']").click()
+        wait.until(lambda d: "Polling now" in d.find_element(By.ID, "message").text)
+        wait.until(lambda d: d.refresh() or polls() > before)  # not its backoff: at once
+        driver.save_screenshot(str(screenshot.with_name("feed.png")))
+        driver.find_element(By.XPATH, "//button[text()='disable']").click()
+        wait.until(lambda d: "disabled" in d.find_element(By.CSS_SELECTOR, "h2 .badge").text)
+        driver.find_element(By.XPATH, "//button[text()='enable']").click()
+        wait.until(lambda d: "Enabled" in d.find_element(By.ID, "message").text)
+        driver.get(f"{base}/feeds")
+        driver.find_element(By.NAME, "url").send_keys(f"{worker['hostile']}/added.xml")
+        driver.find_element(By.NAME, "name").send_keys("Added from the page")
+        driver.find_element(By.XPATH, "//button[text()='Add feed']").click()
+        wait.until(lambda d: "Added" in d.find_element(By.ID, "message").text)
+        # The connector re-reads the registry every second here and polls the new feed.
+        wait.until(lambda d: d.refresh() or "500" in d.find_element(By.ID, "fetch-table").text)
 
         # Subscriptions: create one through the page, mute it, then test-send it.
         driver.get(f"{base}/subscriptions")

@@ -6,7 +6,7 @@ import asyncio
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -22,7 +22,7 @@ from wirewatch.cli.common import (
     load_settings,
     with_redis,
 )
-from wirewatch.cli.output import Column, Output, output_options
+from wirewatch.cli.output import Column, Output, iso_time, output_options
 from wirewatch.connectors.check import check_feed
 from wirewatch.connectors.errors import ConnectorError
 from wirewatch.connectors.feeds_file import (
@@ -66,9 +66,11 @@ def list_feeds(out: Output) -> None:
         specs = unique_feeds(registered + in_file)
         states = await FeedStateStore(client, settings.redis_prefix).load_many(
             [spec.feed_id for spec in specs])
+        off = await FeedRegistry(client, settings.redis_prefix).disabled()
         now = time.time()
         return [("registry" if spec.feed_id in registered_ids else "file", spec,
-                 feed_row(spec, state, now)) for spec, state in zip(specs, states, strict=True)]
+                 feed_row(spec, state, now, disabled=spec.feed_id in off))
+                for spec, state in zip(specs, states, strict=True)]
 
     try:
         listed = with_redis(listing)
@@ -77,7 +79,7 @@ def list_feeds(out: Output) -> None:
     rows = [{"id": spec.feed_id, "url": spec.url, "name": spec.name,
              "interval_seconds": spec.interval_seconds, "source": origin,
              "health": row.state, "last_status": row.last_status,
-             "last_success": _iso(row.last_success), "last_error": row.last_error,
+             "last_success": iso_time(row.last_success), "last_error": row.last_error,
              "error_streak": row.error_streak, "items_per_day": row.items_per_day}
             for origin, spec, row in listed]
     out.rows(rows, [
@@ -93,10 +95,6 @@ def list_feeds(out: Output) -> None:
 
 
 HEALTH_STYLES = {"ok": "green", "erroring": "yellow", "failing": "bold red", "new": "cyan"}
-
-
-def _iso(epoch: float | None) -> str | None:
-    return None if epoch is None else datetime.fromtimestamp(epoch, UTC).isoformat()
 
 
 def _ago(moment: str | None) -> str:
@@ -134,6 +132,50 @@ def remove_feed(url_or_id: str, yes: bool) -> None:
     if not with_registry(lambda registry: registry.remove(url_or_id)):
         raise click.ClickException(f"no registered feed {url_or_id!r}")
     click.echo(f"removed {url_or_id}")
+
+
+def known_feed(url_or_id: str) -> FeedSpec:
+    """The feed by URL or id, from the feeds file or the registry; else a usage error."""
+    settings = load_settings()
+    wanted = (FeedSpec(url=url_or_id).feed_id if url_or_id.startswith(("http://", "https://"))
+              else url_or_id)
+    in_file = load_feeds(settings.feeds_file) if settings.feeds_file else []
+    found = next((spec for spec in in_file if spec.feed_id == wanted), None) or with_registry(
+        lambda registry: registry.find(wanted))
+    if found is None:
+        raise click.ClickException(f"no feed {url_or_id!r} in the registry or the feeds file "
+                                   "(see wirewatch feeds list)")
+    return found
+
+
+@feeds.command("disable")
+@click.argument("url_or_id")
+def disable_feed(url_or_id: str) -> None:
+    """Stop polling a feed (the registry's or the feeds file's) until it is enabled again."""
+    spec = known_feed(url_or_id)
+    changed = with_registry(lambda registry: registry.disable(spec.feed_id))
+    click.echo(f"disabled {spec.url}" if changed else f"{spec.url} was already disabled")
+
+
+@feeds.command("enable")
+@click.argument("url_or_id")
+def enable_feed(url_or_id: str) -> None:
+    """Poll a disabled feed again."""
+    spec = known_feed(url_or_id)
+    changed = with_registry(lambda registry: registry.enable(spec.feed_id))
+    click.echo(f"enabled {spec.url}" if changed else f"{spec.url} was not disabled")
+
+
+@feeds.command("poll")
+@click.argument("url_or_id")
+def poll_feed(url_or_id: str) -> None:
+    """Poll a feed at the connector's next tick, whatever its schedule or backoff."""
+    spec = known_feed(url_or_id)
+    if spec.feed_id in with_registry(lambda registry: registry.disabled()):
+        raise click.ClickException(f"{spec.url} is disabled: wirewatch feeds enable it first")
+    with_redis(lambda client, settings: FeedStateStore(
+        client, settings.redis_prefix).poll_soon(spec.feed_id))
+    click.echo(f"{spec.url} is due now: a running connector polls it within a second")
 
 
 @feeds.command("import")

@@ -6,8 +6,16 @@ import asyncio
 
 import pytest
 import redis.asyncio as aioredis
+from wirewatch.alerts import metrics as alert_metrics
 from wirewatch.streams.ops import metrics
-from wirewatch.streams.ops.counters import ClusterCounters, local_totals, section, stage_counts
+from wirewatch.streams.ops.counters import (
+    ClusterCounters,
+    channel_counts,
+    failures,
+    local_totals,
+    section,
+    stage_counts,
+)
 
 pytestmark = pytest.mark.redis
 
@@ -40,3 +48,24 @@ def test_local_totals_flatten_this_process_counters() -> None:
     totals = local_totals()
     assert totals["stage|tag|in"] == before + 3
     assert {"alerts|sent", "alerts|retried", "alerts|dead_lettered"} <= totals.keys()
+
+
+def test_channels_are_counted_one_by_one_and_deliver_counts_what_it_delivered() -> None:
+    before = local_totals()
+    alert_metrics.SENT.labels("counted-hook").inc(2)
+    alert_metrics.RETRIED.labels("counted-hook", "timeout").inc()
+    totals = local_totals()
+    assert channel_counts(totals)["counted-hook"] == {
+        "sent": before.get("channel|counted-hook|sent", 0.0) + 2,
+        "retried": before.get("channel|counted-hook|retried", 0.0) + 1,
+        "dead_lettered": before.get("channel|counted-hook|dead_lettered", 0.0)}
+    # Two alerts sent: the deliver stage shows them as its output, not "out 0".
+    assert stage_counts(totals)["deliver"]["out"] == totals["alerts|sent"]
+    assert totals["alerts|sent"] >= 2
+
+
+def test_failures_sum_every_kind_of_failure() -> None:
+    totals = {"dead_lettered|tag": 2.0, "dead_lettered|match": 1.0, "alerts|retried": 3.0,
+              "alerts|dead_lettered": 1.0, "feeds|errors": 4.0, "alerts|sent": 9.0}
+    assert failures(totals) == 11.0
+    assert failures({}) == 0.0

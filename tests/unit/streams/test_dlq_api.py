@@ -43,7 +43,8 @@ async def write_dead_letters(bootstrap: str, topic: str) -> dict[str, tuple[int,
     letters: dict[str, tuple[bytes | None, list[tuple[str, bytes]]]] = {
         "normalise": (b"{not json", DeadLetter("normalise", "DecodeError: bad", "raw", 1, 7,
                                                b"k", b"{not json").headers()),
-        "deliver": (b'{"alert": 1}', [("stage", b"deliver"), ("channel", b"ops-hook")]),
+        "deliver": (b'{"alert": 1, "title": "Nvidia <b>ships</b>"}',
+                    [("stage", b"deliver"), ("channel", b"ops-hook")]),
         "gone": (b'{"alert": 2}', [("stage", b"deliver"), ("channel", b"gone")]),
         "tag": (b"{}", [("stage", b"tag")]),
         "empty": (None, [("stage", b"normalise")]),
@@ -183,6 +184,61 @@ async def test_the_form_still_needs_a_login_and_shares_the_logic(serve: Any) -> 
                              data={**at(worker, "gone"), "csrf": csrf}) as response:
             assert response.status == 400 and "not configured" in await response.text()
     assert [stage for stage, *_ in worker.resent] == ["deliver"]
+
+
+def place(worker: Worker, name: str) -> str:
+    return "/".join(map(str, worker.places[name]))
+
+
+async def test_the_page_filters_shows_titles_and_sends_back_in_bulk(serve: Any) -> None:
+    worker: Worker = await serve(WebAuth(TOKEN))
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.get(f"{worker.url}/dlq?stage=deliver") as response:
+            page = await response.text()
+        assert "Dead letters (2 of the newest 5)" in page
+        assert "Nvidia &lt;b&gt;ships&lt;/b&gt;" in page  # the title, escaped
+        assert 'option value="ops-hook"' in page and 'option value="gone"' in page
+        async with http.get(f"{worker.url}/dlq?channel=ops-hook") as response:
+            assert "Dead letters (1 of the newest 5)" in await response.text()
+        async with http.get(f"{worker.url}/dlq?stage=match") as response:
+            assert "No dead letter matches this filter" in await response.text()
+        async with http.post(f"{worker.url}/login", data={"token": TOKEN}) as response:
+            assert response.status == 200
+        async with http.get(f"{worker.url}/dlq") as response:
+            page = await response.text()
+        csrf = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        assert page.count('type="checkbox"') == 4  # not the tag letter: it cannot go back
+        async with http.post(f"{worker.url}/dlq/resend-many", data=[
+                ("csrf", csrf), ("place", place(worker, "normalise")),
+                ("place", place(worker, "deliver")), ("place", place(worker, "gone")),
+                ("place", "x/y")]) as response:
+            page = await response.text()
+        assert "sent 2 back; 2 refused" in page and "not configured" in page
+        async with http.post(f"{worker.url}/dlq/resend-many",
+                             data={"place": place(worker, "deliver")}) as response:
+            assert response.status == 403  # no CSRF token
+    assert [stage for stage, *_ in worker.resent] == ["normalise", "deliver"]
+
+
+async def test_an_empty_dead_letter_topic_says_so(
+        broker: Any, redis_client: aioredis.Redis, unique: str,
+        topic_factory: Callable[..., Awaitable[TopicNames]]) -> None:
+    topics = await topic_factory(prefix=f"{unique}-empty.")
+    monitor = Monitor(bootstrap=broker.bootstrap, group="g", consumed=[], sized=[],
+                      dlq_topic=topics.dlq, redis_client=redis_client,
+                      redis_prefix=f"{unique}:", feeds=list)
+    server = TestServer(operations_app(WebConfig(
+        monitor=monitor, activity=Activity(redis_client, prefix=f"{unique}:"),
+        bootstrap=broker.bootstrap, dlq_topic=topics.dlq, max_lag=10)), host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession() as http, http.get(
+                str(server.make_url("/dlq"))) as response:
+            page = await response.text()
+        assert "No dead letters: nothing has failed for good" in page
+        assert "<table" not in page
+    finally:
+        await server.close()
 
 
 def record(worker: Worker, name: str) -> DeadRecord:
