@@ -482,7 +482,7 @@ def test_dockerignore_keeps_the_context_to_what_the_wheel_needs() -> None:
     for path in ("pyproject.toml", "README.md", "wirewatch/cli/main.py", "streams/app.py",
                  "streams/defaults/taxonomy.yaml",
                  "connectors/fetch.py", "alerts/templates/alert.html", "native/Cargo.toml",
-                 "native/Cargo.lock", "native/rust-toolchain.toml", "native/src/lib.rs"):
+                 "native/Cargo.lock", "deploy/rust-toolchain.toml", "native/src/lib.rs"):
         assert not dockerignored(path), f"{path} is needed by the build"
     for keyword, rest in [line for stage in dockerfile_stages()[1:] for line in stage]:
         if keyword == "COPY" and "--from" not in rest:

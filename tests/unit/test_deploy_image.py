@@ -1,4 +1,4 @@
-"""The image's native build is reproducible: exactly the Rust of native/rust-toolchain.toml,
+"""The image's native build is reproducible: exactly the Rust of deploy/rust-toolchain.toml,
 the crates Cargo.lock names vendored in a stage of their own, and cargo offline and locked
 in the build stage. Read from the Dockerfile (no Docker engine here); where cargo and its
 registry cache are on the machine, the vendoring and the offline fetch are also run."""
@@ -20,7 +20,7 @@ NATIVE = ROOT / "native"
 
 
 def toolchain() -> dict[str, str]:
-    pinned: dict[str, str] = tomllib.loads((NATIVE / "rust-toolchain.toml").read_text())[
+    pinned: dict[str, str] = tomllib.loads((ROOT / "deploy" / "rust-toolchain.toml").read_text())[
         "toolchain"]
     return pinned
 
@@ -57,7 +57,7 @@ def test_the_toolchain_is_one_exact_version_the_dockerfile_installs() -> None:
     assert "--profile minimal" in installs
     assert 'grep -q "^rustc ${RUST_VERSION} "' in installs  # what got installed is checked
     # A --build-arg that disagrees with the file fails the build.
-    assert 'grep -qx "channel = \\"${RUST_VERSION}\\"" native/rust-toolchain.toml' in runs(
+    assert 'grep -qx "channel = \\"${RUST_VERSION}\\"" deploy/rust-toolchain.toml' in runs(
         "build")
 
 
