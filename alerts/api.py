@@ -9,28 +9,42 @@
     POST   /api/v1/silences                   {"kind", "value", "until" (ISO) | "seconds",
                                                "comment"?, "created_by"?}
     DELETE /api/v1/silences/{kind}/{value}    lift one
+
+The bearer is the API token (an admin) or a user's API key (`wirewatch users key create`),
+with that user's rights: a subscriber lists, reads and changes only the subscriptions they
+own (another's answer 404), creates them as their own, and sees and sets only silences of
+those; operators and admins reach everything. Wrong bearers back off per address (429
+with Retry-After, alerts/logins.py); a valid API key is never refused.
 """
 
 from __future__ import annotations
 
-import hmac
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
+from wirewatch.alerts.accounts import User, UserStore
 from wirewatch.alerts.errors import AlertsError
+from wirewatch.alerts.logins import LoginLimits, bearer_user
 from wirewatch.alerts.store import SubscriptionStore
-from wirewatch.alerts.subscriptions import NEW_PER, check_channels, check_terms, from_mapping
+from wirewatch.alerts.subscriptions import (
+    NEW_PER,
+    Subscription,
+    check_channels,
+    check_terms,
+    from_mapping,
+)
 from wirewatch.alerts.vocabulary import Vocabulary
 
 MAX_BODY = 64 * 1024
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+CALLER = web.RequestKey("caller", User)  # whom the bearer names
 
 
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response({"error": message}, status=status, headers=headers)
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
@@ -55,23 +69,50 @@ class _Invalid(Exception):
 
 
 def subscriptions_api(store: SubscriptionStore, token: str, known_channels: frozenset[str],
-                      vocabulary: Callable[[], Vocabulary]) -> web.Application:
-    """The API as an aiohttp application; every route needs `Authorization: Bearer TOKEN`.
-    `vocabulary` gives the topic and entity ids in force (they follow the rule files)."""
+                      vocabulary: Callable[[], Vocabulary], *, users: UserStore | None = None,
+                      limits: LoginLimits | None = None) -> web.Application:
+    """The API as an aiohttp application; every route needs `Authorization: Bearer TOKEN`
+    (the API token, or an API key of one of `users`). `vocabulary` gives the topic and
+    entity ids in force (they follow the rule files). `limits` are shared in Redis when
+    given, else this process's own."""
+    limits = limits or LoginLimits()
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-        offered = request.headers.get("Authorization", "")
-        if not hmac.compare_digest(offered.encode(), f"Bearer {token}".encode()):
-            return _error(401, "missing or wrong bearer token")
+        scheme, _, offered = request.headers.get("Authorization", "").partition(" ")
+        caller, wait = await bearer_user(offered.strip() if scheme == "Bearer" else "",
+                                         token=token, users=users, limits=limits,
+                                         address=request.remote or "")
+        if wait > 0:
+            seconds = str(max(1, int(wait + 0.999)))
+            return _error(429, f"too many wrong bearer tokens from this address: wait "
+                               f"{seconds} s", {"Retry-After": seconds})
+        if caller is None:
+            return _error(401, "missing or wrong bearer token",
+                          {"WWW-Authenticate": 'Bearer realm="wirewatch"'})
+        request[CALLER] = caller
         try:
             return await handler(request)
         except (_Invalid, AlertsError) as exc:
             return _error(400, str(exc))
 
-    async def checked(document: dict[str, Any], subscription_id: str | None = None) -> Any:
+    async def visible(request: web.Request) -> Subscription | None:
+        """The subscription the path names if the caller may see it (else as if none)."""
+        found = await store.get(request.match_info["id"])
+        return found if found is not None and request[CALLER].owns(found.owner) else None
+
+    async def own_ids(caller: User) -> set[str]:
+        return {s.id for s in await store.list() if caller.owns(s.owner)}
+
+    async def checked(document: dict[str, Any], caller: User,
+                      subscription_id: str | None = None) -> Any:
         if subscription_id is not None:
             document = {**document, "id": subscription_id}
+        if not caller.sees_all:
+            if document.get("owner", caller.name) != caller.name:
+                raise _Invalid(f"'owner': a subscriber's subscriptions are their own: leave "
+                               f"it out or write {caller.name!r}")
+            document = {**document, "owner": caller.name}
         if "channels" not in document:  # a program must say where alerts go, never guess
             raise _Invalid(f"request body: 'channels' is required, a list of channel ids; "
                            f"defined: {sorted(known_channels)}")
@@ -81,37 +122,46 @@ def subscriptions_api(store: SubscriptionStore, token: str, known_channels: froz
         return subscription
 
     async def list_all(request: web.Request) -> web.Response:
-        return web.json_response([s.to_dict() for s in await store.list()])
+        return web.json_response([s.to_dict() for s in await store.list()
+                                  if request[CALLER].owns(s.owner)])
 
     async def create(request: web.Request) -> web.Response:
-        subscription = await checked(await _body(request))
+        subscription = await checked(await _body(request), request[CALLER])
         if await store.get(subscription.id) is not None:
             return _error(409, f"subscription {subscription.id!r} exists; PUT replaces it")
         await store.save(subscription)
         return web.json_response(subscription.to_dict(), status=201)
 
     async def get_one(request: web.Request) -> web.Response:
-        found = await store.get(request.match_info["id"])
+        found = await visible(request)
         if found is None:
             return _error(404, f"no subscription {request.match_info['id']!r}")
         return web.json_response(found.to_dict())
 
     async def put_one(request: web.Request) -> web.Response:
-        subscription = await checked(await _body(request), request.match_info["id"])
+        caller = request[CALLER]
+        if await store.get(request.match_info["id"]) is not None \
+                and await visible(request) is None:
+            return _error(404, f"no subscription {request.match_info['id']!r} of yours: "
+                               "pick another id")
+        subscription = await checked(await _body(request), caller, request.match_info["id"])
         created = await store.save(subscription)
         return web.json_response(subscription.to_dict(), status=201 if created else 200)
 
     async def delete_one(request: web.Request) -> web.Response:
-        if not await store.remove(request.match_info["id"]):
+        if await visible(request) is None or not await store.remove(request.match_info["id"]):
             return _error(404, f"no subscription {request.match_info['id']!r}")
         return web.Response(status=204)
 
     async def list_silences(request: web.Request) -> web.Response:
+        caller = request[CALLER]
+        ids = await own_ids(caller)
         return web.json_response([
             {"kind": s.kind, "value": s.value, "until": _iso(s.until),
              "created_by": s.created_by, "comment": s.comment,
              "created": _iso(s.created) if s.created is not None else None}
-            for s in await store.silence_list()])
+            for s in await store.silence_list()
+            if caller.sees_all or (s.kind == "subscription" and s.value in ids)])
 
     async def add_silence(request: web.Request) -> web.Response:
         body = await _body(request)
@@ -121,6 +171,13 @@ def subscriptions_api(store: SubscriptionStore, token: str, known_channels: froz
         comment, created_by = body.get("comment", ""), body.get("created_by", "")
         if not isinstance(comment, str) or not isinstance(created_by, str):
             raise _Invalid("'comment' and 'created_by' are strings when given")
+        caller = request[CALLER]
+        if not caller.sees_all:
+            # An entity, story or source silence would mute it for everybody.
+            if kind != "subscription" or value not in await own_ids(caller):
+                return _error(404, f"no subscription {value!r} of yours to silence "
+                                   "(a subscriber silences only their own subscriptions)")
+            created_by = caller.name
         if isinstance(body.get("until"), str):
             try:
                 until = datetime.fromisoformat(body["until"])
@@ -136,7 +193,12 @@ def subscriptions_api(store: SubscriptionStore, token: str, known_channels: froz
                                   "created_by": created_by, "comment": comment}, status=201)
 
     async def delete_silence(request: web.Request) -> web.Response:
-        if not await store.unmute(request.match_info["kind"], request.match_info["value"]):
+        kind, value, caller = (request.match_info["kind"], request.match_info["value"],
+                               request[CALLER])
+        if not caller.sees_all and (kind != "subscription"
+                                    or value not in await own_ids(caller)):
+            return _error(404, "no such silence")
+        if not await store.unmute(kind, value):
             return _error(404, "no such silence")
         return web.Response(status=204)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -75,6 +76,16 @@ class SubscriptionStore:
             except (SubscriptionError, ValueError):
                 continue  # written by a newer version, or damaged: skipped, not fatal
         return found
+
+    async def reassign(self, owner: str, to: str, *,
+                       dry_run: bool = False) -> builtins.list[str]:
+        """Give every subscription whose owner is exactly `owner` (the free text of older
+        versions) to the user `to`; returns their ids. Nothing else changes owner."""
+        moved = [s for s in await self.list() if s.owner == owner]
+        if not dry_run:
+            for subscription in moved:
+                await self.save(dataclasses.replace(subscription, owner=to))
+        return [s.id for s in moved]
 
     async def remove(self, subscription_id: str) -> bool:
         removed = bool(await self.client.hdel(self.key, subscription_id))

@@ -28,9 +28,11 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.drivers.aiokafka import Consumer as FaustConsumer
 from faust.transport.drivers.aiokafka import Producer as FaustProducer
+from wirewatch.alerts.accounts import UserStore
 from wirewatch.alerts.breaker import BreakerPolicy
 from wirewatch.alerts.channels import SLACK_API_URL, Channels, load_channels
 from wirewatch.alerts.dispatch import RetryPolicy
+from wirewatch.alerts.logins import LoginLimits, LoginPolicy
 from wirewatch.alerts.matching import Decision, Sent, decide, matches, sent_after, unit_of
 from wirewatch.alerts.outbox import Outbox
 from wirewatch.alerts.probe import send_test_alert
@@ -151,6 +153,7 @@ class PipelineConfig:
     background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     feeds: Callable[[], list[FeedSpec]] = list  # the feeds this process polls (dashboard)
     web_auth: WebAuth = WebAuth()  # who may log in to the web pages (no secret: nobody)
+    login_policy: LoginPolicy = LoginPolicy()  # back-off of wrong passwords and tokens
     max_lag: int = 10_000
     monitor_seconds: float = 10.0
     instance: str = field(default_factory=instance_name)  # this worker, in shared counters
@@ -428,6 +431,9 @@ def create_app(config: PipelineConfig) -> faust.App:
         web_app = operations_app(WebConfig(
             monitor=monitor, activity=activity, bootstrap=config.kafka_bootstrap,
             dlq_topic=names.dlq, max_lag=config.max_lag, auth=config.web_auth,
+            users=UserStore(redis_client, prefix=config.redis_prefix),
+            limits=LoginLimits(redis_client, prefix=config.redis_prefix,
+                               policy=config.login_policy),
             resend=resend, resend_stages=frozenset({"normalise", "tag", "match", "deliver"}),
             ready=not_ready, assignment=assignment,
             pages=EventPagesConfig(event_log, stories, activity),

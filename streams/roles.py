@@ -14,8 +14,10 @@ from collections.abc import Awaitable, Callable
 
 import redis.asyncio as aioredis
 from aiohttp import web
+from wirewatch.alerts.accounts import UserStore
 from wirewatch.alerts.channels import load_channels
 from wirewatch.alerts.dispatch import RetryPolicy
+from wirewatch.alerts.logins import LoginLimits
 from wirewatch.alerts.outbox import Outbox
 from wirewatch.alerts.store import LiveSubscriptions, SubscriptionStore
 from wirewatch.connectors.feeds_file import FeedSpec, load_feeds
@@ -110,6 +112,9 @@ def run_web(settings: Settings) -> int:
             monitor=monitor, activity=Activity(client, prefix=settings.redis_prefix),
             bootstrap=endpoints.kafka_bootstrap, dlq_topic=topics.dlq,
             max_lag=settings.status_max_lag, auth=settings.web_auth_config(),
+            users=UserStore(client, prefix=settings.redis_prefix),
+            limits=LoginLimits(client, prefix=settings.redis_prefix,
+                               policy=settings.login_policy()),
             feeds=FeedPagesConfig(FeedRegistry(client, settings.redis_prefix),
                                   FeedStateStore(client, settings.redis_prefix),
                                   lambda: known),

@@ -14,10 +14,12 @@ import aiohttp
 import faust
 import redis.asyncio as aioredis
 from aiohttp import web
+from wirewatch.alerts.accounts import UserStore
 from wirewatch.alerts.api import subscriptions_api
 from wirewatch.alerts.channels import load_channels
 from wirewatch.alerts.dispatch import RetryPolicy
 from wirewatch.alerts.errors import SubscriptionError
+from wirewatch.alerts.logins import LoginLimits
 from wirewatch.alerts.records import Alert
 from wirewatch.alerts.store import SubscriptionStore
 from wirewatch.alerts.subscriptions import (
@@ -216,8 +218,11 @@ def api_job(settings: Settings, redis_url: str,
     async def serve() -> None:
         client = aioredis.Redis.from_url(redis_url)
         store = SubscriptionStore(client, prefix=settings.redis_prefix)
-        runner = web.AppRunner(subscriptions_api(store, token, known_channels,
-                                                 settings.tagger_source().vocabulary))
+        runner = web.AppRunner(subscriptions_api(
+            store, token, known_channels, settings.tagger_source().vocabulary,
+            users=UserStore(client, prefix=settings.redis_prefix),
+            limits=LoginLimits(client, prefix=settings.redis_prefix,
+                               policy=settings.login_policy())))
         await runner.setup()
         try:
             await web.TCPSite(runner, settings.web_host, settings.api_port).start()
@@ -293,7 +298,7 @@ def run_pipeline(settings: Settings, *, feeds: list[FeedSpec] | None = None,
             ledger_days=settings.ledger_days,
             subscriptions_refresh_seconds=settings.subscriptions_refresh_seconds,
             feeds=lambda: list(shown),
-            web_auth=settings.web_auth_config(),
+            web_auth=settings.web_auth_config(), login_policy=settings.login_policy(),
             max_lag=settings.status_max_lag, monitor_seconds=settings.monitor_seconds,
             track_unprocessed=endpoints.embedded_kafka,
             deliver=settings.worker_delivers or not worker_only,

@@ -10,6 +10,7 @@ import platformdirs
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from wirewatch.alerts.breaker import BreakerPolicy
+from wirewatch.alerts.logins import LoginPolicy
 from wirewatch.streams.eventloop import DEFAULT as DEFAULT_EVENT_LOOP
 from wirewatch.streams.eventloop import EventLoop
 from wirewatch.streams.events.outlets import DEFAULT_MAJOR_OUTLETS
@@ -78,7 +79,8 @@ class Settings(BaseSettings):
     channel_max_open_seconds: float = Field(
         600.0, gt=0, description="The longest pause between probes of a failing channel.")
     api_token: SecretStr | None = Field(
-        None, description="Bearer token of the subscriptions HTTP API. Unset: the API is off.")
+        None, description="Bearer token of the subscriptions HTTP API (an admin); users' API "
+        "keys (`wirewatch users key create`) are accepted too. Unset: the API is off.")
     api_port: int = Field(6068, ge=0, le=65535,
                           description="Port of the subscriptions HTTP API (on web_host).")
     subscriptions_refresh_seconds: float = Field(
@@ -150,13 +152,39 @@ class Settings(BaseSettings):
     web_token: SecretStr | None = Field(
         None, description="Secret to log in to the web pages' actions (subscription pages, "
         "sending a dead letter back): the token of the login form, or the password of basic "
-        "auth. Unset: the dashboard is read-only and the subscription pages are off.")
-    web_auth: Literal["token", "basic"] = Field(
-        "token", description="How the web pages log in: `token` (a login form; a signed "
-        "session cookie for 12 h) or `basic` (HTTP basic auth as web_user / web_token, e.g. "
-        "behind a proxy that expects it).")
+        "auth; it logs in as an admin. Unset: only accounts (`wirewatch users add`) log in, "
+        "and with none the pages are read-only.")
+    web_auth: Literal["token", "basic", "proxy"] = Field(
+        "token", description="How the web pages log in: `token` (a login form: a user and "
+        "password from `wirewatch users`, or the web token alone; a signed session cookie "
+        "for 12 h), `basic` (HTTP basic auth: a user and password, or web_user / "
+        "web_token) or `proxy` (single sign-on: the user name a trusted proxy sends in "
+        "web_proxy_header).")
     web_user: str = Field("wirewatch", min_length=1,
-                          description="User name for basic auth (web_auth=basic).")
+                          description="User name of the web token for basic auth "
+                          "(web_auth=basic).")
+    web_proxy_header: str = Field(
+        "X-Forwarded-User", min_length=1, description="web_auth=proxy: the header the "
+        "single sign-on proxy puts the logged-in user's name in.")
+    web_proxy_addresses: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"], description="web_auth=proxy: the "
+        "addresses the proxy connects from (JSON list); the header from anywhere else is "
+        "ignored.")
+    web_proxy_role: Literal["", "subscriber", "operator", "admin"] = Field(
+        "", description="web_auth=proxy: the role of a proxied name that has no account "
+        "(`wirewatch users add`). Empty: such names are refused.")
+    login_free_failures: int = Field(
+        10, ge=1, description="Wrong passwords (or tokens) one address may send for one "
+        "account before that pair backs off; other addresses and accounts are unaffected.")
+    login_backoff_seconds: float = Field(
+        30.0, gt=0, description="The first back-off after login_free_failures; doubled "
+        "with each further wrong password of the pair.")
+    login_max_backoff_seconds: float = Field(
+        900.0, gt=0, description="The longest back-off of one (address, account) pair.")
+    login_account_failures: int = Field(
+        100, ge=1, description="Wrong passwords for one account from all addresses within "
+        "an hour after which every address that fails on it backs off from its first "
+        "failure (a guess spread over many addresses); a valid session is never refused.")
     status_max_lag: int = Field(
         10_000, ge=0, description="Consumer lag (records) above which the stream counts as "
         "unhealthy (`wirewatch status`, dashboard).")
@@ -184,7 +212,17 @@ class Settings(BaseSettings):
 
     def web_auth_config(self) -> WebAuth:
         return WebAuth(secret=self.web_token.get_secret_value() if self.web_token else "",
-                       mode=self.web_auth, user=self.web_user)
+                       mode=self.web_auth, user=self.web_user,
+                       proxy_header=self.web_proxy_header,
+                       proxy_from=frozenset(self.web_proxy_addresses),
+                       proxy_role=self.web_proxy_role)
+
+    def login_policy(self) -> LoginPolicy:
+        """The back-off of wrong passwords, tokens and API keys, from the login_* settings."""
+        return LoginPolicy(free=self.login_free_failures, base=self.login_backoff_seconds,
+                           longest=max(self.login_max_backoff_seconds,
+                                       self.login_backoff_seconds),
+                           account_failures=self.login_account_failures)
 
     @property
     def user_watchlist(self) -> Path:

@@ -1,5 +1,5 @@
 """The feed pages: every feed with its health, one feed's recent polls, and the operator's
-actions (add a feed, disable, re-enable, poll now) behind a login.
+actions (add a feed, disable, re-enable, poll now) behind a login with the operator role.
 
 Actions write the same Redis the CLI writes (the registry, its set of disabled feeds, the
 feed's state); connectors apply them within `WIREWATCH_FEEDS_REFRESH_SECONDS` (add,
@@ -82,7 +82,7 @@ def add_feed_pages(app: web.Application, site: Site, config: FeedPagesConfig) ->
                            message=DONE.get(request.query.get("done", ""), ""))
 
     async def add(request: web.Request) -> web.Response:
-        form = await site.form(request)
+        form = await site.form(request, needs="operator")
         url, name = form.get("url", "").strip(), form.get("name", "").strip()
         try:
             spec = spec_from_mapping({"url": url, "name": name}, "the new feed")
@@ -94,7 +94,7 @@ def add_feed_pages(app: web.Application, site: Site, config: FeedPagesConfig) ->
         raise web.HTTPSeeOther(f"/feeds/{quote(spec.feed_id)}?done=added")
 
     async def act(request: web.Request) -> web.Response:
-        await site.form(request)
+        await site.form(request, needs="operator")
         found = await find(request.match_info["id"])
         if found is None:
             raise web.HTTPNotFound(text=f"no feed {request.match_info['id']!r}")

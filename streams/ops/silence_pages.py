@@ -3,7 +3,9 @@ silence of any kind for any duration, or expire one now.
 
 Silences are the store's (alerts/store.py), the ones the CLI and the JSON API set: workers
 see a change within their refresh interval. A refused form comes back with the reason and
-everything typed.
+everything typed. A subscriber sees and sets only silences of their own subscriptions
+(muting an entity, story or source would mute it for everybody); operators and admins
+see and set them all.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from aiohttp import web
+from wirewatch.alerts.accounts import User
 from wirewatch.alerts.errors import SubscriptionError
 from wirewatch.alerts.store import MAX_COMMENT, MUTE_KINDS, SubscriptionStore
 from wirewatch.alerts.vocabulary import Vocabulary
@@ -21,12 +24,7 @@ from wirewatch.streams.ops.site import Site
 from wirewatch.streams.replay.window import parse_duration
 
 BLANK = {"kind": "subscription", "value": "", "duration": "2h", "until": "", "comment": ""}
-SHARED_LOGIN = "web token"  # who a token login is: the token names nobody
-
-
-def author(site: Site, user: str) -> str:
-    """Who a silence is recorded as set by: the basic-auth user, else the token login."""
-    return user if site.auth.mode == "basic" else SHARED_LOGIN
+OWN_KINDS = ("subscription",)  # what a subscriber may mute: their own subscriptions
 
 
 def silence_end(fields: Mapping[str, str], now: datetime) -> datetime:
@@ -53,15 +51,22 @@ def silence_end(fields: Mapping[str, str], now: datetime) -> datetime:
 
 def add_silence_pages(app: web.Application, site: Site, store: SubscriptionStore,
                       vocabulary: Callable[[], Vocabulary]) -> None:
-    async def page(request: web.Request, *, values: Mapping[str, str], error: str = "",
-                   status: int = 200) -> web.Response:
-        subscriptions, known = await store.list(), vocabulary()
+    async def own_ids(user: User) -> set[str]:
+        return {s.id for s in await store.list() if user.owns(s.owner)}
+
+    async def page(request: web.Request, user: User, *, values: Mapping[str, str],
+                   error: str = "", status: int = 200) -> web.Response:
+        subscriptions = [s for s in await store.list() if user.owns(s.owner)]
+        known, ids = vocabulary(), {s.id for s in subscriptions}
+        silences = [s for s in await store.silence_list()
+                    if user.sees_all or (s.kind == "subscription" and s.value in ids)]
         what, shown = request.query.get("done", ""), request.query.get("what", "")
         message = {"added": f"Silenced {shown}.",
                    "expired": f"Expired the silence of {shown}."}.get(what, "")
         return site.render("silences.html", request, status=status,
-                           silences=await store.silence_list(), now=time.time(),
-                           kinds=MUTE_KINDS, values=values, error=error, message=message,
+                           silences=silences, now=time.time(),
+                           kinds=MUTE_KINDS if user.sees_all else OWN_KINDS, values=values,
+                           error=error, message=message,
                            subscriptions=subscriptions, max_comment=MAX_COMMENT,
                            entities=[(e, known.labels.get(e, "")) for e in sorted(known.entities)])
 
@@ -69,14 +74,16 @@ def add_silence_pages(app: web.Application, site: Site, store: SubscriptionStore
         return web.HTTPSeeOther("/silences?" + urlencode({"done": what,
                                                           "what": f"{kind} {value}"}))
 
-    async def checked_value(kind: str, value: str) -> str:
-        """The value to mute, or the reason it cannot be (it could never silence anything)."""
-        if kind not in MUTE_KINDS:
-            raise SubscriptionError(f"Kind: mute one of {', '.join(MUTE_KINDS)}")
+    async def checked_value(kind: str, value: str, user: User) -> str:
+        """The value to mute, or the reason it cannot be (it could never silence anything,
+        or it is not this account's to silence)."""
+        kinds = MUTE_KINDS if user.sees_all else OWN_KINDS
+        if kind not in kinds:
+            raise SubscriptionError(f"Kind: mute one of {', '.join(kinds)}")
         if not value:
             raise SubscriptionError("Say what to mute: a subscription id, an entity id or a "
                                     "story id")
-        if kind == "subscription" and await store.get(value) is None:
+        if kind == "subscription" and value not in await own_ids(user):
             raise SubscriptionError(f"no subscription {value!r}")
         if kind == "entity":
             known = vocabulary()
@@ -88,8 +95,7 @@ def add_silence_pages(app: web.Application, site: Site, store: SubscriptionStore
         return value
 
     async def list_page(request: web.Request) -> web.Response:
-        site.require_user(request)
-        return await page(request, values=BLANK)
+        return await page(request, site.require_user(request), values=BLANK)
 
     async def add(request: web.Request) -> web.StreamResponse:
         posted = await site.form(request)
@@ -97,17 +103,20 @@ def add_silence_pages(app: web.Application, site: Site, store: SubscriptionStore
         values = {key: posted.get(key, "") for key in BLANK}
         kind = values["kind"]
         try:
-            value = await checked_value(kind, values["value"].strip())
+            value = await checked_value(kind, values["value"].strip(), user)
             end = silence_end(values, datetime.now(UTC))
-            await store.mute(kind, value, end, created_by=author(site, user),
+            await store.mute(kind, value, end, created_by=user.name,
                              comment=values["comment"].strip())
         except SubscriptionError as exc:
-            return await page(request, values=values, error=str(exc), status=400)
+            return await page(request, user, values=values, error=str(exc), status=400)
         raise done("added", kind, value)
 
     async def expire(request: web.Request) -> web.StreamResponse:
         posted = await site.form(request)
+        user = site.require_user(request)
         kind, value = posted.get("kind", ""), posted.get("value", "")
+        if not user.sees_all and (kind not in OWN_KINDS or value not in await own_ids(user)):
+            raise web.HTTPNotFound(text=f"no silence of {kind} {value!r} of yours")
         await store.unmute(kind, value)  # already over is as good as expired
         raise done("expired", kind, value)
 

@@ -1,5 +1,7 @@
 """Subscription pages: list, create, edit, mute, delete, test-send, preview and history,
-behind a login (the silences page is silence_pages.py's).
+behind a login (the silences page is silence_pages.py's). A subscriber sees and changes
+only the subscriptions they own (another's answer 404, as if they did not exist) and
+creates them as their own; operators and admins see every owner's.
 
 Changes go to the same Redis store the CLI and the JSON API write; workers pick them up
 within `subscriptions_refresh_seconds`. A form with a mistake comes back with the
@@ -16,6 +18,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 from multidict import MultiDictProxy
+from wirewatch.alerts.accounts import User
 from wirewatch.alerts.errors import SubscriptionError
 from wirewatch.alerts.probe import trial_match
 from wirewatch.alerts.store import SubscriptionStore
@@ -30,7 +33,8 @@ from wirewatch.alerts.subscriptions import (
 from wirewatch.alerts.vocabulary import Vocabulary
 from wirewatch.streams.events.log import EventLog
 from wirewatch.streams.ops.activity import KEEP, Activity, Delivery
-from wirewatch.streams.ops.silence_pages import add_silence_pages, author
+from wirewatch.streams.ops.auth import BOOTSTRAP_ADMIN
+from wirewatch.streams.ops.silence_pages import add_silence_pages
 from wirewatch.streams.ops.site import Site
 from wirewatch.streams.ops.subscription_form import (
     BLANK,
@@ -82,11 +86,17 @@ def add_subscription_pages(app: web.Application, site: Site,
             return None
         return await preview(subscription, config.events, now=time.time())
 
-    async def existing(request: web.Request) -> Subscription:
+    async def existing(request: web.Request, user: User) -> Subscription:
+        """The subscription the path names, if this account may see it, else 404."""
         found = await store.get(request.match_info["id"])
-        if found is None:
+        if found is None or not user.owns(found.owner):
             raise web.HTTPNotFound(text=f"no subscription {request.match_info['id']!r}")
         return found
+
+    async def may_change(request: web.Request, user: User) -> None:
+        """404 unless the subscription the path names is this account's or new."""
+        if not user.sees_all and await store.get(request.match_info["id"]) is not None:
+            await existing(request, user)
 
     def done(what: str, subscription_id: str) -> web.HTTPSeeOther:
         return web.HTTPSeeOther("/subscriptions?" + urlencode({"done": what,
@@ -102,9 +112,11 @@ def add_subscription_pages(app: web.Application, site: Site,
                            previews=config.events is not None)
 
     async def submitted(request: web.Request, posted: MultiDictProxy[str],
-                        subscription_id: str | None) -> Subscription | web.Response:
+                        subscription_id: str | None, user: User) -> Subscription | web.Response:
         """The subscription the form describes, or the form again with the mistake."""
         values = {key: posted.get(key, "") for key in FIELDS}
+        if not user.sees_all:
+            values["owner"] = user.name  # a subscriber's are their own, whatever was typed
         if subscription_id is not None:
             values["id"] = subscription_id
         chosen = posted.getall("channels", [])
@@ -123,39 +135,44 @@ def add_subscription_pages(app: web.Application, site: Site,
         return subscription
 
     async def list_page(request: web.Request) -> web.Response:
-        site.require_user(request)
+        user = site.require_user(request)
+        shown = [s for s in await store.list() if user.owns(s.owner)]
+        ids = {s.id for s in shown}
         muted = {member.partition(":")[2]: until
                  for member, until in (await store.silences()).items()
-                 if member.startswith("subscription:")}
+                 if member.startswith("subscription:") and member.partition(":")[2] in ids}
         what, subscription_id = request.query.get("done", ""), request.query.get("id", "")
         message = f"{DONE[what]} {subscription_id}." if what in DONE else ""
-        fired = {sid: last_fired(found) for sid, found in (await kept_deliveries()).items()}
-        return site.render("subscriptions.html", request, subscriptions=await store.list(),
+        fired = {sid: last_fired(found) for sid, found in (await kept_deliveries()).items()
+                 if sid in ids}
+        return site.render("subscriptions.html", request, subscriptions=shown,
                            muted=muted, message=message, mute_choices=MUTE_CHOICES,
                            fired=fired, history=config.activity is not None)
 
     async def new_page(request: web.Request) -> web.Response:
         user = site.require_user(request)
-        owner = user if site.auth.mode == "basic" else ""
+        owner = "" if user.name == BOOTSTRAP_ADMIN else user.name  # the token names nobody
         return form_page(request, values={**dict.fromkeys(FIELDS, ""), **BLANK,
                                           "owner": owner}, chosen=[], editing=False)
 
     async def create(request: web.Request) -> web.StreamResponse:
-        result = await submitted(request, await site.form(request), None)
+        posted = await site.form(request)
+        result = await submitted(request, posted, None, site.require_user(request))
         if isinstance(result, web.Response):
             return result
         await store.save(result)
         raise done("created", result.id)
 
     async def edit_page(request: web.Request) -> web.Response:
-        site.require_user(request)
-        subscription = await existing(request)
+        subscription = await existing(request, site.require_user(request))
         return form_page(request, values=subscription_to_form(subscription),
                          chosen=list(subscription.channels), editing=True)
 
     async def save(request: web.Request) -> web.StreamResponse:
         posted = await site.form(request)
-        result = await submitted(request, posted, request.match_info["id"])
+        user = site.require_user(request)
+        await may_change(request, user)
+        result = await submitted(request, posted, request.match_info["id"], user)
         if isinstance(result, web.Response):
             return result
         await store.save(result)
@@ -164,14 +181,14 @@ def add_subscription_pages(app: web.Application, site: Site,
     async def mute(request: web.Request) -> web.StreamResponse:
         posted = await site.form(request)
         user = site.require_user(request)
-        subscription = await existing(request)
+        subscription = await existing(request, user)
         seconds = posted.get("seconds", "")
         if seconds not in MUTE_CHOICES:
             raise web.HTTPBadRequest(text=f"mute for one of {list(MUTE_CHOICES.values())}")
         until = datetime.now(UTC) + timedelta(seconds=int(seconds))
         try:
             await store.mute("subscription", subscription.id, until,
-                             created_by=author(site, user),
+                             created_by=user.name,
                              comment=posted.get("comment", "").strip())
         except SubscriptionError as exc:
             raise web.HTTPBadRequest(text=str(exc)) from exc
@@ -179,12 +196,13 @@ def add_subscription_pages(app: web.Application, site: Site,
 
     async def unmute(request: web.Request) -> web.StreamResponse:
         await site.form(request)
+        await may_change(request, site.require_user(request))
         await store.unmute("subscription", request.match_info["id"])
         raise done("unmuted", request.match_info["id"])
 
     async def delete(request: web.Request) -> web.StreamResponse:
         await site.form(request)
-        subscription = await existing(request)
+        subscription = await existing(request, site.require_user(request))
         await store.remove(subscription.id)
         raise done("deleted", subscription.id)
 
@@ -195,12 +213,12 @@ def add_subscription_pages(app: web.Application, site: Site,
                            title=title, body=body, held=held, tags=tags, outcomes=outcomes)
 
     async def test_form(request: web.Request) -> web.Response:
-        site.require_user(request)
-        return test_page(request, await existing(request), title="", body="")
+        return test_page(request, await existing(request, site.require_user(request)),
+                         title="", body="")
 
     async def test(request: web.Request) -> web.Response:
         posted = await site.form(request)
-        subscription = await existing(request)
+        subscription = await existing(request, site.require_user(request))
         typed = posted.get("title", "").strip()
         title = typed or TEST_TITLE  # the placeholder is what an empty title sends
         body = posted.get("body", "")
@@ -216,7 +234,7 @@ def add_subscription_pages(app: web.Application, site: Site,
         posted = await site.form(request)
         editing = "id" in request.match_info
         if editing:
-            await existing(request)
+            await existing(request, site.require_user(request))
         values = {key: posted.get(key, "") for key in FIELDS}
         if editing:
             values["id"] = request.match_info["id"]
@@ -234,8 +252,7 @@ def add_subscription_pages(app: web.Application, site: Site,
                          shown=await preview_of(subscription))
 
     async def history_page(request: web.Request) -> web.Response:
-        site.require_user(request)
-        subscription = await existing(request)
+        subscription = await existing(request, site.require_user(request))
         deliveries = (await kept_deliveries()).get(subscription.id, [])
         silenced = (await store.silences()).get(f"subscription:{subscription.id}")
         return site.render("subscription_detail.html", request, subscription=subscription,

@@ -5,8 +5,9 @@ Server-rendered HTML (Jinja2 with autoescaping: every value from a feed is escap
 small inline script for sorting, filtering and auto-refresh, no CDN. State-changing
 actions (a dead letter sent back to its stage, subscription changes) need a login (web
 token or HTTP basic auth) and carry a CSRF token tied to the session. The one JSON action,
-POST /api/v1/dlq/resend (for `wirewatch dlq replay`), takes the web token as a bearer token
-instead: no cookie is involved, so there is nothing to forge and no CSRF token.
+POST /api/v1/dlq/resend (for `wirewatch dlq replay`), takes the web token (or an operator's
+API key) as a bearer token instead: no cookie is involved, so there is nothing to forge and
+no CSRF token. Sending dead letters back needs the operator role.
 """
 
 from __future__ import annotations
@@ -17,15 +18,25 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from aiohttp import web
+from wirewatch.alerts.accounts import UserStore
+from wirewatch.alerts.logins import TOKEN_ACCOUNT, LoginLimits, bearer_user
 from wirewatch.streams.ops import dead_letters
 from wirewatch.streams.ops.activity import Activity, Delivery
-from wirewatch.streams.ops.auth import SESSION_COOKIE, SESSION_SECONDS, WebAuth, local_path
+from wirewatch.streams.ops.auth import (
+    BOOTSTRAP_ADMIN,
+    REFUSED,
+    SESSION_COOKIE,
+    SESSION_SECONDS,
+    WebAuth,
+    local_path,
+    refusal,
+)
 from wirewatch.streams.ops.charts import line_chart, sparkline
 from wirewatch.streams.ops.event_pages import EventPagesConfig, add_event_pages
 from wirewatch.streams.ops.feed_pages import FeedPagesConfig, add_feed_pages
 from wirewatch.streams.ops.monitor import Monitor, Snapshot, problems, verdict
 from wirewatch.streams.ops.probes import healthz, metrics_view, readiness
-from wirewatch.streams.ops.site import Site
+from wirewatch.streams.ops.site import Site, same_origin, secure_cookies
 from wirewatch.streams.ops.subscription_pages import SubscriptionPagesConfig, add_subscription_pages
 
 MAX_BULK = 50  # dead letters one bulk resend sends back (the page lists 50)
@@ -105,10 +116,12 @@ class WebConfig:
     assignment: Callable[[], list[str]] = lambda: []  # this worker's partitions, topic:n
     pages: EventPagesConfig | None = None  # None: no event and story pages
     feeds: FeedPagesConfig | None = None  # None: no feed pages or feed actions
+    users: UserStore | None = None  # accounts; None: only the web token logs in
+    limits: LoginLimits | None = None  # shared (Redis) login limits; None: this process's
 
 
 def operations_app(config: WebConfig) -> web.Application:
-    site = Site(config.auth)
+    site = Site(config.auth, config.users, config.limits)
     render = site.render
 
     async def readyz(request: web.Request) -> web.Response:
@@ -175,23 +188,29 @@ def operations_app(config: WebConfig) -> web.Application:
 
     async def login_page(request: web.Request) -> web.Response:
         target = local_path(request.query.get("next"))
-        if config.auth.mode == "basic":
-            site.require_user(request)  # the browser asks for the user name and password
+        if site.auth.mode != "token":
+            site.require_user(request)  # the browser asks (basic), or the proxy said who
             raise web.HTTPSeeOther(target)
         return render("login.html", request, error="", next=target)
 
     async def login(request: web.Request) -> web.Response:
+        if not same_origin(request):  # no logging a victim into the attacker's session
+            raise web.HTTPForbidden(text="refused: this form was sent from another site")
         form = await request.post()
         target = local_path(str(form.get("next", "")))
-        address = request.remote or ""
-        if site.failed.blocked(address):
-            raise site.failed.refusal()
-        if config.auth.mode != "token" or not config.auth.check_token(str(form.get("token", ""))):
-            site.failed.record(address)
-            return render("login.html", request, error="wrong token", next=target, status=401)
+        name = str(form.get("user", "")).strip().lower()
+        secret = str(form.get("password", "") or form.get("token", ""))
+        user = (await site.gate.password(request, name or TOKEN_ACCOUNT, secret)
+                if site.auth.mode == "token" else None)
+        if user is None:
+            if REFUSED in request:  # this address and account back off; others may go on
+                raise refusal(float(request[REFUSED]))
+            return render("login.html", request, status=401, next=target,
+                          error="wrong user name or password" if name else "wrong token")
         response = web.HTTPSeeOther(target)
-        response.set_cookie(SESSION_COOKIE, config.auth.new_session(), httponly=True,
-                            samesite="Strict", max_age=SESSION_SECONDS)
+        response.set_cookie(SESSION_COOKIE, site.auth.new_session(user.name), httponly=True,
+                            samesite="Strict", max_age=SESSION_SECONDS,
+                            secure=secure_cookies(request))
         raise response
 
     async def logout(request: web.Request) -> web.Response:
@@ -215,7 +234,7 @@ def operations_app(config: WebConfig) -> web.Application:
         return record.stage
 
     async def resend(request: web.Request) -> web.Response:
-        form = await site.form(request)
+        form = await site.form(request, needs="operator")
         try:
             partition, offset = int(form["partition"]), int(form["offset"])
         except (KeyError, ValueError) as exc:
@@ -224,7 +243,7 @@ def operations_app(config: WebConfig) -> web.Application:
         raise web.HTTPSeeOther(f"/dlq?m=sent+{partition}%2F{offset}+back+to+{stage}")
 
     async def resend_many(request: web.Request) -> web.Response:
-        form = await site.form(request)
+        form = await site.form(request, needs="operator")
         places = form.getall("place", [])
         if not places:
             raise web.HTTPSeeOther("/dlq?m=" + quote("tick the dead letters to send back"))
@@ -243,17 +262,24 @@ def operations_app(config: WebConfig) -> web.Application:
         raise web.HTTPSeeOther("/dlq?m=" + quote(message))
 
     async def resend_json(request: web.Request) -> web.Response:
-        if not config.auth.enabled:
+        if not site.auth.secret and site.gate.users is None:
             return _json_error(403, "the worker has no web token (WIREWATCH_WEB_TOKEN)")
-        address = request.remote or ""
-        if site.failed.blocked(address):
-            return _json_error(429, "too many wrong tokens from this address: wait a minute",
-                               {"Retry-After": str(int(site.failed.window))})
         scheme, _, offered = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not config.auth.check_token(offered.strip()):
-            site.failed.record(address)
-            return _json_error(401, "send the web token as 'Authorization: Bearer <token>'",
+        user, wait = await bearer_user(
+            offered.strip() if scheme.lower() == "bearer" else "", token=site.auth.secret,
+            users=site.gate.users, limits=site.gate.limits, address=request.remote or "",
+            token_name=BOOTSTRAP_ADMIN)
+        if wait > 0:
+            seconds = str(max(1, int(wait + 0.999)))
+            return _json_error(429, f"too many wrong tokens from this address: wait {seconds} s",
+                               {"Retry-After": seconds})
+        if user is None:
+            return _json_error(401, "send the web token as 'Authorization: Bearer <token>' "
+                                    "(or an operator's API key)",
                                {"WWW-Authenticate": 'Bearer realm="wirewatch"'})
+        if not user.at_least("operator"):
+            return _json_error(403, f"sending dead letters back needs the operator role; "
+                                    f"{user.name} is {user.role}")
         try:
             place = _place(await request.json())
         except ValueError:
@@ -266,7 +292,8 @@ def operations_app(config: WebConfig) -> web.Application:
             return _json_error(exc.status, exc.text or exc.reason)
         return web.json_response({"stage": stage, "sent": True})
 
-    app = web.Application()
+    app = web.Application(middlewares=[site.gate.middleware])
+    app.on_startup.append(site.gate.start)
     app.router.add_get("/", dashboard)
     app.router.add_get("/metrics", metrics_view)
     app.router.add_get("/healthz", healthz)

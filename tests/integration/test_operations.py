@@ -368,7 +368,7 @@ def test_dashboard_in_headless_chromium(worker: dict[str, Any], tmp_path: Path) 
         assert "normalise" in driver.find_element(By.ID, "dlq-table").text
         assert not driver.find_elements(By.CSS_SELECTOR, "#dlq-table form")
         driver.get(f"{base}/login")
-        driver.find_element(By.NAME, "token").send_keys("letmein")
+        driver.find_element(By.NAME, "password").send_keys("letmein")
         driver.find_element(By.CSS_SELECTOR, "form button").click()
         wait.until(lambda d: d.title == "wirewatch: dashboard")
         driver.get(f"{base}/dlq")

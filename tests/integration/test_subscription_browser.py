@@ -116,7 +116,7 @@ def test_subscription_form_and_silences_in_headless_chromium(served: Served,
     base = served.base
     try:
         driver.get(f"{base}/login?next=/subscriptions/new")
-        driver.find_element(By.NAME, "token").send_keys(TOKEN)
+        driver.find_element(By.NAME, "password").send_keys(TOKEN)
         driver.find_element(By.CSS_SELECTOR, "form button").click()
         wait.until(lambda d: d.title == "wirewatch: new subscription")
 

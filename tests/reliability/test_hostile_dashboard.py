@@ -168,6 +168,7 @@ async def test_feed_text_on_the_dashboard_is_only_escaped_text(pages: dict[str, 
         assert str(escape(shown)) in text, shown  # as Jinja2's autoescape writes it
     assert "nosniff" in headers["X-Content-Type-Options"]
     assert "default-src 'self'" in headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in headers["Content-Security-Policy"]  # scripts need the nonce
 
 
 async def test_the_dashboard_links_to_no_script_or_data_url(pages: dict[str, Any]) -> None:

@@ -20,6 +20,7 @@ from wirewatch.cli.status import status
 from wirewatch.cli.subscriptions import subscriptions
 from wirewatch.cli.tail import tail
 from wirewatch.cli.taxonomy import taxonomy
+from wirewatch.cli.users import users
 from wirewatch.cli.version import version
 from wirewatch.cli.watchlist import watchlist
 from wirewatch.streams.eventloop import EventLoopError, install
@@ -30,7 +31,7 @@ class Root(Group):
     sections = (
         ("Start", ("run", "demo")),
         ("Cluster roles", ("connect", "worker", "deliver", "web")),
-        ("Configure", ("feeds", "subscriptions", "watchlist", "taxonomy", "config")),
+        ("Configure", ("feeds", "subscriptions", "users", "watchlist", "taxonomy", "config")),
         ("Inspect and recover", ("status", "tail", "replay", "archive", "dlq", "eval",
                                  "schemas", "version")),
     )
@@ -55,7 +56,7 @@ def _terminate(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
-for command in (run, demo, connect, worker, deliver, web, feeds, subscriptions, watchlist,
-                taxonomy, status, tail, replay, archive, dlq, eval_group, config, schemas,
-                version):
+for command in (run, demo, connect, worker, deliver, web, feeds, subscriptions, users,
+                watchlist, taxonomy, status, tail, replay, archive, dlq, eval_group, config,
+                schemas, version):
     main.add_command(command)

@@ -190,3 +190,51 @@ async def test_a_feed_page_shows_its_last_polls_newest_first(site: Any) -> None:
         assert page.count("<tr") == FETCHES_KEPT + 1  # the header row and each poll kept
         async with http.get(f"{base}/feeds/nothing-here") as response:
             assert response.status == 404
+
+
+async def test_scripts_run_only_with_a_nonce_fresh_for_each_response(site: Any) -> None:
+    base, _, _ = site()
+    nonces = []
+    async with session() as http:
+        for _ in range(2):
+            async with http.get(f"{base}/feeds") as response:
+                policy = response.headers["Content-Security-Policy"]
+                page = await response.text()
+            [nonce] = re.findall(r"script-src 'nonce-([^']+)'", policy)
+            assert "unsafe-inline" not in policy and f"style-src 'nonce-{nonce}'" in policy
+            assert re.findall(r'<script nonce="([^"]+)"', page) == [nonce]
+            assert " on" + "click=" not in page  # inline handlers would be refused
+            nonces.append(nonce)
+    assert nonces[0] != nonces[1]
+
+
+async def test_forms_sent_from_another_site_are_refused(site: Any) -> None:
+    base, registry, _ = site()
+    async with session() as http:
+        async with http.post(f"{base}/login", data={"token": TOKEN},
+                             headers={"Origin": "https://evil.example"}) as response:
+            assert response.status == 403  # no logging in a victim as the attacker
+        csrf = await logged_in(http, base)
+        form = {"csrf": csrf, "url": "https://x.example/rss"}
+        for headers in ({"Origin": "https://evil.example"}, {"Origin": "null"},
+                        {"Referer": "https://evil.example/page"}):
+            async with http.post(f"{base}/feeds", data=form, headers=headers) as response:
+                assert response.status == 403, headers
+                assert "another site" in await response.text()
+        assert await registry.list() == []
+        host = base.removeprefix("http://")
+        async with http.post(f"{base}/feeds", data=form,
+                             headers={"Origin": f"http://{host}"}) as response:
+            assert response.status == 200  # the same site, as a browser says it
+        assert [spec.url for spec in await registry.list()] == ["https://x.example/rss"]
+
+
+async def test_session_cookies_are_secure_behind_a_proxy_that_says_https(site: Any) -> None:
+    base, _, _ = site()
+    async with aiohttp.ClientSession() as http:
+        for proto, secure in (("", False), ("https", True)):
+            async with http.post(f"{base}/login", data={"token": TOKEN},
+                                 headers={"X-Forwarded-Proto": proto} if proto else {},
+                                 allow_redirects=False) as response:
+                cookie = response.headers["Set-Cookie"]
+            assert ("Secure" in cookie) is secure and "HttpOnly" in cookie

@@ -25,7 +25,7 @@ from wirewatch.alerts.subscriptions import Subscription, from_mapping
 from wirewatch.alerts.vocabulary import Vocabulary
 from wirewatch.streams.events.log import EventLog
 from wirewatch.streams.ops.activity import Activity
-from wirewatch.streams.ops.auth import WebAuth, local_path
+from wirewatch.streams.ops.auth import BOOTSTRAP_ADMIN, WebAuth, local_path
 from wirewatch.streams.ops.monitor import Monitor
 from wirewatch.streams.ops.subscription_form import BLANK, form_to_mapping, subscription_to_form
 from wirewatch.streams.ops.subscription_pages import SubscriptionPagesConfig
@@ -276,7 +276,8 @@ def test_sessions_expire_and_are_signed() -> None:
             self.cookies = {"wirewatch_session": value}
             self.headers: dict[str, str] = {}
 
-    assert auth.user_of(Request(cookie)) == "token"  # type: ignore[arg-type]
+    assert auth.user_of(Request(cookie)) == BOOTSTRAP_ADMIN  # type: ignore[arg-type]
+    assert auth.user_of(Request(auth.new_session("ana"))) == "ana"  # type: ignore[arg-type]
     assert auth.csrf(Request(cookie)) != auth.csrf(Request(auth.new_session()))  # type: ignore[arg-type]
     # The last hex digit of the signature changed (to another digit: one cookie in 16 ends
     # in "0", which made a fixed replacement no change at all).
@@ -317,17 +318,18 @@ def test_form_mistakes_name_the_field(change: dict[str, str], message: str) -> N
         form_to_mapping(FORM, [])
 
 
-def test_failed_logins_block_an_address_for_a_while() -> None:
-    from wirewatch.streams.ops.auth import FailedLogins
+async def test_failed_logins_back_off_one_address_and_account_for_a_while() -> None:
+    from wirewatch.alerts.logins import LoginLimits, LoginPolicy
 
     now = [0.0]
-    failed = FailedLogins(limit=3, window=60, clock=lambda: now[0])
+    limits = LoginLimits(policy=LoginPolicy(free=3, base=60), clock=lambda: now[0])
     for _ in range(3):
-        assert not failed.blocked("10.0.0.1")
-        failed.record("10.0.0.1")
-    assert failed.blocked("10.0.0.1") and not failed.blocked("10.0.0.2")
+        assert await limits.wait("10.0.0.1", "") == 0
+        await limits.failed("10.0.0.1", "")
+    assert await limits.wait("10.0.0.1", "") == 60
+    assert await limits.wait("10.0.0.2", "") == 0 and await limits.wait("10.0.0.1", "ana") == 0
     now[0] += 61
-    assert not failed.blocked("10.0.0.1")
+    assert await limits.wait("10.0.0.1", "") == 0
 
 
 async def test_guessing_the_token_is_throttled(serve: Any) -> None:
