@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import TypeVar
@@ -20,7 +19,7 @@ from typing import TypeVar
 import redis.asyncio as aioredis
 import redis.exceptions
 from wirewatch.connectors.feeds_file import FeedSpec
-from wirewatch.connectors.poller import FeedPoller
+from wirewatch.connectors.poller import FeedPoller, poll_with_refresh
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -129,25 +128,20 @@ async def _poll_until_lost(poller: FeedPoller, lease: ShardLease,
         await asyncio.sleep(lease.renew_every)
         return
     status.feed_ids = [spec.feed_id for spec in poller.feeds]
-    polling = asyncio.create_task(poller.run_forever())
-    refreshed = time.monotonic()
-    try:
-        while not polling.done():
-            await asyncio.wait({polling}, timeout=lease.renew_every)
-            if not await _attempt(lease.renew, False):
-                log.error("lost the lease on shard %s: polls stop", status.shard)
-                return
-            if time.monotonic() - refreshed >= refresh_seconds:
-                refreshed = time.monotonic()
-                try:
-                    poller.replace_feeds(await feeds())
-                    status.feed_ids = [spec.feed_id for spec in poller.feeds]
-                except Exception:  # noqa: BLE001 - keep polling the feeds we have
-                    log.exception("could not re-read the feed registry")
-        polling.result()  # run_forever only ends by raising: let it out
-    finally:
-        polling.cancel()
-        await asyncio.gather(polling, return_exceptions=True)
+
+    async def current() -> list[FeedSpec]:
+        found = await feeds()
+        status.feed_ids = [spec.feed_id for spec in found]
+        return found
+
+    async def still_held() -> bool:
+        if await _attempt(lease.renew, False):
+            return True
+        log.error("lost the lease on shard %s: polls stop", status.shard)
+        return False
+
+    await poll_with_refresh(poller, current, refresh_seconds, check_every=lease.renew_every,
+                            still_ours=still_held)
 
 
 async def _attempt(call: Callable[[], Awaitable[T]], failed: T) -> T:

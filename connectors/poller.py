@@ -298,30 +298,41 @@ def _forget(in_flight: dict[str, asyncio.Task[PollOutcome]], feed_id: str,
 
 
 async def poll_with_refresh(poller: FeedPoller, feeds: Callable[[], Awaitable[list[FeedSpec]]],
-                            refresh_seconds: float) -> None:
-    """Poll forever, re-reading the feeds every `refresh_seconds`: feeds added or removed
-    while running are polled or dropped without a restart. Cancelled to stop."""
+                            refresh_seconds: float, *, check_every: float | None = None,
+                            still_ours: Callable[[], Awaitable[bool]] | None = None) -> None:
+    """Poll forever, re-reading the feeds every `refresh_seconds`: feeds added, removed,
+    disabled or enabled while running are polled or dropped without a restart. With
+    `still_ours` (a shard lease's renewal), asked every `check_every` seconds, the polls
+    stop and this returns as soon as it says no. Cancelled to stop."""
     polling = asyncio.create_task(poller.run_forever())
+    refreshed = time.monotonic()
     try:
         while not polling.done():
-            await asyncio.wait({polling}, timeout=refresh_seconds)
+            await asyncio.wait({polling}, timeout=check_every or refresh_seconds)
             if polling.done():
                 break
-            try:
-                current = await feeds()
-            except Exception:  # noqa: BLE001 - Redis down: keep polling the feeds we have
-                log.exception("could not re-read the feeds; keeping the current ones")
-                continue
-            before, after = {s.feed_id for s in poller.feeds}, {s.feed_id for s in current}
-            if before != after:
-                log.warning("feeds changed: %d added, %d removed", len(after - before),
-                            len(before - after), extra={
-                                "added": sorted(s.url for s in current
-                                                if s.feed_id not in before),
-                                "removed": sorted(s.url for s in poller.feeds
-                                                  if s.feed_id not in after)})
-            poller.replace_feeds(current)
+            if still_ours is not None and not await still_ours():
+                return
+            if check_every is None or time.monotonic() - refreshed >= refresh_seconds:
+                refreshed = time.monotonic()
+                await _refresh(poller, feeds)
         polling.result()  # run_forever only ends by raising: let it out
     finally:
         polling.cancel()
         await asyncio.gather(polling, return_exceptions=True)
+
+
+async def _refresh(poller: FeedPoller, feeds: Callable[[], Awaitable[list[FeedSpec]]]) -> None:
+    try:
+        current = await feeds()
+    except Exception:  # noqa: BLE001 - Redis down: keep polling the feeds we have
+        log.exception("could not re-read the feeds; keeping the current ones")
+        return
+    before, after = {s.feed_id for s in poller.feeds}, {s.feed_id for s in current}
+    if before != after:
+        log.warning("feeds changed: %d added, %d removed", len(after - before),
+                    len(before - after), extra={
+                        "added": sorted(s.url for s in current if s.feed_id not in before),
+                        "removed": sorted(s.url for s in poller.feeds
+                                          if s.feed_id not in after)})
+    poller.replace_feeds(current)
