@@ -30,11 +30,32 @@ from wirewatch.alerts.notifiers.email import EmailNotifier, SmtpServer, plain_ad
 from wirewatch.alerts.notifiers.slack_api import SlackApiNotifier
 from wirewatch.alerts.notifiers.slack_webhook import SlackWebhookNotifier
 from wirewatch.alerts.notifiers.webhook import WebhookNotifier
-from wirewatch.connectors.yaml_file import read_yaml
+from wirewatch.connectors.yaml_file import line_of, read_yaml, unknown_key_message
 
 KINDS = frozenset({"console", "slack-webhook", "slack-api", "email", "webhook"})
 DEFAULT_PACE = {"slack-webhook": 1.0, "slack-api": 1.0}  # Slack: about one message a second
 SLACK_API_URL = "https://slack.com/api/"
+# The keys each kind of channel reads (a typo such as `url_evn` is refused, not lost).
+_COMMON_KEYS = ("id", "kind", "pace_seconds")
+KIND_KEYS = {
+    "slack-webhook": ("url", "url_env"),
+    "slack-api": ("token", "token_env", "channel"),
+    "email": ("to",),
+    "webhook": ("url", "url_env", "secret", "secret_env"),
+}
+SMTP_KEYS = ("host", "port", "security", "username", "password", "password_env", "sender",
+             "timeout_seconds", "ca_file")
+TOP_KEYS = ("smtp", "channels")
+
+
+def _refuse_unknown(entry: Mapping[Any, Any], known: tuple[str, ...], where: str) -> None:
+    """`where` is "file: channel 'x'"; read from a file, the key's line follows the file."""
+    for key in entry:
+        if key not in known:
+            line = line_of(entry, key)
+            file, _, rest = where.partition(": ")
+            at = f"{file}:{line}: {rest}" if line and rest else where
+            raise ChannelError(f"{at}: {unknown_key_message(key, known)}")
 
 
 @dataclass(frozen=True)
@@ -101,6 +122,7 @@ def _secret(entry: Mapping[str, Any], key: str, where: str, env: Mapping[str, st
 def _smtp(entry: Any, where: str, env: Mapping[str, str]) -> SmtpServer:
     if not isinstance(entry, dict) or not entry.get("host"):
         raise ChannelError(f"{where}: email channels need an 'smtp:' mapping with a 'host'")
+    _refuse_unknown(entry, SMTP_KEYS, f"{where}: smtp")
     security = str(entry.get("security", "starttls"))
     if security not in ("starttls", "tls", "none"):
         raise ChannelError(f"{where}: smtp security must be starttls, tls or none")
@@ -121,6 +143,7 @@ def parse_channels(document: Any, where: str,
         document = {}
     if not isinstance(document, dict) or not isinstance(document.get("channels", []), list):
         raise ChannelError(f"{where} needs a top-level 'channels:' list")
+    _refuse_unknown(document, TOP_KEYS, where)
     specs: dict[str, ChannelSpec] = {"console": ChannelSpec("console", "console")}
     needs_smtp = False
     for position, entry in enumerate(document.get("channels") or []):
@@ -133,6 +156,7 @@ def parse_channels(document: Any, where: str,
             raise ChannelError(f"{here} is defined twice (console is built in)")
         if kind not in KINDS - {"console"}:
             raise ChannelError(f"{here}: kind must be one of {sorted(KINDS - {'console'})}")
+        _refuse_unknown(entry, _COMMON_KEYS + KIND_KEYS[kind], here)
         settings: dict[str, Any] = {}
         if kind in ("slack-webhook", "webhook"):
             url = _secret(entry, "url", here, env) or ""
@@ -169,4 +193,5 @@ def load_channels(path: Path | None, env: Mapping[str, str] | None = None) -> Ch
     """Channels from a YAML file; without a file, only `console`."""
     if path is None:
         return parse_channels({}, "(no channels file)", env)
-    return parse_channels(read_yaml(path, ChannelError, "channels file"), str(path), env)
+    return parse_channels(read_yaml(path, ChannelError, "channels file", located=True),
+                          str(path), env)

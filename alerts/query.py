@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -16,6 +17,20 @@ FIELDS = frozenset({"entity", "topic", "source"})
 MAX_DEPTH = 50
 _TOKEN = re.compile(r'\s*(?:(\()|(\))|([A-Za-z_]+):("(?:[^"\\]|\\.)*"|[^\s()]+)|(\S+))')
 _QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
+# NUL and the other control characters (tab and line breaks are whitespace), and the bidi
+# embeddings, overrides and isolates: these make a name or a query display as something
+# other than what it is ("Trojan Source"), in the pages, the CLI and the alerts.
+_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def forbidden_character(text: str) -> str | None:
+    """Why `text` cannot be used as a name or query ("U+202E at column 4"), or None."""
+    found = _FORBIDDEN.search(text)
+    if found is None:
+        return None
+    character = found.group()
+    name = unicodedata.name(character, "control character")
+    return f"{name} (U+{ord(character):04X}) at column {found.start() + 1}"
 
 
 @dataclass(frozen=True)
@@ -51,6 +66,9 @@ class _Token(NamedTuple):
 
 
 def _tokens(text: str) -> list[_Token]:
+    problem = forbidden_character(text)
+    if problem:
+        raise QueryError(f"{problem} is not allowed in a query")
     tokens: list[_Token] = []
     position = 0
     while position < len(text):

@@ -9,9 +9,9 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from wirewatch.alerts.errors import QueryError, SubscriptionError
-from wirewatch.alerts.query import Node, parse_query
+from wirewatch.alerts.query import Node, forbidden_character, parse_query
 from wirewatch.alerts.vocabulary import Vocabulary, check_query
-from wirewatch.connectors.yaml_file import read_yaml
+from wirewatch.connectors.yaml_file import LocatedList, line_of, read_yaml, unknown_key_message
 
 _SLUG = re.compile(r"[^a-z0-9]+")
 _CHANNEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -118,6 +118,10 @@ class Subscription:
                update_after_outlets: int | None = 5,
                update_on_new_headline: bool = True, per: str = NEW_PER,
                update_after_stories: int = 3) -> Subscription:
+        problem = forbidden_character(name)
+        if problem:
+            raise SubscriptionError(f"subscription {name!r}: {problem} is not allowed in a "
+                                    "name")
         try:
             parsed = parse_query(query)
         except QueryError as exc:
@@ -181,20 +185,45 @@ def slugify(name: str) -> str:
     return slug
 
 
+# What a subscriptions file entry may hold: what `Subscription.to_dict` writes.
+FILE_KEYS = ("id", "name", "owner", "query", "channels", "schedule", "min_salience",
+             "update_after_outlets", "update_on_new_headline", "per", "update_after_stories")
+SCHEDULE_KEYS = ("mode", "at", "timezone", "quiet_hours", "rate_cap_per_hour",
+                 "group_wait_seconds", "group_interval_seconds")
+
+
 def load_subscriptions(path: Path) -> list[Subscription]:
-    """Read a YAML file with a top-level `subscriptions:` list; ids must be unique."""
-    document = read_yaml(path, SubscriptionError, "subscriptions file")
+    """Read a YAML file with a top-level `subscriptions:` list; ids must be unique, and keys
+    an entry does not know (a typo) are refused with the entry's line and the closest key."""
+    document = read_yaml(path, SubscriptionError, "subscriptions file", located=True)
     entries = document.get("subscriptions") if isinstance(document, dict) else None
     if not isinstance(entries, list):
         raise SubscriptionError(f"subscriptions file {path} needs a top-level "
                                 "'subscriptions:' list")
-    subscriptions = [from_mapping(entry, f"{path}: subscriptions[{i}]")
-                     for i, entry in enumerate(entries)]
+    subscriptions = []
+    lines = entries.lines if isinstance(entries, LocatedList) else []
+    for i, entry in enumerate(entries):
+        line = line_of(entry) or (lines[i] if i < len(lines) else None)
+        where = f"{path}:{line}: subscriptions[{i}]" if line else f"{path}: subscriptions[{i}]"
+        if isinstance(entry, dict):
+            _refuse_unknown(entry, FILE_KEYS, path, f"subscriptions[{i}]")
+            if isinstance(entry.get("schedule"), dict):
+                _refuse_unknown(entry["schedule"], SCHEDULE_KEYS, path,
+                                f"subscriptions[{i}].schedule")
+        subscriptions.append(from_mapping(entry, where))
     ids = [s.id for s in subscriptions]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
         raise SubscriptionError(f"{path}: duplicate subscription ids {duplicates}")
     return subscriptions
+
+
+def _refuse_unknown(entry: dict[Any, Any], known: tuple[str, ...], path: Path,
+                    where: str) -> None:
+    for key in entry:
+        if key not in known:
+            raise SubscriptionError(f"{path}:{line_of(entry, key)}: {where}: "
+                                    f"{unknown_key_message(key, known)}")
 
 
 def from_mapping(entry: Any, where: str = "subscription", *,
@@ -216,8 +245,7 @@ def from_mapping(entry: Any, where: str = "subscription", *,
     schedule = entry.get("schedule") or {}
     if not isinstance(schedule, dict):
         raise SubscriptionError(f"{where}: schedule must be a mapping")
-    unknown = set(schedule) - {"mode", "at", "timezone", "quiet_hours", "rate_cap_per_hour",
-                               "group_wait_seconds", "group_interval_seconds"}
+    unknown = set(schedule) - set(SCHEDULE_KEYS)
     if unknown:
         raise SubscriptionError(f"{where}: unknown schedule key(s) {sorted(unknown)}")
     try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,9 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 from wirewatch.connectors.errors import FeedFileError
 from wirewatch.connectors.identity import feed_id
-from wirewatch.connectors.yaml_file import read_yaml
+from wirewatch.connectors.yaml_file import LocatedList, line_of, read_yaml, unknown_key_message
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -27,32 +31,66 @@ class FeedSpec:
         return feed_id(self.url)
 
 
-def spec_from_mapping(entry: Any, where: str) -> FeedSpec:
+FEED_KEYS = ("url", "name", "interval_seconds")
+
+
+def spec_from_mapping(entry: Any, where: str, *, lenient: bool = False,
+                      file: Path | None = None, line: int | None = None) -> FeedSpec:
+    """A FeedSpec from a feeds-file entry (a URL string or a mapping); `where` starts every
+    error, after "file:line: " when the entry comes from a file. Unknown keys are refused,
+    or with `lenient` logged and skipped."""
+
+    def at(key: str | None = None) -> str:
+        found = line_of(entry, key) or line  # the key's own line, else the entry's
+        if file is None:
+            return where
+        return f"{file}:{found}: {where}" if found else f"{file}: {where}"
+
     if isinstance(entry, str):
         entry = {"url": entry}
     if not isinstance(entry, dict) or not isinstance(entry.get("url"), str):
-        raise FeedFileError(f"{where}: each feed needs a 'url' string, got {entry!r}")
+        raise FeedFileError(f"{at()}: each feed needs a 'url' string, got {_short(entry)}")
+    for key in entry:
+        if key not in FEED_KEYS:
+            message = f"{at(key)}: {unknown_key_message(key, FEED_KEYS)}"
+            if not lenient:
+                raise FeedFileError(message)
+            log.warning("ignoring %s", message)
     url = entry["url"].strip()
     if not url.startswith(("http://", "https://")):
-        raise FeedFileError(f"{where}: feed url must be http(s), got {url!r}")
+        raise FeedFileError(f"{at('url')}: feed url must be http(s), got {url!r}")
     interval = entry.get("interval_seconds")
     if interval is not None and (isinstance(interval, bool) or not isinstance(interval, int | float)
                                  or not 0 < interval < float("inf")):  # also refuses NaN
-        raise FeedFileError(f"{where}: interval_seconds must be a positive number")
+        raise FeedFileError(f"{at('interval_seconds')}: interval_seconds must be a positive "
+                            f"number, got {_short(interval)}")
     return FeedSpec(url=url, name=str(entry.get("name") or ""), interval_seconds=interval)
 
 
-def load_feeds(path: Path) -> list[FeedSpec]:
-    """Read a feeds file: YAML with a top-level `feeds:` list, or OPML (by extension)."""
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}..."
+
+
+def load_feeds(path: Path, *, lenient: bool = False) -> list[FeedSpec]:
+    """Read a feeds file: YAML with a top-level `feeds:` list, or OPML (by extension).
+
+    Keys an entry does not know (a typo such as `nmae:`) are refused with the file, the
+    entry, the line and the closest known key; `lenient` logs them and reads on.
+    """
     if path.suffix.lower() in {".opml", ".xml"}:
         return load_opml(path)
-    document = read_yaml(path, FeedFileError, "feeds file")
+    document = read_yaml(path, FeedFileError, "feeds file", located=True)
     if not isinstance(document, dict) or not isinstance(document.get("feeds"), list):
-        raise FeedFileError(f"feeds file {path} needs a top-level 'feeds:' list")
-    specs = [
-        spec_from_mapping(entry, f"{path}: feeds[{index}]")
-        for index, entry in enumerate(document["feeds"])
-    ]
+        close = difflib.get_close_matches("feeds", [str(k) for k in document], n=1) \
+            if isinstance(document, dict) else []
+        hint = f" (found {close[0]!r}: a typo?)" if close else ""
+        raise FeedFileError(f"feeds file {path} needs a top-level 'feeds:' list{hint}")
+    entries = document["feeds"]
+    lines = entries.lines if isinstance(entries, LocatedList) else []
+    specs = [spec_from_mapping(entry, f"feeds[{index}]", lenient=lenient, file=path,
+                               line=lines[index] if index < len(lines) else None)
+             for index, entry in enumerate(entries)]
     return unique_feeds(specs)
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urljoin
 
 import aiohttp
-from wirewatch.connectors.errors import FetchError
+from wirewatch.connectors.errors import BlockedAddressError, FetchError
 from wirewatch.connectors.guard import AddressPolicy, GuardedResolver, http_target
 
 USER_AGENT = "wirewatch/0.1 (news feed fetcher; conditional GET, polite polling)"
@@ -90,38 +91,58 @@ async def _fetch(
         headers["If-None-Match"] = validators.etag
     if validators.last_modified:
         headers["If-Modified-Since"] = validators.last_modified
-    current = url
+    current, previous = url, ""
     for _hop in range(MAX_REDIRECTS + 1):
-        target = http_target(current)
-        if target is None or target.host is None:
-            raise FetchError(f"unsupported URL {current!r}", retryable=False)
-        policy.check(target.host)
-        async with session.get(target, headers=headers, allow_redirects=False) as response:
-            if response.status in _REDIRECT_CODES:
-                location = response.headers.get("Location")
-                if not location:
-                    raise FetchError("redirect without Location", status=response.status)
-                current = urljoin(current, location)
-                continue
-            body = b""
-            if response.status == 200:
-                body = await _read_capped(response, limits.max_body_bytes)
-            return FetchResult(
-                status=response.status,
-                url=current,
-                body=body,
-                content_type=response.headers.get("Content-Type", ""),
-                validators=Validators(
-                    etag=response.headers.get("ETag") or validators.etag,
-                    last_modified=response.headers.get("Last-Modified")
-                    or validators.last_modified,
-                ),
-                cache_control=response.headers.get("Cache-Control"),
-                expires=response.headers.get("Expires"),
-                retry_after=response.headers.get("Retry-After"),
-                elapsed_seconds=time.monotonic() - started,
-            )
-    raise FetchError(f"more than {MAX_REDIRECTS} redirects from {url}", retryable=False)
+        try:
+            async with _get(session, current, policy, headers) as response:
+                if response.status in _REDIRECT_CODES:
+                    location = response.headers.get("Location")
+                    if not location:
+                        raise FetchError(f"redirect without Location from {current}",
+                                         status=response.status)
+                    current, previous = urljoin(current, location), current
+                    continue
+                body = b""
+                if response.status == 200:
+                    body = await _read_capped(response, limits.max_body_bytes)
+                return FetchResult(
+                    status=response.status,
+                    url=current,
+                    body=body,
+                    content_type=response.headers.get("Content-Type", ""),
+                    validators=Validators(
+                        etag=response.headers.get("ETag") or validators.etag,
+                        last_modified=response.headers.get("Last-Modified")
+                        or validators.last_modified,
+                    ),
+                    cache_control=response.headers.get("Cache-Control"),
+                    expires=response.headers.get("Expires"),
+                    retry_after=response.headers.get("Retry-After"),
+                    elapsed_seconds=time.monotonic() - started,
+                )
+        except BlockedAddressError as exc:
+            if not previous:
+                raise
+            # The operator must see where the feed tried to send us, not only where it lives.
+            raise BlockedAddressError(f"redirect from {previous} to {current} refused: "
+                                      f"{exc}") from exc
+        except FetchError as exc:
+            if not previous or exc.status is not None:
+                raise
+            raise FetchError(f"redirect from {previous} to {current} refused: {exc}",
+                             retryable=exc.retryable) from exc
+    raise FetchError(f"more than {MAX_REDIRECTS} redirects from {url}: the last, from "
+                     f"{previous} to {current}, was not followed", retryable=False)
+
+
+def _get(session: aiohttp.ClientSession, url: str, policy: AddressPolicy,
+         headers: dict[str, str]) -> Any:
+    """One request, never a redirect followed: the URL and any IP literal checked first."""
+    target = http_target(url)
+    if target is None or target.host is None:
+        raise FetchError(f"unsupported URL {url!r}", retryable=False)
+    policy.check(target.host)
+    return session.get(target, headers=headers, allow_redirects=False)
 
 
 async def _read_capped(response: aiohttp.ClientResponse, cap: int) -> bytes:

@@ -9,6 +9,12 @@ RESPONSES = Counter("wirewatch_feed_responses", "Feed fetches by HTTP status (0:
                     ["status"])
 ERRORS = Counter("wirewatch_feed_errors", "Failed polls by error class.", ["error_class"])
 PUBLISHED = Counter("wirewatch_feed_items_published", "Items published to news.raw.v1.")
+LINK_DROP_REASONS = ("unsafe_scheme", "private_address", "invalid_url")
+LINKS_DROPPED = Counter("wirewatch_feed_item_links_dropped",
+                        "Item links the connector dropped (the item is kept, with a note), by "
+                        "reason: unsafe_scheme (not http or https), private_address, "
+                        "invalid_url.",
+                        ["reason"])
 
 # The error classes the poller records (connectors.poller): the fetch errors by class name,
 # a status other than 200/304, and a feed that did not parse. A crash records its
@@ -25,3 +31,5 @@ def initialise() -> None:
         ERRORS.labels(error_class)
     for status in KNOWN_STATUSES:
         RESPONSES.labels(status)
+    for reason in LINK_DROP_REASONS:
+        LINKS_DROPPED.labels(reason)

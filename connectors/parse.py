@@ -13,6 +13,7 @@ from typing import Any
 
 import feedparser
 import feedparser_rs
+from wirewatch.connectors.charset import to_utf8
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,14 @@ class ParsedEntry:
     content: str
     author: str | None
     published: datetime | None
+    link_problem: str | None = None  # why the entry's link was dropped (items.link_problem)
+
+
+# feedparser-rs empties item links to loopback and private hosts (and says nothing).
+PRIVATE_LINK = "private address"
+# Up to this size a feed with such links is read again by feedparser to name them; beyond,
+# the second (pure Python, ~15x slower) parse could cost the feed its parse timeout.
+_RESTORE_LINKS_MAX_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -45,11 +54,20 @@ def parse_feed(body: bytes, content_type: str = "") -> ParsedFeed:
 
     XML feeds go to feedparser-rs (Rust, about 15x faster than feedparser, with a stricter
     sanitiser); feedparser gets a second try when it raises or finds no entries, since it
-    reads some rare formats feedparser-rs drops (CDF, RSS 0.93/0.94, prefixed RSS).
+    reads some rare formats feedparser-rs drops (CDF, RSS 0.93/0.94, prefixed RSS). Both
+    get UTF-8: the body is decoded by its HTTP charset, its XML declaration or, failing
+    those, a detected encoding (noted in `error`).
     """
     body = bytes(body)  # feedparser-rs would fetch a str that looks like a URL
-    if "json" in content_type.lower() or body.lstrip().startswith(b"{"):
-        return _guarded(_parse_json_feed, body)
+    is_json = "json" in content_type.lower() or body.lstrip().startswith(b"{")
+    body, note = to_utf8(body, content_type, detect=not is_json)
+    parsed = _guarded(_parse_json_feed, body) if is_json else _parse_xml(body)
+    if note:
+        parsed = replace(parsed, error=f"{parsed.error}; {note}" if parsed.error else note)
+    return parsed
+
+
+def _parse_xml(body: bytes) -> ParsedFeed:
     first = _guarded(_parse_with_feedparser_rs, body)
     if first.entries:
         return first
@@ -93,10 +111,27 @@ def _parse_with_feedparser_rs(body: bytes) -> ParsedFeed:
         # (with its allow-list) decides about those, so read the links with feedparser.
         full = _parse_with_feedparser(body)
         parsed = replace(parsed, hub_urls=full.hub_urls, self_url=parsed.self_url or full.self_url)
+    if len(body) <= _RESTORE_LINKS_MAX_BYTES and any(e.link_problem for e in parsed.entries):
+        parsed = replace(parsed, entries=_original_links(parsed.entries,
+                                                         _parse_with_feedparser(body).entries))
     if parsed.error is None and (problem := _byte_problem(body)):
         # feedparser-rs repairs these silently; the feed's owner should still hear of it.
         return replace(parsed, error=problem)
     return parsed
+
+
+def _original_links(entries: list[ParsedEntry], full: list[ParsedEntry]) -> list[ParsedEntry]:
+    """Entries with the links feedparser-rs emptied put back as feedparser read them, so
+    that the connector judges (and names) them as it does every link; an entry feedparser
+    does not match keeps the bare PRIVATE_LINK note, one it reads without a link none."""
+    restored = []
+    for index, entry in enumerate(entries):
+        other = full[index] if index < len(full) else None
+        if entry.link_problem and other is not None \
+                and entry.title in (other.title, html.unescape(other.title)):
+            entry = replace(entry, url=other.url, link_problem=None)
+        restored.append(entry)
+    return restored
 
 
 def _parse_with_feedparser(body: bytes) -> ParsedFeed:
@@ -153,14 +188,18 @@ def _entry_from_feedparser(entry: Any, unescape_titles: bool) -> ParsedEntry:
             published = datetime.fromtimestamp(calendar.timegm(published_struct), tz=UTC)
         except (ValueError, OverflowError, OSError):  # year 0 or past 9999: no date
             published = None
+    url = entry.get("link") or None
+    blanked = url is None and any(hasattr(link, "get") and link.get("href") == ""
+                                  for link in entry.get("links") or [])
     return ParsedEntry(
         guid=entry.get("id") or None,
-        url=entry.get("link") or None,
+        url=url,
         title=html.unescape(title) if unescape_titles else title,
         summary=str(entry.get("summary") or ""),
         content=content,
         author=entry.get("author") or None,
         published=published,
+        link_problem=PRIVATE_LINK if blanked else None,
     )
 
 

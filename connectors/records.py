@@ -30,6 +30,9 @@ class RawItem(msgspec.Struct, frozen=True, kw_only=True):
     published: datetime | None = None
     content_hash: str = ""
     is_update: bool = False
+    # Why the connector changed the item, e.g. "link dropped: javascript: links are not kept
+    # (only http and https)" (added within v1: "" in records written before notes).
+    note: str = ""
 
 
 _encoder = msgspec.json.Encoder()

@@ -62,6 +62,15 @@ def test_bad_input_is_refused_with_a_clear_error(redis_server, unique, tmp_path:
     refused = wirewatch("feeds", "import", str(hostile), **env)
     assert refused.returncode != 0 and "not valid or safe XML" in refused.stderr
     assert wirewatch("feeds", "list", "--json", **env).stdout == ""
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("feeds:\n  - url: https://x.example/rss\n    nmae: X\n")
+    refused = wirewatch("feeds", "import", str(typo), **env)
+    assert refused.returncode != 0 and "typo.yaml:3:" in refused.stderr
+    assert "did you mean 'name'?" in refused.stderr
+    lenient = wirewatch("feeds", "import", "--lenient", str(typo), **env)
+    assert lenient.returncode == 0 and "unknown key 'nmae'" in lenient.stderr
+    assert [json.loads(line)["url"] for line in wirewatch(
+        "feeds", "list", "--json", **env).stdout.splitlines()] == ["https://x.example/rss"]
 
 
 def test_check_prints_items_of_a_local_feed_without_publishing():

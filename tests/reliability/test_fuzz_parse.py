@@ -110,6 +110,10 @@ def check_schema(feed: ParsedFeed) -> list[RawItem]:
     for item in items:
         assert decode_raw_item(encode_raw_item(item)) == item
         assert item.published is None or item.published <= NOW + timedelta(minutes=10)
+        # Only http(s) links leave the connector; a dropped one leaves a note instead.
+        assert item.url == "" or item.url.startswith(("http://", "https://")), item.url
+        assert item.original_url is None or item.original_url.lower().startswith(
+            ("http://", "https://")), item.original_url
     return items
 
 
@@ -127,6 +131,36 @@ def test_any_body_parses_to_the_schema_without_raising(body: bytes, content_type
     check_schema(feed)
     if body == YEAR_ZERO_ATOM:
         assert [entry.title for entry in feed.entries] == ["a", "b"]
+
+
+# Links as hostile feeds write them: schemes in any case, behind spaces and controls.
+_SCHEMES = st.sampled_from(["javascript", "JavaScript", "data", "DATA", "file", "vbscript",
+                            "http", "HTTPS", "ftp", "java\tscript", ""])
+_LINKS = st.builds(lambda before, scheme, rest: f"{before}{scheme}:{rest}" if scheme
+                   else f"{before}{rest}",
+                   st.text(st.sampled_from(" \t\n\x00\x01\x1f"), max_size=3), _SCHEMES,
+                   st.sampled_from(["//example.com/a", "alert(1)", "//10.0.0.1/x",
+                                    "//[::1]/", "text/html,<b>", "///etc/passwd", "/relative",
+                                    "//localhost:8080/"]))
+
+
+@given(st.lists(_LINKS, min_size=1, max_size=5), st.booleans())
+def test_only_http_links_leave_the_connector(links: list[str], as_json: bool) -> None:
+    if as_json:
+        body = json.dumps({"version": "https://jsonfeed.org/version/1.1", "items": [
+            {"id": str(i), "url": link, "title": f"t{i}"} for i, link in enumerate(links)]})
+    else:
+        body = '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>' + "".join(
+            f"<item><guid>{i}</guid><title>t{i}</title><link>"
+            f"{''.join(c if c.isprintable() or c in chr(9) + chr(10) else '' for c in link)}"
+            "</link></item>" for i, link in enumerate(links)) + "</channel></rss>"
+        body = body.replace("&", "&amp;").replace("<b>", "&lt;b&gt;")
+    for item in check_schema(parse_feed(body.encode(), "")):
+        if item.url:
+            assert "10.0.0.1" not in item.url and "[::1]" not in item.url
+            assert "localhost" not in item.url
+        else:
+            assert item.note == "" or item.note.startswith("link dropped: ")
 
 
 # --- JSON Feed: one bad item must not cost the others -----------------------------------

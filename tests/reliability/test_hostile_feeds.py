@@ -253,6 +253,8 @@ async def rig(broker: Any, redis_server: str,
     secret_file = tmp_path_factory.mktemp("xxe") / "secret.txt"
     secret_file.write_text(SECRET + "\n")
     app = make_app()
+    app.router.add_get("/unsafe-links", _unsafe_links)
+    app.router.add_get("/legacy/{encoding}", _legacy_encoding)
     redis_client = aioredis.Redis.from_url(redis_server)
     producer = new_producer(broker.bootstrap, idempotent=broker.idempotent,
                             client_id="hostile-feeds")
@@ -303,9 +305,40 @@ def build_poller(rig: Rig, feeds: list[FeedSpec], prefix: str, max_body: int) ->
         parse=rig.parser.parse)
 
 
+# --- feeds of this file's own ---------------------------------------------------------------
+
+# Item links no reader should be handed, each behind the kind of disguise browsers undo.
+UNSAFE_LINKS = ("javascript:alert(document.cookie)", "  JavaScript:alert(1)",
+                " java&#9;script:alert(1)", "DATA:text/html;base64,PHNjcmlwdD4=",
+                "file:///etc/passwd", "http://10.0.0.1/admin", "http://[::1]/admin")
+HEADLINES = {"big5": ("台灣央行宣布升息半碼以抑制通膨", "颱風逼近東部沿海 民眾做好防颱準備"),
+             "euc-jp": ("日本銀行が金利を引き上げると発表しました", "東京株式市場は大幅に反発")}
+
+
+async def _unsafe_links(request: web.Request) -> web.Response:
+    items = "".join(f"<item><title>Unsafe {i}</title><link>{link}</link><guid>u{i}</guid>"
+                    "</item>" for i, link in enumerate(UNSAFE_LINKS))
+    items += "<item><title>Safe</title><link>https://ok.example/a</link><guid>s</guid></item>"
+    return web.Response(body=f'<?xml version="1.0"?><rss version="2.0"><channel><title>'
+                             f"Links</title>{items}</channel></rss>".encode(),
+                        content_type="application/rss+xml")
+
+
+async def _legacy_encoding(request: web.Request) -> web.Response:
+    """An RSS feed in big5 or euc-jp that declares no encoding anywhere."""
+    encoding = request.match_info["encoding"]
+    items = "".join(f"<item><title>{title}</title><guid>{encoding}-{i}</guid></item>"
+                    for i, title in enumerate(HEADLINES[encoding]))
+    body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>{encoding}</title>' \
+           f"{items}</channel></rss>"
+    return web.Response(body=body.encode(encoding), content_type="application/rss+xml")
+
+
 # --- the cases --------------------------------------------------------------------------------
 
 BLOCKED = r"refusing to fetch (from blocked address \S+|\S+: resolves to .+)"
+# A refused redirect names where it was sent, after where it came from.
+REDIRECTED = r"^redirect from http://127\.0\.0\.2:\d+/redirect\S* to {target} refused: " + BLOCKED
 
 
 @dataclass(frozen=True)
@@ -346,9 +379,10 @@ CASES = [
     Case("ssrf-ipv4-mapped-loopback", "http://[::ffff:127.0.0.1]:{port}/ok", BLOCKED,
          "BlockedAddressError"),
     Case("ssrf-redirect-to-loopback", local("/redirect?to=http://127.0.0.1:{port}/ok"),
-         BLOCKED, "BlockedAddressError"),
+         REDIRECTED.format(target=r"http://127\.0\.0\.1:\d+/ok"), "BlockedAddressError"),
     Case("ssrf-redirect-to-metadata",
-         local("/redirect?to=http://169.254.169.254/latest/meta-data/"), BLOCKED,
+         local("/redirect?to=http://169.254.169.254/latest/meta-data/"),
+         REDIRECTED.format(target=r"http://169\.254\.169\.254/latest/meta-data/"),
          "BlockedAddressError"),
     # Parser bombs: entities are never expanded, external ones never fetched or read.
     Case("billion-laughs", local("/billion-laughs"), "entity", None, items=(1, 1),
@@ -372,6 +406,16 @@ CASES = [
     Case("redirect-loop", local("/loop"), "more than 5 redirects", "FetchError"),
     Case("invalid-utf8", local("/invalid-utf8"), "invalid UTF-8 replaced", None, items=(2, 2),
          budget=PARSE_BUDGET),
+    # Content: item links that are not http(s) or point inside the network lose the link,
+    # not the item; each item says why, and so does the feed.
+    Case("unsafe-item-links", local("/unsafe-links"),
+         r"dropped 2 item link\(s\) \(private_address\).*dropped 5 item link\(s\) "
+         r"\(unsafe_scheme\)", None, items=(len(UNSAFE_LINKS) + 1, len(UNSAFE_LINKS) + 1),
+         budget=PARSE_BUDGET),
+    Case("undeclared-big5", local("/legacy/big5"), r"no charset declared and not UTF-8; "
+         r"read as big5 \(detected\)", None, items=(2, 2), budget=PARSE_BUDGET),
+    Case("undeclared-euc-jp", local("/legacy/euc-jp"), r"no charset declared and not UTF-8; "
+         r"read as euc_j\w+ \(detected\)", None, items=(2, 2), budget=PARSE_BUDGET),
     # Items per feed. For RSS the body cap is raised to 64 MiB so that the item bound, not
     # the size cap, is what is tested (the 33 MB body is over the production 10 MiB cap).
     Case("million-items-rss", local("/many/1000000?kind=rss"),
@@ -487,6 +531,17 @@ async def test_hostile_feed_is_refused_or_bounded_and_the_good_feed_flows(
     assert expanded == [], "an entity was expanded"
     if case.fault == "invalid-utf8":  # the broken bytes replaced, the records valid UTF-8
         assert any("\ufffd" in item.title for item in hostile_items)
+    # Only http(s) links leave the connector, whatever the feed.
+    unsafe = [item for item in hostile_items
+              if item.url and not item.url.startswith(("http://", "https://"))
+              or item.original_url and not item.original_url.startswith(("http://", "https://"))]
+    assert unsafe == [], f"unsafe links published: {unsafe}"
+    if case.fault == "unsafe-item-links":
+        notes = sorted(item.note for item in hostile_items)
+        assert notes[0] == "" and all(note.startswith("link dropped: ") for note in notes[1:])
+    if case.fault.startswith("undeclared-"):
+        encoding = case.fault.removeprefix("undeclared-")
+        assert sorted(item.title for item in hostile_items) == sorted(HEADLINES[encoding])
 
     # Bounded in time and memory by the connector's own limits.
     assert elapsed < case.budget, f"cycle took {elapsed:.2f}s, budget {case.budget:g}s"

@@ -181,10 +181,13 @@ def poll_feed(url_or_id: str) -> None:
 @feeds.command("import")
 @click.argument("path", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="Show what would be imported; change nothing.")
-def import_feeds(path: Path, dry_run: bool) -> None:
+@click.option("--lenient", is_flag=True,
+              help="Warn about keys an entry does not know and import the rest, instead of "
+                   "refusing the file.")
+def import_feeds(path: Path, dry_run: bool, lenient: bool) -> None:
     """Import feeds from OPML (.opml/.xml) or a YAML feeds file."""
     try:
-        specs = load_feeds(path)
+        specs = load_feeds(path, lenient=lenient)
     except ConnectorError as exc:
         raise click.ClickException(str(exc)) from exc
     if dry_run:

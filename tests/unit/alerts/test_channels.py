@@ -76,3 +76,27 @@ def test_bad_file(tmp_path: Path) -> None:
         load_channels(path)
     with pytest.raises(ChannelError, match="cannot read"):
         load_channels(tmp_path / "absent.yaml")
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    pytest.param("channels:\n  - id: hook\n    kind: slack-webhook\n    url_evn: HOOK\n",
+                 r":4: channel 'hook': unknown key 'url_evn' \(did you mean 'url_env'\?",
+                 id="typo-in-channel"),
+    pytest.param("channels:\n  - {id: hook, kind: webhook, url: 'https://x.example/h', "
+                 "secret: s, to: [a@example.com]}\n",
+                 r":2: channel 'hook': unknown key 'to' \(known keys: id, kind, pace_seconds, "
+                 r"url, url_env, secret, secret_env\)", id="key-of-another-kind"),
+    pytest.param("smtp:\n  host: mail.example.com\n  pasword_env: PW\nchannels:\n"
+                 "  - {id: a, kind: email, to: [a@example.com]}\n",
+                 r":3: smtp: unknown key 'pasword_env' \(did you mean 'password_env'\?",
+                 id="typo-in-smtp"),
+    pytest.param("chanels: []\n", r"unknown key 'chanels' \(did you mean 'channels'\?",
+                 id="typo-at-the-top"),
+])
+def test_unknown_keys_are_refused_with_the_line(tmp_path: Path, content: str,
+                                                message: str) -> None:
+    path = tmp_path / "channels.yaml"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(ChannelError, match=message) as excinfo:
+        load_channels(path, ENV)
+    assert str(path) in str(excinfo.value)

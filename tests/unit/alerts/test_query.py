@@ -121,3 +121,24 @@ def test_evaluate(query: str, story: dict[str, frozenset[str]], expected: bool) 
 ])
 def test_positive_terms_skip_negated_terms(query: str, terms: list[str]) -> None:
     assert [f"{t.field}:{t.value}" for t in positive_terms(parse_query(query))] == terms
+
+
+@pytest.mark.parametrize(("query", "message"), [
+    pytest.param("topic:earnings\x00", r"control character \(U\+0000\) at column 15", id="nul"),
+    pytest.param("topic:\u202eearnings", r"RIGHT-TO-LEFT OVERRIDE \(U\+202E\) at column 7",
+                 id="rlo"),
+    pytest.param("\u202atopic:a", r"LEFT-TO-RIGHT EMBEDDING \(U\+202A\) at column 1",
+                 id="lre"),
+    pytest.param('source:"a\u2066b"', r"LEFT-TO-RIGHT ISOLATE \(U\+2066\) at column 10",
+                 id="isolate-inside-quotes"),
+    pytest.param("topic:a \u2069", r"POP DIRECTIONAL ISOLATE \(U\+2069\) at column 9", id="pdi"),
+    pytest.param("topic:a\x1b[31m", r"control character \(U\+001B\) at column 8", id="escape"),
+])
+def test_control_and_bidi_characters_are_refused(query: str, message: str) -> None:
+    with pytest.raises(QueryError, match=message + " is not allowed in a query"):
+        parse_query(query)
+
+
+def test_tabs_and_line_breaks_are_whitespace() -> None:
+    assert parse_query("topic:a\n\tAND topic:b\r\n") == And((Term("topic", "a"),
+                                                             Term("topic", "b")))

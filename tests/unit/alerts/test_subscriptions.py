@@ -117,3 +117,59 @@ def test_numeric_ids_are_refused(tmp_path):
     path.write_text("subscriptions:\n  - {id: 42, name: n, query: 'topic:earnings'}\n")
     with pytest.raises(SubscriptionError, match="id must be a string"):
         load_subscriptions(path)
+
+
+@pytest.mark.parametrize(("name", "query", "message"), [
+    pytest.param("Earnings\u202e", "topic:earnings",
+                 r"RIGHT-TO-LEFT OVERRIDE \(U\+202E\) at column 9 is not allowed in a name",
+                 id="bidi-override-in-name"),
+    pytest.param("Ear\x00nings", "topic:earnings",
+                 r"control character \(U\+0000\) at column 4 is not allowed in a name",
+                 id="nul-in-name"),
+    pytest.param("Earnings", "topic:earnings \u2067",
+                 r"RIGHT-TO-LEFT ISOLATE \(U\+2067\) at column 16 is not allowed in a query",
+                 id="isolate-in-query"),
+])
+def test_control_and_bidi_characters_are_refused(name: str, query: str, message: str) -> None:
+    with pytest.raises(SubscriptionError, match=message):
+        Subscription.create(name=name, owner="ana", query=query)
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    pytest.param("subscriptions:\n  - name: A\n    query: topic:a\n    chanels: [console]\n",
+                 r":4: subscriptions\[0\]: unknown key 'chanels' \(did you mean 'channels'\?",
+                 id="typo-in-entry"),
+    pytest.param("subscriptions:\n  - name: A\n    query: topic:a\n    schedule:\n"
+                 "      mode: daily\n      timezon: UTC\n",
+                 r":6: subscriptions\[0\]\.schedule: unknown key 'timezon' \(did you mean "
+                 r"'timezone'\?", id="typo-in-schedule"),
+    pytest.param("subscriptions:\n  - name: A\n    query: topic:a\n  - name: B\n",
+                 r":4: subscriptions\[1\]: missing or non-string \['query'\]",
+                 id="entry-line"),
+    pytest.param('subscriptions:\n  - name: A\n    query: "topic:a\\0"\n',
+                 r":2: subscriptions\[0\]: .*U\+0000", id="nul-from-yaml"),
+])
+def test_file_mistakes_name_the_file_the_line_and_the_key(tmp_path: Path, content: str,
+                                                          message: str) -> None:
+    path = tmp_path / "subscriptions.yaml"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(SubscriptionError, match=message) as excinfo:
+        load_subscriptions(path)
+    assert str(excinfo.value).startswith(f"{path}:")
+
+
+def test_every_key_to_dict_writes_is_a_file_key(tmp_path: Path) -> None:
+    from wirewatch.alerts.subscriptions import FILE_KEYS, SCHEDULE_KEYS, Schedule
+
+    subscription = Subscription.create(
+        name="All", owner="ana", query="topic:a", schedule=Schedule(
+            mode="daily", quiet_hours=("22:00", "07:00"), rate_cap_per_hour=5,
+            group_wait_seconds=30))
+    written = subscription.to_dict()
+    assert set(written) <= set(FILE_KEYS)
+    assert set(written["schedule"]) <= set(SCHEDULE_KEYS)
+    import yaml
+
+    path = tmp_path / "subscriptions.yaml"
+    path.write_text(yaml.safe_dump({"subscriptions": [written]}), encoding="utf-8")
+    assert load_subscriptions(path) == [subscription]

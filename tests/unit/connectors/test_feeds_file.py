@@ -190,3 +190,35 @@ def test_feed_spec_id_follows_canonical_url() -> None:
     base = FeedSpec("https://example.com/rss").feed_id
     assert FeedSpec("https://Example.com/rss/").feed_id == base
     assert FeedSpec("https://example.com/x").feed_id != base
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    pytest.param("feeds:\n  - url: https://a.example/\n    nmae: A\n",
+                 r":3: feeds\[0\]: unknown key 'nmae' \(did you mean 'name'\? known keys: url, "
+                 r"name, interval_seconds\)", id="typo-with-suggestion"),
+    pytest.param("feeds:\n  - https://a.example/\n  - url: https://b.example/\n"
+                 "    colour: red\n",
+                 r":4: feeds\[1\]: unknown key 'colour' \(known keys", id="unknown-no-suggestion"),
+    pytest.param("feeds:\n  - url: https://a.example/\n\n    interval_seconds: \"ten\"\n",
+                 r":4: feeds\[0\]: interval_seconds must be a positive number, got 'ten'",
+                 id="type-error-names-the-line"),
+    pytest.param("feeds:\n  - https://a.example/\n  - ftp://b.example/\n",
+                 r":3: feeds\[1\]: feed url must be http\(s\)", id="string-entry-line"),
+    pytest.param("feeds:\n  - https://a.example/\n  - name: B\n",
+                 r":3: feeds\[1\]: each feed needs a 'url' string", id="missing-url-line"),
+    pytest.param("feds:\n  - https://a.example/\n",
+                 r"needs a top-level 'feeds:' list \(found 'feds': a typo\?\)",
+                 id="top-level-typo"),
+])
+def test_file_errors_name_file_line_and_key(tmp_path: Path, content: str, message: str) -> None:
+    path = write(tmp_path, "feeds.yaml", content)
+    with pytest.raises(FeedFileError, match=message) as excinfo:
+        load_feeds(path)
+    assert str(path) in str(excinfo.value)
+
+
+def test_lenient_reads_past_unknown_keys_and_says_so(tmp_path: Path,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    path = write(tmp_path, "feeds.yaml", "feeds:\n  - url: https://a.example/\n    nmae: A\n")
+    assert load_feeds(path, lenient=True) == [FeedSpec("https://a.example/")]
+    assert f"{path}:3: feeds[0]: unknown key 'nmae' (did you mean 'name'?" in caplog.text
