@@ -83,6 +83,13 @@ class Settings(BaseSettings):
         "keys (`wirewatch users key create`) are accepted too. Unset: the API is off.")
     api_port: int = Field(6068, ge=0, le=65535,
                           description="Port of the subscriptions HTTP API (on web_host).")
+    api_key: SecretStr | None = Field(
+        None, description="A user's API key (`wirewatch users key create`): `wirewatch "
+        "subscriptions ...` then works through the API as that user instead of writing "
+        "Redis. Unset: the CLI talks to Redis directly (an operator's tool).")
+    api_url: str | None = Field(
+        None, description="Where `wirewatch subscriptions` reaches the API when "
+        "WIREWATCH_API_KEY is set; unset: http://<web_host>:<api_port>.")
     subscriptions_refresh_seconds: float = Field(
         5.0, gt=0, description="How often workers re-read subscriptions and silences from "
         "Redis; CLI and API changes apply within this time.")

@@ -28,6 +28,7 @@ from wirewatch.alerts.subscriptions import (
     check_terms,
     load_subscriptions,
 )
+from wirewatch.cli.api_client import api_key, call, silence_path, subscription_path
 from wirewatch.cli.common import Group, confirm_removal, load_settings, with_redis
 from wirewatch.cli.output import Column, Output, iso_time, output_options
 from wirewatch.streams.replay.window import parse_duration
@@ -49,6 +50,13 @@ def parse_until(duration: str | None, until: str | None, now: datetime) -> datet
                                      param_hint="--for")
         return now + length
     raise click.UsageError("say how long: --for 2h or --until 2026-12-01T09:00+01:00")
+
+
+def _redis_only() -> None:
+    """Refuse, with a key set, the commands that need Redis itself (an operator's tools)."""
+    if api_key(load_settings()):
+        raise click.ClickException("this command reads and writes Redis directly (an "
+                                   "operator's tool): unset WIREWATCH_API_KEY to run it")
 
 
 def _store(client: aioredis.Redis, settings: Settings) -> SubscriptionStore:
@@ -105,6 +113,15 @@ def add(name: str, query: str, owner: str, channels: tuple[str, ...],
                               rate_cap_per_hour=rate_cap, group_wait_seconds=group_wait,
                               group_interval_seconds=group_interval))
         settings = load_settings()
+        if api_key(settings):  # the API checks channels and terms, and sets the owner
+            document = subscription.to_dict()
+            if not owner:
+                document.pop("owner", None)
+            existed = call(settings, "GET", subscription_path(subscription.id),
+                           missing_ok=True) is not None
+            call(settings, "PUT", subscription_path(subscription.id), document)
+            click.echo(f"{'replaced' if existed else 'added'} subscription {subscription.id}")
+            return
         check_channels([subscription], _known_channels(settings))
         check_terms([subscription], settings.tagger_source().vocabulary())
     except AlertsError as exc:
@@ -116,9 +133,11 @@ def add(name: str, query: str, owner: str, channels: tuple[str, ...],
 @subscriptions.command("list")
 @output_options()
 def list_subscriptions(out: Output) -> None:
-    """Every subscription."""
-    found = with_redis(lambda c, s: _store(c, s).list())
-    out.rows([subscription.to_dict() for subscription in found], [
+    """Every subscription (with WIREWATCH_API_KEY: every one that key's user may see)."""
+    settings = load_settings()
+    rows = call(settings, "GET", subscription_path()) if api_key(settings) else [
+        subscription.to_dict() for subscription in with_redis(lambda c, s: _store(c, s).list())]
+    out.rows(rows, [
         Column("id", "id"), Column("name", "name"), Column("owner", "owner"),
         Column("channels", "channels", show=", ".join),
         Column("schedule", "mode", show=lambda schedule: schedule["mode"]),
@@ -129,10 +148,21 @@ def list_subscriptions(out: Output) -> None:
 @click.argument("subscription_id")
 def show(subscription_id: str) -> None:
     """One subscription as YAML."""
-    found = with_redis(lambda c, s: _store(c, s).get(subscription_id))
-    if found is None:
+    document = _fetch(subscription_id)
+    if document is None:
         raise click.ClickException(f"no subscription {subscription_id!r}")
-    click.echo(yaml.safe_dump(found.to_dict(), sort_keys=False, allow_unicode=True), nl=False)
+    click.echo(yaml.safe_dump(document, sort_keys=False, allow_unicode=True), nl=False)
+
+
+def _fetch(subscription_id: str) -> dict[str, Any] | None:
+    """The subscription as a mapping, through the API with a key, else from Redis."""
+    settings = load_settings()
+    if api_key(settings):
+        found: dict[str, Any] | None = call(settings, "GET", subscription_path(subscription_id),
+                                            missing_ok=True)
+        return found
+    stored = with_redis(lambda c, s: _store(c, s).get(subscription_id))
+    return None if stored is None else stored.to_dict()
 
 
 @subscriptions.command("remove")
@@ -140,11 +170,14 @@ def show(subscription_id: str) -> None:
 @click.option("--yes", "-y", is_flag=True, help="Do not ask first.")
 def remove(subscription_id: str, yes: bool) -> None:
     """Remove a subscription (its alerts already sent stay in the ledger)."""
-    found = with_redis(lambda c, s: _store(c, s).get(subscription_id))
+    found = _fetch(subscription_id)
     if found is None:
         raise click.ClickException(f"no subscription {subscription_id!r}")
-    confirm_removal(f"subscription {found.id} ({found.name}: {found.query})", yes)
-    if not with_redis(lambda c, s: _store(c, s).remove(subscription_id)):
+    confirm_removal(f"subscription {found['id']} ({found['name']}: {found['query']})", yes)
+    settings = load_settings()
+    if api_key(settings):
+        call(settings, "DELETE", subscription_path(subscription_id))
+    elif not with_redis(lambda c, s: _store(c, s).remove(subscription_id)):
         raise click.ClickException(f"no subscription {subscription_id!r}")
     click.echo(f"removed subscription {subscription_id}")
 
@@ -159,8 +192,14 @@ def mute(kind: str, value: str, duration: str | None, until: str | None, comment
     """Silence a subscription, an entity, a story or a source until a time."""
     end = parse_until(duration, until, datetime.now(UTC))
     by = f"cli:{getpass.getuser()}"
-    with_redis(lambda c, s: _store(c, s).mute(kind, value, end, created_by=by,
-                                              comment=comment))
+    settings = load_settings()
+    if api_key(settings):  # the API records the key's user as who set it
+        call(settings, "POST", silence_path(), {"kind": kind, "value": value,
+                                                "until": end.isoformat(), "comment": comment,
+                                                "created_by": by})
+    else:
+        with_redis(lambda c, s: _store(c, s).mute(kind, value, end, created_by=by,
+                                                  comment=comment))
     click.echo(f"muted {kind} {value} until {end.isoformat(timespec='minutes')}")
 
 
@@ -169,7 +208,15 @@ def mute(kind: str, value: str, duration: str | None, until: str | None, comment
 @click.argument("value")
 def unmute(kind: str, value: str) -> None:
     """Lift a silence."""
-    if not with_redis(lambda c, s: _store(c, s).unmute(kind, value)):
+    settings = load_settings()
+    if api_key(settings):
+        active = call(settings, "GET", silence_path())
+        lifted = any(f["kind"] == kind and f["value"] == value for f in active)
+        if lifted:
+            call(settings, "DELETE", silence_path(kind, value))
+    else:
+        lifted = with_redis(lambda c, s: _store(c, s).unmute(kind, value))
+    if not lifted:
         raise click.ClickException(f"{kind} {value} is not muted")
     click.echo(f"unmuted {kind} {value}")
 
@@ -178,10 +225,12 @@ def unmute(kind: str, value: str) -> None:
 @output_options()
 def silences(out: Output) -> None:
     """Active silences: what, until when, who set them and why."""
-    found = with_redis(lambda c, s: _store(c, s).silence_list())
-    out.rows([{"kind": f.kind, "value": f.value, "until": iso_time(f.until),
-               "created_by": f.created_by, "comment": f.comment,
-               "created": iso_time(f.created)} for f in found], [
+    settings = load_settings()
+    rows = call(settings, "GET", silence_path()) if api_key(settings) else [
+        {"kind": f.kind, "value": f.value, "until": iso_time(f.until),
+         "created_by": f.created_by, "comment": f.comment, "created": iso_time(f.created)}
+        for f in with_redis(lambda c, s: _store(c, s).silence_list())]
+    out.rows(rows, [
         Column("kind", "kind"), Column("value", "what"), Column("until", "until"),
         Column("created_by", "by"), Column("comment", "why")], empty="no silences")
 
@@ -190,6 +239,7 @@ def silences(out: Output) -> None:
 @click.argument("path", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 def import_subscriptions(path: Path) -> None:
     """Add or replace the subscriptions of a YAML file (`subscriptions:` list)."""
+    _redis_only()
     try:
         loaded = load_subscriptions(path)
         settings = load_settings()
@@ -210,6 +260,7 @@ def import_subscriptions(path: Path) -> None:
 @click.option("-o", "--output", type=click.File("w"), default="-")
 def export(output: Any) -> None:
     """All subscriptions as YAML (what `import` reads)."""
+    _redis_only()
     found = with_redis(lambda c, s: _store(c, s).list())
     yaml.safe_dump({"subscriptions": [s.to_dict() for s in found]}, output, sort_keys=False,
                    allow_unicode=True)
@@ -222,6 +273,7 @@ def export(output: Any) -> None:
 @click.option("--send", is_flag=True, help="Also send a test alert to each of its channels.")
 def test(subscription_id: str, title: str, body: str, send: bool) -> None:
     """Would this article match? With --send, check every channel delivers."""
+    _redis_only()
     settings = load_settings()
     found = with_redis(lambda c, s: _store(c, s).get(subscription_id))
     if found is None:
@@ -252,6 +304,7 @@ def test(subscription_id: str, title: str, body: str, send: bool) -> None:
 def backtest_command(subscription_id: str, start: str, end: str | None, archive: Path | None,
                      as_json: bool) -> None:
     """What this subscription would have sent over a window (a dry run: nothing is sent)."""
+    _redis_only()
     from wirewatch.cli.replay import backtest
 
     report, out_dir = backtest(subscription_id, start, end, archive)
