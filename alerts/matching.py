@@ -35,6 +35,7 @@ class StoryView:
     event_id: str = ""  # the event the story reports ("" in records from before events)
     event_stories: int = 1  # stories of the event so far
     major: bool = False  # from a major outlet (settings: major_outlets)
+    lang: str = ""  # the article's language, ISO 639-1 ("" in records from before languages)
 
     # facts() per minimum salience: every subscription asks, and most ask the same
     _facts: dict[float, dict[str, frozenset[str]]] = field(
@@ -48,6 +49,7 @@ class StoryView:
                 "entity": frozenset(e.lower() for e in self.entities
                                     if self.salience.get(e, 1.0) >= min_salience),
                 "source": frozenset({self.source.lower()}),
+                "lang": frozenset({self.lang}) if self.lang else frozenset(),
             }
         return found
 

@@ -1,4 +1,5 @@
-"""Subscription queries: `entity:openai AND (topic:earnings OR topic:layoffs) AND NOT source:x`."""
+"""Subscription queries: `entity:openai AND (topic:earnings OR topic:layoffs) AND NOT source:x`
+(and `lang:de`, the article's language)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import NamedTuple
 
 from wirewatch.alerts.errors import QueryError
 
-FIELDS = frozenset({"entity", "topic", "source"})
+FIELDS = frozenset({"entity", "topic", "source", "lang"})
 # Parentheses and NOTs nested deeper than this are refused: the parser and `evaluate`
 # recurse once per level, and a query accepted here must still evaluate deep inside the
 # stream worker's call stack (1,000 NOTs parsed, then overflowed the worker's stack).

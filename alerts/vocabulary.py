@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from wirewatch.alerts.errors import QueryError
+from wirewatch.alerts.languages import LANGUAGES
 from wirewatch.alerts.query import query_terms
 
 MAX_SUGGESTIONS = 3
@@ -65,6 +66,9 @@ def _listing(ids: frozenset[str], shown: int = 20) -> str:
 def check_query(text: str, vocabulary: Vocabulary) -> None:
     """Refuse a query naming a topic or entity that does not exist, with column and hints."""
     for term, column in query_terms(text):
+        if term.field == "lang":
+            _check_language(term.value, column)
+            continue
         known = {"topic": vocabulary.topics, "entity": vocabulary.entities}.get(term.field)
         if known is None or term.value in known:
             continue
@@ -75,3 +79,14 @@ def check_query(text: str, vocabulary: Vocabulary) -> None:
                   if hints else f"known: {_listing(known)}")
         raise QueryError(f"unknown {term.field} {term.value!r} at column {column}, so the "
                          f"query could never match: not in the {where}; {advice}")
+
+
+def _check_language(code: str, column: int) -> None:
+    if code in LANGUAGES:
+        return
+    close = difflib.get_close_matches(code, sorted(LANGUAGES), n=3, cutoff=0.5)
+    advice = f"did you mean {' or '.join(f'lang:{c}' for c in close)}?" if close else \
+        "use a two-letter code such as lang:en, lang:de or lang:fr"
+    raise QueryError(f"unknown language {code!r} at column {column}, so the query could "
+                     f"never match: articles are recognised as one of {len(LANGUAGES)} "
+                     f"language codes; {advice}")

@@ -54,6 +54,7 @@ from wirewatch.streams.delivery import Delivery, deliver_until_cancelled
 from wirewatch.streams.dlq import DeadLetter
 from wirewatch.streams.events.log import EventLog
 from wirewatch.streams.events.outlets import DEFAULT_MAJOR_OUTLETS
+from wirewatch.streams.events.profile import language_of
 from wirewatch.streams.events.service import EventAssigner, StoryItem
 from wirewatch.streams.ops import metrics
 from wirewatch.streams.ops.activity import Activity
@@ -243,15 +244,18 @@ def pipeline_steps(names: TopicNames, taggers: TaggerSource, *, assigner: StoryA
              len(text)) for item, (_, text), story in zip(items, cleaned, assigned,
                                                           strict=True)])
         started = time.perf_counter()
+        # Every article's language, copies too (`lang:` in queries); events reuse it.
+        langs = [language_of(title, text) for title, text in cleaned]
         placed = await events.place_many([
             StoryItem(story.story_id, not story.is_duplicate, title, text,
-                      (item.published or item.fetched_at).timestamp())
-            for item, (title, text), story in zip(items, cleaned, assigned, strict=True)])
+                      (item.published or item.fetched_at).timestamp(), lang)
+            for item, (title, text), story, lang
+            in zip(items, cleaned, assigned, langs, strict=True)])
         metrics.EVENTS_BATCH.observe(time.perf_counter() - started)
         articles = [build_article(item, title, text, story, count, place.event.event_id,
-                                  place.stories)
-                    for item, (title, text), story, count, place
-                    in zip(items, cleaned, assigned, outlets, placed, strict=True)]
+                                  place.stories, lang)
+                    for item, (title, text), story, count, place, lang
+                    in zip(items, cleaned, assigned, outlets, placed, langs, strict=True)]
         updates = [[(names.events, a.event_id.encode(), encode(event_update(a, place)))]
                    if not a.is_duplicate else []
                    for a, place in zip(articles, placed, strict=True)]

@@ -30,6 +30,9 @@ class Article(msgspec.Struct, frozen=True, kw_only=True):
     # The event the story reports (added within v1: "" in records written before events).
     event_id: str = ""
     event_stories: int = 1  # stories of the event so far, this article's included
+    # The article's language, ISO 639-1 ("und": not recognised); added within v1: "" in
+    # records written before languages.
+    lang: str = ""
 
 
 class EntityTag(msgspec.Struct, frozen=True, kw_only=True):

@@ -21,13 +21,14 @@ def clean_raw(raw: RawItem) -> tuple[str, str]:
 
 
 def build_article(raw: RawItem, title: str, text: str, story: StoryAssignment,
-                  outlets: int = 1, event_id: str = "", event_stories: int = 1) -> Article:
+                  outlets: int = 1, event_id: str = "", event_stories: int = 1,
+                  lang: str = "") -> Article:
     return Article(
         article_id=raw.item_id, story_id=story.story_id, is_duplicate=story.is_duplicate,
         duplicate_of=story.duplicate_of, similarity=story.similarity, feed_id=raw.feed_id,
         source=raw.source, url=raw.url, title=title, text=text, fetched_at=raw.fetched_at,
         published=raw.published, is_update=raw.is_update, outlets=outlets,
-        event_id=event_id or story.story_id, event_stories=event_stories,
+        event_id=event_id or story.story_id, event_stories=event_stories, lang=lang,
     )
 
 
@@ -65,7 +66,7 @@ def story_view(tagged: TaggedArticle, majors: Sequence[str] = DEFAULT_MAJOR_OUTL
         salience={entity.id: entity.salience for entity in tagged.entities},
         is_update=article.is_update, event_id=article.event_id,
         event_stories=article.event_stories,
-        major=is_major(article.source, article.url, majors),
+        major=is_major(article.source, article.url, majors), lang=article.lang,
     )
 
 

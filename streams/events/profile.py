@@ -104,6 +104,11 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
+def language_of(title: str, text: str) -> str:
+    """The article's language, read from its headline and lead as event profiles read it."""
+    return language.detect(fold(f"{title}\n{text}" if title else text)[:LANGUAGE_CHARS])
+
+
 def build_profiles(items: Sequence[tuple[str, str, float]],
                    langs: Sequence[str | None] | None = None) -> list[Profile]:
     """Profiles of (title, text, published) items; the embedding is one batched call."""

@@ -13,14 +13,14 @@ from wirewatch.streams.records import Article
 KEEP = 1000  # entries per stream (approximate trimming keeps XADD cheap)
 
 # KEYS[1] = the stories stream; ARGV[1] = KEEP, ARGV[2] = msgpack [[story id, title, source,
-# url, outlets, at], ...]. One call adds a whole batch: an XADD per article packed by the
+# url, outlets, at, lang], ...]. One call adds a whole batch: an XADD per article packed by the
 # client cost the worker more CPU than the rest of its Redis work together.
 _ADD_STORIES = """
 local entries = cmsgpack.unpack(ARGV[2])
 for n = 1, #entries do
   local e = entries[n]
   redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'story_id', e[1], 'title', e[2],
-             'source', e[3], 'url', e[4], 'outlets', e[5], 'at', e[6])
+             'source', e[3], 'url', e[4], 'outlets', e[5], 'at', e[6], 'lang', e[7])
 end
 return #entries
 """
@@ -35,6 +35,7 @@ class StoryActivity:
     url: str
     outlets: int
     at: float
+    lang: str = ""  # ISO 639-1 ("" for entries written before languages)
 
 
 @dataclass(frozen=True)
@@ -80,8 +81,8 @@ class Activity:
             return
         now = repr(time.time())
         # Only the newest KEEP can stay in the stream: a bigger batch's older ones are not sent.
-        spec = _msgpack.encode([[a.story_id, a.title, a.source, a.url, str(a.outlets), now]
-                                for a in articles[-KEEP:]])
+        spec = _msgpack.encode([[a.story_id, a.title, a.source, a.url, str(a.outlets), now,
+                                 a.lang] for a in articles[-KEEP:]])
         await self._add_stories(keys=[self.stories_key], args=[KEEP, spec])
 
     async def record_delivery(self, alert: Alert, channel: str, outcome: str,
@@ -106,10 +107,11 @@ class Activity:
                     continue
                 stories[story_id] = StoryActivity(
                     story_id, _text(fields, "title"), _text(fields, "source"),
-                    _text(fields, "url"), outlets, float(_text(fields, "at") or 0))
+                    _text(fields, "url"), outlets, float(_text(fields, "at") or 0),
+                    _text(fields, "lang"))
             elif outlets > known.outlets:
                 stories[story_id] = StoryActivity(known.story_id, known.title, known.source,
-                                                  known.url, outlets, known.at)
+                                                  known.url, outlets, known.at, known.lang)
         return list(stories.values())
 
     async def recent_deliveries(self, limit: int = 50) -> list[Delivery]:

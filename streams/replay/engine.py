@@ -35,7 +35,7 @@ from wirewatch.connectors.records import RawItem
 from wirewatch.streams.dedupe.engine import Doc, NearDupEngine, StoryAssignment
 from wirewatch.streams.dedupe.service import dedupe_text, url_key
 from wirewatch.streams.events.engine import EventEngine
-from wirewatch.streams.events.profile import build_profiles
+from wirewatch.streams.events.profile import build_profiles, language_of
 from wirewatch.streams.records import decode
 from wirewatch.streams.replay.report import Match, Report
 from wirewatch.streams.replay.source import SourceRecord
@@ -128,7 +128,7 @@ class Replayer:
             new_event = not members
             members.add(story.story_id)
             tagged = with_tags(build_article(item, title, text, story, len(outlets), event_id,
-                                             len(members)), tags)
+                                             len(members), language_of(title, text)), tags)
             self.report.count_article(topics=tagged.topics,
                                       entities=[e.id for e in tagged.entities],
                                       source=item.source, new_story=not story.is_duplicate,

@@ -290,9 +290,12 @@ def test_dashboard_in_headless_chromium(worker: dict[str, Any], tmp_path: Path) 
         wait.until(lambda d: d.refresh() or d.find_elements(
             By.CSS_SELECTOR, "#stage-table svg polyline"))
         outlets = {row.find_element(By.CSS_SELECTOR, "td:first-child").text:
-                   row.find_element(By.CSS_SELECTOR, "td:nth-child(3)").text
+                   row.find_element(By.CSS_SELECTOR, "td:nth-child(4)").text
                    for row in driver.find_elements(By.CSS_SELECTOR, "#story-table tbody tr")}
         assert [n for title, n in outlets.items() if "OpenAI" in title] == ["3"], outlets
+        # Each story's language, recognised from its text (the sample feeds are English).
+        assert {td.text for td in driver.find_elements(
+            By.CSS_SELECTOR, "#story-table td.lang")} == {"en"}
         deliveries = driver.find_element(By.ID, "delivery-table").text
         assert "microsoft-earnings" in deliveries and "sent" in deliveries
 

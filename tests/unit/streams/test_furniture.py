@@ -49,3 +49,45 @@ def test_a_page_of_furniture_with_a_scrap_of_news_is_furniture_only() -> None:
     assert furniture_only(wall)
     article = "Microsoft said on Monday it would buy Contoso for $2 billion in cash. " * 8
     assert not furniture_only(article) and not furniture_only(article + "\n" + wall)
+
+
+# Written for this project: a cookie wall, a paywall or sign-up prompt, and a block page in
+# each major European language, beside a news sentence about the same things.
+FURNITURE_BY_LANGUAGE = {
+    "de": ["Wir verwenden Cookies, um Ihnen das beste Nutzererlebnis zu bieten.",
+           "Melden Sie sich an, um den ganzen Artikel zu lesen.",
+           "Ihre IP-Adresse wurde vorübergehend gesperrt.", "Alle akzeptieren"],
+    "fr": ["Nous utilisons des cookies pour améliorer votre expérience sur notre site.",
+           "Abonnez-vous pour lire la suite de cet article.",
+           "Votre adresse IP a été bloquée temporairement.", "Tout accepter"],
+    "es": ["Utilizamos cookies propias y de terceros para mejorar tu experiencia.",
+           "Suscríbete para seguir leyendo esta noticia.",
+           "Su dirección IP ha sido bloqueada por motivos de seguridad.", "Aceptar todo"],
+    "it": ["Questo sito utilizza cookie per migliorare la tua esperienza di navigazione.",
+           "Abbonati per continua a leggere l'articolo completo.",
+           "Il tuo indirizzo IP è stato bloccato.", "Accetta tutto"],
+    "nl": ["Wij gebruiken cookies om jouw ervaring op onze website te verbeteren.",
+           "Log in of registreer je gratis om verder te lezen.",
+           "Uw IP-adres is tijdelijk geblokkeerd.", "Alles accepteren"],
+    "pl": ["Ta strona korzysta z plików cookie, aby świadczyć usługi na najwyższym poziomie.",
+           "Zaloguj się, aby czytać dalej.", "Twój adres IP został zablokowany.",
+           "Akceptuję"],
+}
+NEWS_BY_LANGUAGE = {
+    "de": "Die Regulierungsbehörde verhängte eine Strafe wegen des Einsatzes von Cookies.",
+    "fr": "Le groupe de presse a gagné 200 000 abonnés numériques l'an dernier.",
+    "es": "La empresa registró unas pérdidas de 300 millones de euros en el trimestre.",
+    "it": "Il gruppo ha registrato un utile netto di 1,2 miliardi di euro nel trimestre.",
+    "nl": "De toezichthouder legde de bank een boete op voor het schenden van privacyregels.",
+    "pl": "Spółka zarejestrowała w kwartale stratę netto w wysokości 50 mln zł.",
+}
+
+
+@pytest.mark.parametrize("lang", sorted(FURNITURE_BY_LANGUAGE))
+def test_furniture_in_every_major_european_language(lang: str) -> None:
+    for sentence in FURNITURE_BY_LANGUAGE[lang]:
+        assert is_furniture(sentence), sentence
+    assert not is_furniture(NEWS_BY_LANGUAGE[lang])
+    page = "\n".join([FURNITURE_BY_LANGUAGE[lang][0], NEWS_BY_LANGUAGE[lang],
+                      *FURNITURE_BY_LANGUAGE[lang][1:]])
+    assert strip_furniture(page) == NEWS_BY_LANGUAGE[lang]
