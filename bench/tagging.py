@@ -10,6 +10,11 @@ Prints JSON:
   least any tagger must do), so the ratio says how much the matching costs on top.
   Where the native scan (native/) is built, the 10,000-alias pass is timed with the
   pure-Python scan too, and the ratio printed.
+  Every tagger is built as the worker builds it: the knowledge base of listed companies
+  (streams/defaults/companies.json) scanned too, and discovery on; the 10,000-alias pass
+  is timed again without either, so the ratio says what discovery costs;
+- knowledge_base: its load time and memory (Python heap, tracemalloc) and the worker's
+  resident memory with and without it (a tagger of the shipped files);
   Each is timed over --repeat passes (CPU time of this process): the best pass is the
   speed of the code, the median what a busy machine made of it (timeit's advice: "higher
   values are typically not caused by variability in Python's speed, but by other processes
@@ -24,13 +29,15 @@ import gzip
 import json
 import random
 import statistics
+import subprocess
 import sys
 import time
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from wirewatch.streams.tagging import Tagger, load_entities, load_topics
+from wirewatch.streams.tagging import Tagger, companies, load_entities, load_topics
 from wirewatch.streams.tagging.evaluate import topic_quality
 from wirewatch.streams.tagging.files import Entity
 from wirewatch.streams.tagging.matcher import NATIVE_SCAN
@@ -96,8 +103,9 @@ def passes(run: Callable[[], None], count: int, repeat: int) -> dict[str, float]
 
 
 def speed(sample: list[tuple[str, str]], aliases: int, repeat: int,
-          native: bool | None = None) -> dict[str, Any]:
-    tagger = Tagger(load_topics(), load_entities() + synthetic_entities(aliases), native=native)
+          native: bool | None = None, discover: bool = True) -> dict[str, Any]:
+    tagger = Tagger(load_topics(), load_entities() + synthetic_entities(aliases), native=native,
+                    companies=companies.load() if discover else (), discover=discover)
     for title, body in sample[:200]:  # warm up
         tagger.tag(title, body)
 
@@ -107,7 +115,29 @@ def speed(sample: list[tuple[str, str]], aliases: int, repeat: int,
             tagger.tag(title, body)
 
     return {"aliases": tagger.alias_count, "scan": "native" if tagger.matcher.native else "pure",
-            **passes(tag_all, len(sample), repeat)}
+            "discovery": discover, **passes(tag_all, len(sample), repeat)}
+
+
+def knowledge_base() -> dict[str, float]:
+    """What the knowledge base costs a worker: load time, heap, and resident memory."""
+    code = ("import sys; from wirewatch.streams.tagging import Tagger, companies, "
+            "load_entities, load_topics; kb = sys.argv[1] == '1'; "
+            "t = Tagger(load_topics(), load_entities(), companies=companies.load() if kb else (),"
+            " discover=kb); print(int(open('/proc/self/statm').read().split()[1]) * 4)")
+    rss = [int(subprocess.run([sys.executable, "-c", code, flag], capture_output=True,
+                              text=True, check=True).stdout) for flag in ("0", "1")]
+    companies.load.cache_clear()
+    tracemalloc.start()
+    started = time.perf_counter()
+    companies.load()
+    seconds = time.perf_counter() - started
+    heap = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return {"companies": len(companies.load()), "load_ms": round(seconds * 1000, 1),
+            "load_heap_mb": round(heap / 1e6, 1),
+            "worker_rss_mb_without": round(rss[0] / 1024, 1),
+            "worker_rss_mb_with_kb_and_discovery": round(rss[1] / 1024, 1),
+            "worker_rss_mb_cost": round((rss[1] - rss[0]) / 1024, 1)}
 
 
 def tokenise_only(sample: list[tuple[str, str]], repeat: int) -> dict[str, float]:
@@ -138,15 +168,18 @@ def main() -> None:
             rows, shipped, ["ai-safety", "leadership-change"])}
     sample = articles(args.articles)
     small, large = speed(sample, 100, args.repeat), speed(sample, 10_000, args.repeat)
+    plain = speed(sample, 10_000, args.repeat, discover=False)
     baseline = tokenise_only(sample, args.repeat)
     report: dict[str, object] = {
         "article_chars": round(sum(len(t) + len(b) for t, b in sample) / len(sample)),
-        "aliases_100": small, "aliases_10000": large,
-        "ratio_10000_to_100": round(large["articles_per_s"] / small["articles_per_s"], 2)}
+        "aliases_100": small, "aliases_10000": large, "aliases_10000_no_discovery": plain,
+        "ratio_10000_to_100": round(large["articles_per_s"] / small["articles_per_s"], 2),
+        "ratio_discovery_to_none": round(large["articles_per_s"] / plain["articles_per_s"], 2)}
     if NATIVE_SCAN:  # the pure-Python scan, the fallback and reference, in the same run
-        pure = speed(sample, 10_000, args.repeat, native=False)
+        pure = speed(sample, 10_000, args.repeat, native=False, discover=False)
         report |= {"aliases_10000_pure_scan": pure, "ratio_native_to_pure_scan": round(
-            large["articles_per_s"] / pure["articles_per_s"], 2)}
+            plain["articles_per_s"] / pure["articles_per_s"], 2)}  # both without discovery
+    result["knowledge_base"] = knowledge_base()
     result["speed"] = report | {
         "baseline_tokenise_only": baseline,
         "ratio_to_tokenise_only": round(large["articles_per_s"] / baseline["articles_per_s"], 2),

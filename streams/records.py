@@ -54,6 +54,16 @@ class Evidence(msgspec.Struct, frozen=True, kw_only=True):
     snippet: str
 
 
+class DiscoveredEntity(msgspec.Struct, frozen=True, kw_only=True):
+    """A person, organisation or place the article names that no watched entity covers."""
+
+    name: str
+    type: str  # "person", "organization", "place" or "other"
+    mentions: int
+    salience: float  # as EntityTag's: 1.0 in the title, 0.7 in the lead, 0.3-0.6 further down
+    company: str = ""  # the knowledge base's id when it is a listed company (to watch it)
+
+
 class TaggedArticle(msgspec.Struct, frozen=True, kw_only=True):
     """An article with its topics and entities, and the words that made each tag."""
 
@@ -61,6 +71,9 @@ class TaggedArticle(msgspec.Struct, frozen=True, kw_only=True):
     topics: list[str]
     entities: list[EntityTag]
     evidence: dict[str, list[Evidence]] = {}  # tag (topic id or entity:id) -> why
+    # Added within v1 (optional, [] in records written before discovery): old readers
+    # ignore the key, new readers default it.
+    discovered: list[DiscoveredEntity] = []
 
 
 class EventUpdate(msgspec.Struct, frozen=True, kw_only=True):

@@ -50,7 +50,7 @@ def with_tags(article: Article, tags: Tags) -> TaggedArticle:
     """The article with tags found for its title and text (the tagger needs no story, so a
     batch job may tag before its stories are assigned)."""
     return TaggedArticle(article=article, topics=tags.topics, entities=tags.entities,
-                         evidence=tags.evidence)
+                         evidence=tags.evidence, discovered=tags.discovered)
 
 
 def story_view(tagged: TaggedArticle, majors: Sequence[str] = DEFAULT_MAJOR_OUTLETS,

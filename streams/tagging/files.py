@@ -69,6 +69,11 @@ class Entity:
         return entry
 
 
+def is_entity_id(text: str) -> bool:
+    """Whether `text` can be an entity's id (lower-case letters, digits, '.', '_', '-')."""
+    return _ID.fullmatch(text) is not None
+
+
 def alias_pattern(alias: str) -> Pattern | None:
     words = tuple(words_of(alias))
     return Pattern(words) if words else None

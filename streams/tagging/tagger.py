@@ -6,11 +6,14 @@ import functools
 import re
 from bisect import bisect_left
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from wirewatch.streams.records import EntityTag, Evidence
+from wirewatch.streams.records import DiscoveredEntity, EntityTag, Evidence
+from wirewatch.streams.tagging import companies as knowledge_base
+from wirewatch.streams.tagging.companies import Company
+from wirewatch.streams.tagging.discovery import Discoverer
 from wirewatch.streams.tagging.files import (
     Entity,
     Topic,
@@ -22,7 +25,7 @@ from wirewatch.streams.tagging.files import (
 )
 from wirewatch.streams.tagging.matcher import Pattern, PhraseMatcher
 from wirewatch.streams.tagging.rules import And, Near, Not, Rule, Term, terms
-from wirewatch.streams.tagging.text import LEAD_TOKENS, Field
+from wirewatch.streams.tagging.text import LEAD_TOKENS, Field, words_of
 
 MAX_EVIDENCE = 3  # per tag: enough to say why, small enough for every record
 SNIPPET_CHARS = 60  # either side of the matched words
@@ -42,6 +45,7 @@ class Tags:
     topics: list[str]
     entities: list[EntityTag]
     evidence: dict[str, list[Evidence]]
+    discovered: list[DiscoveredEntity] = field(default_factory=list)
 
 
 def salience(hits: list[Hit]) -> tuple[float, str]:
@@ -57,11 +61,21 @@ class Tagger:
     """Finds topics and entities in a title and body; pure once built."""
 
     def __init__(self, topics: Iterable[Topic], entities: Iterable[Entity], *,
-                 native: bool | None = None) -> None:
+                 native: bool | None = None, companies: Iterable[Company] = (),
+                 discover: bool = True) -> None:
         """`native` chooses the scan (wirewatch.streams.tagging.matcher): by default the native one
-        where it was built; the tags are the same either way."""
+        where it was built; the tags are the same either way. `companies` (the knowledge
+        base) are found by the same scan but only reported as discovered, never as watched;
+        `discover` lists each article's unwatched names (wirewatch.streams.tagging.discovery)."""
         self.topics = list(topics)
         self.entities = {entity.id: entity for entity in entities}
+        self.companies = {f"kb:{company.id}": company
+                          for company in _unwatched(companies, self.entities.values())}
+        self.discoverer = Discoverer(self.entities.values()) if discover else None
+        # A found company's names, so discovery does not find "Nvidia Corp" beside "Nvidia".
+        self._company_words = {company.id: [tuple(words_of(name)) for name in (
+            company.name, company.legal_name, *company.aliases, *company.ambiguous_aliases)]
+            for company in self.companies.values()}
         self._pattern_ids: dict[Pattern, int] = {}
         self._term_ids: dict[Term, int] = {
             t: self._id_of(term_pattern(t)) for topic in self.topics
@@ -87,7 +101,8 @@ class Tagger:
         self._excludes = [[self._compile(w.rule) for w in topic.exclude] for topic in self.topics]
         # pattern id -> (entity id, kind) for every alias, ticker shape and context word
         self._owners: dict[int, list[tuple[str, int]]] = {}
-        for entity in self.entities.values():
+        known = [(key, company.to_entity(key)) for key, company in self.companies.items()]
+        for entity_id, entity in [*self.entities.items(), *known]:
             shapes = [(alias_pattern(a), _ALIAS) for a in entity.aliases]
             shapes += [(p, _TICKER) for t in entity.tickers for p in ticker_patterns(t)]
             shapes += [(alias_pattern(a), _AMBIGUOUS) for a in entity.ambiguous_aliases]
@@ -95,8 +110,8 @@ class Tagger:
             for pattern, kind in shapes:
                 if pattern is not None:
                     owners = self._owners.setdefault(self._id_of(pattern), [])
-                    if (entity.id, kind) not in owners:
-                        owners.append((entity.id, kind))
+                    if (entity_id, kind) not in owners:
+                        owners.append((entity_id, kind))
         self._patterns = sorted(self._pattern_ids, key=self._pattern_ids.__getitem__)
         # Positions are needed for proximity, the lead and entity salience; every other
         # term only needs to be known present, which is much cheaper to find.
@@ -127,7 +142,8 @@ class Tagger:
     def from_files(cls, taxonomy: Iterable[Path] = (), watchlist: Iterable[Path] = ()) -> Tagger:
         """The shipped defaults extended by the given files (see
         wirewatch.streams.tagging.files)."""
-        return cls(load_topics(taxonomy), load_entities(watchlist))
+        return cls(load_topics(taxonomy), load_entities(watchlist),
+                   companies=knowledge_base.load())
 
     @property
     def memo_entries(self) -> int:
@@ -164,7 +180,8 @@ class Tagger:
         normalise to the very same text: those are tagged once (a bounded memo)."""
         found = self._memo(title, text)
         return Tags(list(found.topics), list(found.entities),
-                    {key: list(value) for key, value in found.evidence.items()})
+                    {key: list(value) for key, value in found.evidence.items()},
+                    list(found.discovered))
 
     def _tag(self, title: str, text: str) -> Tags:
         view = _View(self.matcher, (Field.of("title", title), Field.of("body", text)))
@@ -184,8 +201,11 @@ class Tagger:
             if hits:
                 topics.append(topic.id)
                 evidence[topic.id] = self._evidence(view.fields, [hit for _, hit in hits])
-        entities = self._entities(view, evidence)
-        return Tags(topics, entities, evidence)
+        entities, companies = self._entities(view, evidence)
+        discovered = [] if self.discoverer is None else self.discoverer.discover(
+            view.fields[0].text, view.fields[1].text, companies, (
+                words for company in companies for words in self._company_words[company.company]))
+        return Tags(topics, entities, evidence, discovered)
 
     def _present_by_scope(self, view: _View) -> ByScope:
         """(scope, field, pattern ids present there, their weight rows) per weighted scope."""
@@ -304,14 +324,16 @@ class Tagger:
                 position += 1
         return close or None
 
-    def _entities(self, view: _View, evidence: dict[str, list[Evidence]]) -> list[EntityTag]:
+    def _entities(self, view: _View, evidence: dict[str, list[Evidence]],
+                  ) -> tuple[list[EntityTag], list[DiscoveredEntity]]:
+        """The watched entities found, and the knowledge base's companies found."""
         hits: dict[str, dict[int, list[Hit]]] = {}
         for field_index, present in enumerate(view.present):
             for pattern_id in self._owners.keys() & present:
                 for entity_id, kind in self._owners[pattern_id]:
                     hits.setdefault(entity_id, {}).setdefault(kind, []).extend(
                         view.hits(field_index, pattern_id))
-        tags = []
+        tags, companies = [], []
         for entity_id, kinds in sorted(hits.items()):
             mentions = kinds.get(_ALIAS, []) + kinds.get(_TICKER, [])
             confirmed = bool(mentions) or _CONTEXT in kinds
@@ -322,11 +344,17 @@ class Tagger:
             if not mentions:
                 continue
             score, where = salience(mentions)
+            company = self.companies.get(entity_id)
+            if company is not None:
+                companies.append(DiscoveredEntity(name=company.name, type="organization",
+                                                  mentions=len(mentions), salience=score,
+                                                  company=company.id))
+                continue
             entity = self.entities[entity_id]
             tags.append(EntityTag(id=entity_id, name=entity.name, type=entity.type,
                                   salience=score, where=where, mentions=len(mentions)))
             evidence[f"entity:{entity_id}"] = self._evidence(view.fields, sorted(mentions))
-        return tags
+        return tags, companies
 
     def _evidence(self, fields: tuple[Field, Field], hits: list[Hit]) -> list[Evidence]:
         """Up to MAX_EVIDENCE distinct terms in the hits' order, each with its snippet."""
@@ -385,6 +413,20 @@ class Tagger:
 
 
 _FIELD_NAMES = ("title", "body")
+
+
+def _unwatched(companies: Iterable[Company], watched: Iterable[Entity]) -> list[Company]:
+    """The companies no watched entity covers (by id, a ticker or an alias): a watched
+    Nvidia is reported as an entity, never again as discovered."""
+    entities = list(watched)
+    ids = {entity.id for entity in entities}
+    tickers = {ticker.upper() for entity in entities for ticker in entity.tickers}
+    aliases = {tuple(words_of(alias)) for entity in entities
+               for alias in (*entity.aliases, *entity.ambiguous_aliases)}
+    return [company for company in companies
+            if company.id not in ids and not tickers & {t.upper() for t in company.tickers}
+            and not aliases & {tuple(words_of(alias)) for alias in (
+                company.name, *company.aliases, *company.ambiguous_aliases)}]
 
 
 @dataclass(frozen=True)

@@ -87,3 +87,48 @@ def test_eval_tag_refuses_a_line_without_text(run, tmp_path: Path) -> None:  # t
     path.write_text('{"id": "x", "title": "t"}\n', encoding="utf-8")
     code, _, err = run("eval", "tag", str(path))
     assert code == 1 and "in.jsonl:1: needs a 'body' or 'text' string" in err
+
+
+def test_watchlist_search_and_add_a_listed_company_by_ticker_or_name(run: Run) -> None:
+    code, out, _ = run("watchlist", "search", "deutsche", "--json")
+    assert code == 0 and json.loads(out.splitlines()[0])["id"] == "deutsche-bank"
+    code, out, _ = run("watchlist", "add", "--ticker", "NYSE:TGT")
+    assert code == 0 and "added target (Target)" in out
+    code, out, _ = run("watchlist", "add", "Deutsche Bank")
+    assert code == 0 and "added deutsche-bank" in out
+    # Meta Platforms is shipped as `meta`: the copy replaces it rather than watching it twice.
+    code, out, _ = run("watchlist", "add", "--ticker", "NASDAQ:META", "--dry-run")
+    assert code == 0 and "id: meta\n" in out
+    code, out, _ = run("watchlist", "list", "--json")
+    listed = {json.loads(line)["id"]: json.loads(line) for line in out.splitlines()}
+    assert listed["target"]["ambiguous_aliases"] == ["Target"]
+    assert listed["target"]["tickers"] == ["NYSE:TGT"]
+    assert listed["deutsche-bank"]["aliases"] == ["Deutsche Bank"]
+    code, out, _ = run("taxonomy", "explain", "Deutsche Bank cuts jobs", "")
+    assert code == 0 and json.loads(out)["entities"][0]["id"] == "deutsche-bank"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    pytest.param(("Deutsche",), "did you mean Deutsche Bank", id="no-exact-name"),
+    pytest.param(("--ticker", "FOO:BAR"), "no listed company has the ticker", id="unknown-ticker"),
+    pytest.param((), "give an ENTITY_ID", id="nothing-given"),
+])
+def test_watchlist_add_explains_what_it_could_not_find(run: Run, args: tuple[str, ...],
+                                                       message: str) -> None:
+    code, _, err = run("watchlist", "add", *args)
+    assert code != 0 and message in err
+
+
+def test_eval_tag_prints_what_it_discovered(run: Run, tmp_path: Path) -> None:
+    path = tmp_path / "seed.jsonl"
+    path.write_text(json.dumps({
+        "id": "seed", "title": "OpenAI safety team leaders resign",
+        "body": "Two leaders of OpenAI's superalignment team, Jan Leike and Ilya Sutskever, "
+                "resigned on Tuesday. Leike said safety had taken a back seat. OpenAI chief "
+                "executive Sam Altman thanked both."}) + "\n", encoding="utf-8")
+    code, out, _ = run("eval", "tag", str(path))
+    assert code == 0
+    discovered = json.loads(out)["discovered"]
+    assert {(d["name"], d["type"]) for d in discovered} == {
+        ("Jan Leike", "person"), ("Ilya Sutskever", "person")}
+    assert set(discovered[0]) == {"name", "type", "mentions", "salience", "company"}

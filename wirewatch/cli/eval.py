@@ -157,7 +157,9 @@ def eval_tag(path: Path, taxonomy: tuple[Path, ...], watchlist: tuple[Path, ...]
             "entities": [{"id": e.id, "name": e.name, "type": e.type, "salience": e.salience}
                          for e in tags.entities],
             "evidence": {tag: [msgspec.to_builtins(e) for e in found]
-                         for tag, found in tags.evidence.items()}}) + "\n")
+                         for tag, found in tags.evidence.items()},
+            # Names no watched entity covers: who to watch next (see `watchlist add`).
+            "discovered": [msgspec.to_builtins(d) for d in tags.discovered]}) + "\n")
         if labels:
             truth = record.get("topics")
             if not isinstance(truth, list):

@@ -11,8 +11,14 @@ import yaml
 
 from wirewatch.cli.common import Group, load_settings
 from wirewatch.cli.output import Column, Output, output_options
-from wirewatch.streams.tagging import TaxonomyError, load_entities
-from wirewatch.streams.tagging.files import ENTITY_TYPES, Entity, write_yaml
+from wirewatch.connectors.yaml_file import read_yaml
+from wirewatch.streams.tagging import TaxonomyError, companies, load_entities
+from wirewatch.streams.tagging.files import (
+    ENTITY_TYPES,
+    Entity,
+    is_entity_id,
+    write_yaml,
+)
 
 
 def _edit_watchlist(path: Path, change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
@@ -21,7 +27,7 @@ def _edit_watchlist(path: Path, change: Callable[[list[dict[str, Any]]], list[di
     before it replaces the file a running worker reads."""
     document: dict[str, Any] = {"extends_defaults": True, "entities": []}
     if path.exists():
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        loaded = read_yaml(path, TaxonomyError, "watchlist file") or {}
         if not isinstance(loaded, dict) or not isinstance(loaded.get("entities", []), list):
             raise click.ClickException(f"{path} needs a top-level 'entities:' list")
         document.update(loaded)
@@ -63,7 +69,7 @@ def list_entities(out: Output) -> None:
 
 
 @watchlist.command("add")
-@click.argument("entity_id")
+@click.argument("entity_id", required=False)
 @click.option("--name", help="Display name (default: the id).")
 @click.option("--type", "entity_type", type=click.Choice(sorted(ENTITY_TYPES)),
               default="organization", show_default=True)
@@ -72,22 +78,92 @@ def list_entities(out: Output) -> None:
               help="Counts only capitalised and with context, e.g. Apple (repeatable).")
 @click.option("--context", multiple=True, help="Confirms an ambiguous alias (repeatable).")
 @click.option("--ticker", "tickers", multiple=True, help="EXCHANGE:SYMBOL, e.g. NASDAQ:MSFT.")
-def add_entity(entity_id: str, name: str | None, entity_type: str, aliases: tuple[str, ...],
-               ambiguous: tuple[str, ...], context: tuple[str, ...],
-               tickers: tuple[str, ...]) -> None:
-    """Add or replace an entity in your watchlist file."""
+@click.option("--dry-run", is_flag=True, help="Print the entry; change nothing.")
+def add_entity(entity_id: str | None, name: str | None, entity_type: str,
+               aliases: tuple[str, ...], ambiguous: tuple[str, ...], context: tuple[str, ...],
+               tickers: tuple[str, ...], dry_run: bool) -> None:
+    """Add or replace an entity in your watchlist file.
+
+    With only a ticker or a company's name (`add --ticker NASDAQ:NVDA`, `add "Nvidia"`) the
+    entry is copied from the shipped knowledge base of listed companies (see `search`).
+    """
     path = load_settings().user_watchlist
-    entity = Entity(entity_id, name or entity_id, entity_type, aliases or (
-        () if ambiguous or tickers else (name or entity_id,)), tickers, ambiguous, context)
+    entity = _from_knowledge_base(path, entity_id, tickers) if not (
+        name or aliases or ambiguous or context) else None
+    if entity is None:
+        if entity_id is None:
+            raise click.UsageError("give an ENTITY_ID (or a listed company's name or --ticker)")
+        entity = Entity(entity_id, name or entity_id, entity_type, aliases or (
+            () if ambiguous or tickers else (name or entity_id,)), tickers, ambiguous, context)
+    if dry_run:
+        click.echo(yaml.safe_dump([entity.to_yaml()], sort_keys=False, allow_unicode=True),
+                   nl=False)
+        return
     replaced = False
 
     def change(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         nonlocal replaced
-        replaced = any(entry.get("id") == entity_id for entry in entries)
-        return [e for e in entries if e.get("id") != entity_id] + [entity.to_yaml()]
+        replaced = any(entry.get("id") == entity.id for entry in entries)
+        return [e for e in entries if e.get("id") != entity.id] + [entity.to_yaml()]
 
     _edit_watchlist(path, change)
-    click.echo(f"{'replaced' if replaced else 'added'} {entity_id} in {path}")
+    click.echo(f"{'replaced' if replaced else 'added'} {entity.id} ({entity.name}) in {path}")
+
+
+def _from_knowledge_base(path: Path, text: str | None, tickers: tuple[str, ...],
+                         ) -> Entity | None:
+    """The knowledge base's entry for a ticker or a company's name, as an entity; None when
+    the text is a plain new id (the old way: `add acme` watches the word acme)."""
+    if tickers:
+        company = companies.by_ticker(tickers[0])
+        if company is None and text is None:
+            raise click.ClickException(
+                f"no listed company has the ticker {tickers[0]!r}; give an ENTITY_ID and "
+                "--alias to watch it anyway")
+        if company is None:
+            return None
+        entity_id = text
+    elif text is not None:
+        found = companies.named(text)
+        if len(found) > 1:
+            raise click.ClickException(
+                f"{text!r} names {len(found)} listed companies: "
+                + ", ".join(f"{c.name} ({', '.join(c.tickers) or c.id})" for c in found)
+                + "; add one by --ticker")
+        if not found:
+            if is_entity_id(text):
+                return None
+            near = companies.search(text, limit=5)
+            hint = ("; did you mean " + ", ".join(c.name for c in near) + "?") if near else ""
+            raise click.ClickException(f"no listed company is named {text!r}{hint} "
+                                       "(`wirewatch watchlist search TEXT`)")
+        company, entity_id = found[0], None
+    else:
+        return None
+    if entity_id is None:
+        # An entity already in effect with one of its tickers (the shipped `meta` for Meta
+        # Platforms) is replaced rather than watched twice under two ids.
+        in_effect = load_entities([path] if path.exists() else [])
+        entity_id = next((e.id for e in in_effect if set(e.tickers) & set(company.tickers)),
+                         company.id)
+    return company.to_entity(entity_id)
+
+
+@watchlist.command("search")
+@click.argument("text")
+@click.option("--limit", type=click.IntRange(1, 100), default=10, show_default=True)
+@output_options()
+def search_companies(text: str, limit: int, out: Output) -> None:
+    """Find listed companies in the shipped knowledge base by name, ticker or ISIN."""
+    out.rows([{"id": c.id, "name": c.name, "legal_name": c.legal_name,
+               "tickers": list(c.tickers), "isins": list(c.isins), "indices": list(c.indices),
+               "ambiguous": bool(c.ambiguous_aliases)}
+              for c in companies.search(text, limit=limit)], [
+        Column("id", "id"), Column("name", "name"),
+        Column("tickers", "tickers", show=", ".join),
+        Column("indices", "indices", show=", ".join),
+        Column("ambiguous", "needs context", show=lambda a: "yes" if a else "")],
+        empty=f"no listed company matches {text!r}")
 
 
 @watchlist.command("remove")
