@@ -17,6 +17,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import aiokafka
@@ -63,6 +64,7 @@ from wirewatch.streams.ops.event_pages import EventPagesConfig
 from wirewatch.streams.ops.feed_pages import FeedPagesConfig
 from wirewatch.streams.ops.monitor import Monitor
 from wirewatch.streams.ops.subscription_pages import SubscriptionPagesConfig
+from wirewatch.streams.ops.trending import TrendCounter
 from wirewatch.streams.ops.web import CannotResend, WebConfig, operations_app
 from wirewatch.streams.records import Article, TaggedArticle, decode, encode
 from wirewatch.streams.stages import (
@@ -153,6 +155,7 @@ class PipelineConfig:
     on_delivered: Callable[[Alert], None] | None = None
     background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     feeds: Callable[[], list[FeedSpec]] = list  # the feeds this process polls (dashboard)
+    watchlist_file: Path | None = None  # the dashboard's "watch this" writes here; None: off
     web_auth: WebAuth = WebAuth()  # who may log in to the web pages (no secret: nobody)
     login_policy: LoginPolicy = LoginPolicy()  # back-off of wrong passwords and tokens
     max_lag: int = 10_000
@@ -230,7 +233,8 @@ def pipeline_steps(names: TopicNames, taggers: TaggerSource, *, assigner: StoryA
                    stories: StoryStore, activity: Activity, live: LiveSubscriptions,
                    sent_store: SentStore, outbox: Outbox, events: EventAssigner,
                    majors: Sequence[str] = DEFAULT_MAJOR_OUTLETS,
-                   event_log: EventLog | None = None) -> list[Step]:
+                   event_log: EventLog | None = None,
+                   trends: TrendCounter | None = None) -> list[Step]:
     """The worker's four steps: normalise (dedupe and events), tag, match, deliver (queue)."""
 
     async def normalise(items: list[RawItem]) -> Batch:
@@ -280,6 +284,8 @@ def pipeline_steps(names: TopicNames, taggers: TaggerSource, *, assigner: StoryA
         results = [tag_article(article, tagger) for article in articles]
         if event_log is not None:
             await event_log.record_tags(results)
+        if trends is not None:  # names nobody watches yet, for the dashboard's trending
+            await trends.record([r.discovered for r in results])
         return Batch([[(names.tagged, r.article.story_id.encode(), encode(r))]
                       for r in results], records=[[r] for r in results])
 
@@ -347,6 +353,7 @@ def create_app(config: PipelineConfig) -> faust.App:
                            window_seconds=config.event_window_seconds)
     event_log = EventLog(redis_client, prefix=config.redis_prefix,
                          window_seconds=config.event_window_seconds)
+    trends = TrendCounter(redis_client, prefix=config.redis_prefix)
     # Bounded caches fill for a while after start: their fill levels say whether memory
     # that grows is a cache still filling (bench/soak.py) or something that never stops.
     boilerplate = assigner.engine.boilerplate
@@ -373,7 +380,7 @@ def create_app(config: PipelineConfig) -> faust.App:
     steps = pipeline_steps(names, config.tagger, assigner=assigner, stories=stories,
                            activity=activity, live=live, sent_store=sent_store, outbox=outbox,
                            events=events, majors=config.major_outlets,
-                           event_log=event_log)
+                           event_log=event_log, trends=trends)
     metrics.initialise(step.stage for step in steps)
     unprocessed = UnprocessedItems(redis_client, prefix=config.redis_prefix)
 
@@ -440,7 +447,8 @@ def create_app(config: PipelineConfig) -> faust.App:
                                policy=config.login_policy),
             resend=resend, resend_stages=frozenset({"normalise", "tag", "match", "deliver"}),
             ready=not_ready, assignment=assignment,
-            pages=EventPagesConfig(event_log, stories, activity),
+            pages=EventPagesConfig(event_log, stories, activity), trends=trends,
+            watchlist_file=config.watchlist_file,
             feeds=FeedPagesConfig(FeedRegistry(redis_client, config.redis_prefix),
                                   FeedStateStore(redis_client, config.redis_prefix),
                                   config.feeds),

@@ -33,6 +33,7 @@ from wirewatch.streams.ops.activity import Activity
 from wirewatch.streams.ops.feed_pages import FeedPagesConfig
 from wirewatch.streams.ops.monitor import Monitor
 from wirewatch.streams.ops.probes import probes_app
+from wirewatch.streams.ops.trending import TrendCounter
 from wirewatch.streams.ops.web import WebConfig, operations_app
 from wirewatch.streams.runner import api_job, connector_job, external_endpoints
 from wirewatch.streams.settings import Settings
@@ -118,6 +119,8 @@ def run_web(settings: Settings) -> int:
             feeds=FeedPagesConfig(FeedRegistry(client, settings.redis_prefix),
                                   FeedStateStore(client, settings.redis_prefix),
                                   lambda: known),
+            trends=TrendCounter(client, prefix=settings.redis_prefix),
+            watchlist_file=settings.user_watchlist,
             subscriptions=subscription_pages(
                 SubscriptionStore(client, prefix=settings.redis_prefix), channels, tagger,
                 dashboard_url=dashboard_url, slack_api_url=settings.slack_api_url)))

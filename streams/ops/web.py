@@ -12,9 +12,12 @@ no CSRF token. Sending dead letters back needs the operator role.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
@@ -38,6 +41,8 @@ from wirewatch.streams.ops.monitor import Monitor, Snapshot, problems, verdict
 from wirewatch.streams.ops.probes import healthz, metrics_view, readiness
 from wirewatch.streams.ops.site import Site, same_origin, secure_cookies
 from wirewatch.streams.ops.subscription_pages import SubscriptionPagesConfig, add_subscription_pages
+from wirewatch.streams.ops.trending import Trend, TrendCounter, watch_entry
+from wirewatch.streams.tagging.files import TaxonomyError, put_entity
 
 MAX_BULK = 50  # dead letters one bulk resend sends back (the page lists 50)
 
@@ -116,6 +121,8 @@ class WebConfig:
     assignment: Callable[[], list[str]] = lambda: []  # this worker's partitions, topic:n
     pages: EventPagesConfig | None = None  # None: no event and story pages
     feeds: FeedPagesConfig | None = None  # None: no feed pages or feed actions
+    trends: TrendCounter | None = None  # None: no trending entities on the dashboard
+    watchlist_file: Path | None = None  # where "watch this" writes; None: no button
     users: UserStore | None = None  # accounts; None: only the web token logs in
     limits: LoginLimits | None = None  # shared (Redis) login limits; None: this process's
 
@@ -169,7 +176,13 @@ def operations_app(config: WebConfig) -> web.Application:
                 now=now, unit="per min",
                 label="Failures per minute (dead letters, alert retries, feed errors)")}
         deliveries = await config.activity.recent_deliveries(200)
-        return render("dashboard.html", request, snapshot=snapshot, problems=found,
+        extra: dict[str, Any] = {}
+        if config.trends is not None:
+            extra["trending"] = await config.trends.trending()
+            if config.watchlist_file is not None:
+                extra["watch_url"] = "/trending/watch"
+        return render("dashboard.html", request, **extra, message=request.query.get("m", ""),
+                      snapshot=snapshot, problems=found,
                       verdict=verdict(found), charts=charts, plots=plots,
                       channels=channel_cards(snapshot, deliveries),
                       stories=await config.activity.recent_stories(30),
@@ -261,6 +274,22 @@ def operations_app(config: WebConfig) -> web.Application:
                                          if refused else "")
         raise web.HTTPSeeOther("/dlq?m=" + quote(message))
 
+    async def watch(request: web.Request) -> web.Response:
+        """Write a trending name into the watchlist file workers reload (aliases prefilled)."""
+        form = await site.form(request, needs="operator")
+        name = form.get("name", "").strip()
+        if config.watchlist_file is None or not name:
+            raise web.HTTPBadRequest(text="nothing to watch")
+        entity = watch_entry(Trend(name, form.get("type", "other"), form.get("company", ""),
+                                   0, 0.0, 0.0))
+        try:
+            replaced = await asyncio.to_thread(put_entity, config.watchlist_file, entity)
+        except TaxonomyError as exc:
+            raise web.HTTPBadRequest(text=str(exc)) from exc
+        done = "now replaced" if replaced else "now watched"
+        raise web.HTTPSeeOther("/?m=" + quote(f"{entity.name} ({entity.id}) is {done}: "
+                                              "workers apply it within seconds") + "#trending")
+
     async def resend_json(request: web.Request) -> web.Response:
         if not site.auth.secret and site.gate.users is None:
             return _json_error(403, "the worker has no web token (WIREWATCH_WEB_TOKEN)")
@@ -302,6 +331,7 @@ def operations_app(config: WebConfig) -> web.Application:
     app.router.add_get("/dlq", dlq_page)
     app.router.add_post("/dlq/resend", resend)
     app.router.add_post("/dlq/resend-many", resend_many)
+    app.router.add_post("/trending/watch", watch)
     app.router.add_post("/api/v1/dlq/resend", resend_json)
     app.router.add_get("/login", login_page)
     app.router.add_post("/login", login)

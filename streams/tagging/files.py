@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -240,3 +240,41 @@ def write_yaml(path: Path, document: dict[str, Any]) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def edit_watchlist(path: Path,
+                   change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> None:
+    """Apply `change` to the entries of a user's watchlist file, validating the result
+    before it replaces the file a running worker reads (TaxonomyError if it would not load)."""
+    document: dict[str, Any] = {"extends_defaults": True, "entities": []}
+    if path.exists():
+        loaded = read_yaml(path, TaxonomyError, "watchlist file") or {}
+        if not isinstance(loaded, dict) or not isinstance(loaded.get("entities", []), list):
+            raise TaxonomyError(f"{path} needs a top-level 'entities:' list")
+        document.update(loaded)
+    document["entities"] = change(list(document.get("entities") or []))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    candidate = path.with_name(f".{path.name}.check")
+    candidate.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True),
+                         encoding="utf-8")
+    try:
+        load_entities([candidate])
+    except TaxonomyError as exc:
+        raise TaxonomyError(str(exc).replace(str(candidate), str(path))) from None
+    finally:
+        candidate.unlink(missing_ok=True)
+    write_yaml(path, document)
+
+
+def put_entity(path: Path, entity: Entity) -> bool:
+    """Add `entity` to the watchlist file, or replace the entry with its id; True if it
+    replaced one."""
+    replaced = False
+
+    def change(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        nonlocal replaced
+        replaced = any(entry.get("id") == entity.id for entry in entries)
+        return [e for e in entries if e.get("id") != entity.id] + [entity.to_yaml()]
+
+    edit_watchlist(path, change)
+    return replaced

@@ -384,6 +384,19 @@ def test_dashboard_in_headless_chromium(worker: dict[str, Any], tmp_path: Path) 
         driver.get(f"{base}/dlq")
         driver.save_screenshot(str(screenshot.with_name("dlq.png")))
 
+        # Trending: the co-leads the three copies of the OpenAI story name, watched by
+        # nobody, are on the dashboard; "watch this" writes them into the watchlist file.
+        driver.get(f"{base}/")
+        wait.until(lambda d: "Jan Leike" in d.find_element(By.ID, "trending-table").text)
+        assert "Ilya Sutskever" in driver.find_element(By.ID, "trending-table").text
+        driver.execute_script("document.getElementById('trending').scrollIntoView()")
+        driver.save_screenshot(str(screenshot.with_name("trending.png")))
+        driver.find_element(By.XPATH, "//tr[td[1]='Jan Leike']//button").click()
+        wait.until(lambda d: "Jan Leike (jan-leike) is now watched" in d.find_element(
+            By.ID, "message").text)
+        watched = Path(worker["env"]["WIREWATCH_DATA_DIR"]) / "watchlist.yaml"
+        assert "Jan Leike" in watched.read_text()
+
         # Feeds: a page per feed with its last polls; poll now, disable and enable it, and
         # add a feed, all live on the running pipeline.
         driver.get(f"{base}/feeds")

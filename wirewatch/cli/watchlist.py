@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,38 +10,14 @@ import yaml
 
 from wirewatch.cli.common import Group, load_settings
 from wirewatch.cli.output import Column, Output, output_options
-from wirewatch.connectors.yaml_file import read_yaml
-from wirewatch.streams.tagging import TaxonomyError, companies, load_entities
+from wirewatch.streams.tagging import companies, load_entities
 from wirewatch.streams.tagging.files import (
     ENTITY_TYPES,
     Entity,
+    edit_watchlist,
     is_entity_id,
-    write_yaml,
+    put_entity,
 )
-
-
-def _edit_watchlist(path: Path, change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
-                    ) -> None:
-    """Apply `change` to the entries of the user's watchlist file, validating the result
-    before it replaces the file a running worker reads."""
-    document: dict[str, Any] = {"extends_defaults": True, "entities": []}
-    if path.exists():
-        loaded = read_yaml(path, TaxonomyError, "watchlist file") or {}
-        if not isinstance(loaded, dict) or not isinstance(loaded.get("entities", []), list):
-            raise click.ClickException(f"{path} needs a top-level 'entities:' list")
-        document.update(loaded)
-    document["entities"] = change(list(document.get("entities") or []))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    candidate = path.with_name(f".{path.name}.check")
-    candidate.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True),
-                         encoding="utf-8")
-    try:
-        load_entities([candidate])
-    except TaxonomyError as exc:
-        raise TaxonomyError(str(exc).replace(str(candidate), str(path))) from None
-    finally:
-        candidate.unlink(missing_ok=True)
-    write_yaml(path, document)
 
 
 @click.group(cls=Group)
@@ -99,14 +74,7 @@ def add_entity(entity_id: str | None, name: str | None, entity_type: str,
         click.echo(yaml.safe_dump([entity.to_yaml()], sort_keys=False, allow_unicode=True),
                    nl=False)
         return
-    replaced = False
-
-    def change(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        nonlocal replaced
-        replaced = any(entry.get("id") == entity.id for entry in entries)
-        return [e for e in entries if e.get("id") != entity.id] + [entity.to_yaml()]
-
-    _edit_watchlist(path, change)
+    replaced = put_entity(path, entity)
     click.echo(f"{'replaced' if replaced else 'added'} {entity.id} ({entity.name}) in {path}")
 
 
@@ -180,7 +148,7 @@ def remove_entity(entity_id: str) -> None:
         kept = [entry for entry in entries if entry.get("id") != entity_id]
         return kept + ([{"id": entity_id, "enabled": False}] if shipped else [])
 
-    _edit_watchlist(path, change)
+    edit_watchlist(path, change)
     if not found:
         raise click.ClickException(f"no entity {entity_id!r} in {path} or the defaults")
     click.echo(f"removed {entity_id} ({'switched off the shipped entry' if shipped else path})")

@@ -20,7 +20,10 @@ from wirewatch.streams.ops.auth import WebAuth
 from wirewatch.streams.ops.charts import line_chart, nice_top
 from wirewatch.streams.ops.feed_pages import FeedPagesConfig
 from wirewatch.streams.ops.monitor import Monitor, Problem, Snapshot, verdict
+from wirewatch.streams.ops.trending import TrendCounter
 from wirewatch.streams.ops.web import WebConfig, channel_cards, operations_app
+from wirewatch.streams.records import DiscoveredEntity
+from wirewatch.streams.tagging import load_entities
 
 TOKEN = "feed-token"
 CSRF = re.compile(r'name="csrf" value="([0-9a-f]*)"')
@@ -238,3 +241,47 @@ async def test_session_cookies_are_secure_behind_a_proxy_that_says_https(site: A
                                  allow_redirects=False) as response:
                 cookie = response.headers["Set-Cookie"]
             assert ("Secure" in cookie) is secure and "HttpOnly" in cookie
+
+
+async def test_trending_names_show_and_one_click_watches_them(
+        redis_client: aioredis.Redis, unique: str, tmp_path: Any) -> None:
+    prefix = f"{unique}:"
+    trends = TrendCounter(redis_client, prefix=prefix)
+    named = [DiscoveredEntity(name="Ilya Sutskever", type="person", mentions=2, salience=1.0)]
+    await trends.record([named, named, named])  # three articles today, none before
+    await trends.record([[DiscoveredEntity(name="Once Only", type="person", mentions=1,
+                                           salience=0.3)]])
+    watchlist = tmp_path / "watchlist.yaml"
+    monitor = Monitor(bootstrap="127.0.0.1:1", group="g", consumed=[], sized=[],
+                      dlq_topic="dlq", redis_client=redis_client, redis_prefix=prefix,
+                      feeds=list)
+    server = TestServer(operations_app(WebConfig(
+        monitor=monitor, activity=Activity(redis_client, prefix=prefix),
+        bootstrap="127.0.0.1:1", dlq_topic="dlq", max_lag=10, auth=WebAuth(TOKEN),
+        trends=trends, watchlist_file=watchlist)), host="127.0.0.1")
+    await server.start_server()
+    base = str(server.make_url("")).rstrip("/")
+    try:
+        async with session() as http:
+            async with http.get(f"{base}/") as response:
+                page = await response.text()
+            rows = re.findall(r'<table class="sortable" id="trending-table">(.*?)</table>',
+                              page, re.S)[0]
+            assert "Ilya Sutskever" in rows and "Once Only" not in rows  # 3 today, not 1
+            assert "watch this" not in rows  # only for a logged-in operator
+            async with http.post(f"{base}/login", data={"password": TOKEN}) as response:
+                assert response.status == 200
+            async with http.get(f"{base}/") as response:
+                page = await response.text()
+            csrf = CSRF.findall(page)[-1]
+            assert "watch this" in page
+            async with http.post(f"{base}/trending/watch", data={
+                    "csrf": csrf, "name": "Ilya Sutskever", "type": "person",
+                    "company": ""}) as response:
+                assert response.status == 200
+                assert "Ilya Sutskever (ilya-sutskever) is now watched" in await response.text()
+        [entity] = [e for e in load_entities([watchlist]) if e.id == "ilya-sutskever"]
+        assert (entity.id, entity.type, entity.aliases) == (
+            "ilya-sutskever", "person", ("Ilya Sutskever",))
+    finally:
+        await server.close()
