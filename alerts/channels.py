@@ -30,7 +30,13 @@ from wirewatch.alerts.notifiers.email import EmailNotifier, SmtpServer, plain_ad
 from wirewatch.alerts.notifiers.slack_api import SlackApiNotifier
 from wirewatch.alerts.notifiers.slack_webhook import SlackWebhookNotifier
 from wirewatch.alerts.notifiers.webhook import WebhookNotifier
-from wirewatch.connectors.yaml_file import line_of, read_yaml, unknown_key_message
+from wirewatch.connectors.yaml_file import (
+    Position,
+    at,
+    position_of,
+    read_yaml,
+    unknown_key_message,
+)
 
 KINDS = frozenset({"console", "slack-webhook", "slack-api", "email", "webhook"})
 DEFAULT_PACE = {"slack-webhook": 1.0, "slack-api": 1.0}  # Slack: about one message a second
@@ -48,14 +54,19 @@ SMTP_KEYS = ("host", "port", "security", "username", "password", "password_env",
 TOP_KEYS = ("smtp", "channels")
 
 
-def _refuse_unknown(entry: Mapping[Any, Any], known: tuple[str, ...], where: str) -> None:
-    """`where` is "file: channel 'x'"; read from a file, the key's line follows the file."""
+def _where(file: str, what: str, node: Any, key: Any = None, *, of_key: bool = False) -> str:
+    """"file:line:column: what" (the place of a mapping read from the file, of one key's
+    value or, `of_key`, of the key itself); "file: what" when the place is unknown."""
+    place = at(file, position_of(node, key, of_key=of_key))
+    return f"{place}: {what}" if what else place
+
+
+def _refuse_unknown(entry: Mapping[Any, Any], known: tuple[str, ...], file: str,
+                    what: str) -> None:
     for key in entry:
         if key not in known:
-            line = line_of(entry, key)
-            file, _, rest = where.partition(": ")
-            at = f"{file}:{line}: {rest}" if line and rest else where
-            raise ChannelError(f"{at}: {unknown_key_message(key, known)}")
+            raise ChannelError(f"{_where(file, what, entry, key, of_key=True)}: "
+                               f"{unknown_key_message(key, known)}")
 
 
 @dataclass(frozen=True)
@@ -103,34 +114,39 @@ class Channels:
         return built
 
 
-def _secret(entry: Mapping[str, Any], key: str, where: str, env: Mapping[str, str],
+def _secret(entry: Mapping[str, Any], key: str, file: str, what: str, env: Mapping[str, str],
             *, required: bool = True) -> str | None:
     if f"{key}_env" in entry:
         name = str(entry[f"{key}_env"])
         value = env.get(name)
         if not value:
-            raise ChannelError(f"{where}: environment variable {name} (from {key}_env) is "
-                               "not set")
+            raise ChannelError(f"{_where(file, what, entry, f'{key}_env')}: environment "
+                               f"variable {name} (from {key}_env) is not set")
         return value
     if key in entry:
         return str(entry[key])
     if required:
-        raise ChannelError(f"{where}: needs '{key}' (or '{key}_env' naming a variable)")
+        raise ChannelError(f"{_where(file, what, entry)}: needs '{key}' (or '{key}_env' "
+                           "naming a variable)")
     return None
 
 
-def _smtp(entry: Any, where: str, env: Mapping[str, str]) -> SmtpServer:
+def _smtp(entry: Any, where: str, env: Mapping[str, str],
+          position: Position | None) -> SmtpServer:
+    """The SMTP server; `position` is the `smtp:` value's, else the first email channel's."""
     if not isinstance(entry, dict) or not entry.get("host"):
-        raise ChannelError(f"{where}: email channels need an 'smtp:' mapping with a 'host'")
-    _refuse_unknown(entry, SMTP_KEYS, f"{where}: smtp")
+        raise ChannelError(f"{at(where, position)}: email channels need an 'smtp:' mapping "
+                           "with a 'host'")
+    _refuse_unknown(entry, SMTP_KEYS, where, "smtp")
     security = str(entry.get("security", "starttls"))
     if security not in ("starttls", "tls", "none"):
-        raise ChannelError(f"{where}: smtp security must be starttls, tls or none")
+        raise ChannelError(f"{_where(where, '', entry, 'security')}: smtp security must be "
+                           "starttls, tls or none")
     default_port = {"starttls": 587, "tls": 465, "none": 25}[security]
     return SmtpServer(
         host=str(entry["host"]), port=int(entry.get("port", default_port)), security=security,
         username=str(entry["username"]) if entry.get("username") else None,
-        password=_secret(entry, "password", where, env, required=False),
+        password=_secret(entry, "password", where, "", env, required=False),
         sender=str(entry.get("sender", "wirewatch@localhost")),
         timeout=float(entry.get("timeout_seconds", 30)),
         ca_file=str(entry["ca_file"]) if entry.get("ca_file") else None)
@@ -142,50 +158,62 @@ def parse_channels(document: Any, where: str,
     if document is None:
         document = {}
     if not isinstance(document, dict) or not isinstance(document.get("channels", []), list):
-        raise ChannelError(f"{where} needs a top-level 'channels:' list")
-    _refuse_unknown(document, TOP_KEYS, where)
+        place = position_of(document, "channels")  # a value that is not a list
+        raise ChannelError(f"{at(where, place) + ': ' if place else ''}{where} needs a "
+                           "top-level 'channels:' list")
+    _refuse_unknown(document, TOP_KEYS, where, "")
     specs: dict[str, ChannelSpec] = {"console": ChannelSpec("console", "console")}
+    entries = document.get("channels") or []
+    smtp_at = position_of(document, "smtp") if "smtp" in document else None
     needs_smtp = False
-    for position, entry in enumerate(document.get("channels") or []):
-        here = f"{where}: channels[{position}]"
+    for index, entry in enumerate(entries):
         if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
-            raise ChannelError(f"{here} needs an 'id'")
+            place = position_of(entry, "id") or position_of(entries, index)
+            raise ChannelError(f"{at(where, place)}: channels[{index}] needs an 'id'")
         cid, kind = entry["id"], entry.get("kind")
-        here = f"{where}: channel {cid!r}"
+        here = f"channel {cid!r}"
         if cid in specs:
-            raise ChannelError(f"{here} is defined twice (console is built in)")
+            raise ChannelError(f"{_where(where, here, entry, 'id')} is defined twice "
+                               "(console is built in)")
         if kind not in KINDS - {"console"}:
-            raise ChannelError(f"{here}: kind must be one of {sorted(KINDS - {'console'})}")
-        _refuse_unknown(entry, _COMMON_KEYS + KIND_KEYS[kind], here)
+            raise ChannelError(f"{_where(where, here, entry, 'kind')}: kind must be one of "
+                               f"{sorted(KINDS - {'console'})}")
+        _refuse_unknown(entry, _COMMON_KEYS + KIND_KEYS[kind], where, here)
         settings: dict[str, Any] = {}
         if kind in ("slack-webhook", "webhook"):
-            url = _secret(entry, "url", here, env) or ""
+            url = _secret(entry, "url", where, here, env) or ""
             if safe_url(url) is None:
-                raise ChannelError(f"{here}: url must be an absolute http(s) URL")
+                source = "url_env" if "url_env" in entry else "url"
+                raise ChannelError(f"{_where(where, here, entry, source)}: url must be an "
+                                   "absolute http(s) URL")
             settings["url"] = url
         if kind == "webhook":
-            settings["secret"] = _secret(entry, "secret", here, env)
+            settings["secret"] = _secret(entry, "secret", where, here, env)
         if kind == "slack-api":
-            settings["token"] = _secret(entry, "token", here, env)
+            settings["token"] = _secret(entry, "token", where, here, env)
             if not entry.get("channel"):
-                raise ChannelError(f"{here}: needs the Slack 'channel' (an id such as C0123)")
+                raise ChannelError(f"{_where(where, here, entry, 'channel')}: needs the Slack "
+                                   "'channel' (an id such as C0123)")
             settings["channel"] = str(entry["channel"])
         if kind == "email":
             recipients = entry.get("to")
             if isinstance(recipients, str):
                 recipients = [recipients]
             if not recipients or not all(isinstance(r, str) and "@" in r for r in recipients):
-                raise ChannelError(f"{here}: needs 'to', a list of e-mail addresses")
-            for recipient in recipients:
+                raise ChannelError(f"{_where(where, here, entry, 'to')}: needs 'to', a list "
+                                   "of e-mail addresses")
+            for number, recipient in enumerate(recipients):
                 try:
                     plain_address(recipient)
                 except ValueError as exc:
-                    raise ChannelError(f"{here}: {exc}") from exc
+                    place = position_of(entry.get("to"), number) or position_of(entry, "to")
+                    raise ChannelError(f"{at(where, place)}: {here}: {exc}") from exc
             settings["to"] = recipients
+            smtp_at = smtp_at or position_of(entry)
             needs_smtp = True
         pace = float(entry.get("pace_seconds", DEFAULT_PACE.get(kind, 0.0)))
         specs[cid] = ChannelSpec(cid, kind, settings, pace)
-    smtp = _smtp(document.get("smtp"), where, env) if needs_smtp else None
+    smtp = _smtp(document.get("smtp"), where, env, smtp_at) if needs_smtp else None
     return Channels(specs, smtp)
 
 

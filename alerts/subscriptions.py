@@ -11,7 +11,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from wirewatch.alerts.errors import QueryError, SubscriptionError
 from wirewatch.alerts.query import Node, forbidden_character, parse_query
 from wirewatch.alerts.vocabulary import Vocabulary, check_query
-from wirewatch.connectors.yaml_file import LocatedList, line_of, read_yaml, unknown_key_message
+from wirewatch.connectors.yaml_file import (
+    Position,
+    at,
+    position_of,
+    read_yaml,
+    unknown_key_message,
+)
 
 _SLUG = re.compile(r"[^a-z0-9]+")
 _CHANNEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -24,6 +30,15 @@ NEW_PER = "event"  # what a new subscription gets; one stored without `per` keep
 
 
 
+class FieldError(SubscriptionError):
+    """A mistake in one field ("min_salience", "schedule.timezone"), so that a file can
+    point at that field's value."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 def clock_text(value: object) -> str:
     """A time of day as written; YAML 1.1 reads an unquoted 22:00 as the number 1320."""
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
@@ -31,9 +46,9 @@ def clock_text(value: object) -> str:
     return str(value)
 
 
-def _clock(value: str, where: str) -> str:
+def _clock(value: str, where: str, field: str) -> str:
     if not isinstance(value, str) or not _CLOCK.fullmatch(value):
-        raise SubscriptionError(f"{where}: {value!r} is not a time of day like 08:00")
+        raise FieldError(f"{where}: {value!r} is not a time of day like 08:00", field)
     return value
 
 
@@ -52,24 +67,26 @@ class Schedule:
     def __post_init__(self) -> None:
         where = "schedule"
         if self.mode not in MODES:
-            raise SubscriptionError(f"{where}: mode must be one of {list(MODES)}")
-        _clock(self.at, where)
+            raise FieldError(f"{where}: mode must be one of {list(MODES)}", "schedule.mode")
+        _clock(self.at, where, "schedule.at")
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise SubscriptionError(f"{where}: unknown time zone {self.timezone!r} "
-                                    "(use an IANA name such as Europe/Paris)") from exc
+            raise FieldError(f"{where}: unknown time zone {self.timezone!r} (use an IANA "
+                             "name such as Europe/Paris)", "schedule.timezone") from exc
         if self.quiet_hours is not None:
             if len(self.quiet_hours) != 2:
-                raise SubscriptionError(f"{where}: quiet_hours is [start, end], e.g. "
-                                        "['22:00', '07:00']")
+                raise FieldError(f"{where}: quiet_hours is [start, end], e.g. "
+                                 "['22:00', '07:00']", "schedule.quiet_hours")
             for value in self.quiet_hours:
-                _clock(value, where)
+                _clock(value, where, "schedule.quiet_hours")
         if self.rate_cap_per_hour is not None and self.rate_cap_per_hour < 1:
-            raise SubscriptionError(f"{where}: rate_cap_per_hour must be at least 1")
+            raise FieldError(f"{where}: rate_cap_per_hour must be at least 1",
+                             "schedule.rate_cap_per_hour")
         if self.group_wait_seconds < 0 or self.group_interval_seconds < 0:
-            raise SubscriptionError(f"{where}: group_wait_seconds and group_interval_seconds "
-                                    "cannot be negative")
+            negative = "wait" if self.group_wait_seconds < 0 else "interval"
+            raise FieldError(f"{where}: group_wait_seconds and group_interval_seconds cannot "
+                             "be negative", f"schedule.group_{negative}_seconds")
 
     @property
     def zone(self) -> ZoneInfo:
@@ -120,29 +137,30 @@ class Subscription:
                update_after_stories: int = 3) -> Subscription:
         problem = forbidden_character(name)
         if problem:
-            raise SubscriptionError(f"subscription {name!r}: {problem} is not allowed in a "
-                                    "name")
+            raise FieldError(f"subscription {name!r}: {problem} is not allowed in a name",
+                             "name")
         try:
             parsed = parse_query(query)
         except QueryError as exc:
-            raise SubscriptionError(f"subscription {name!r}: {exc}") from exc
+            raise FieldError(f"subscription {name!r}: {exc}", "query") from exc
         malformed = [channel for channel in channels if not _CHANNEL_ID.fullmatch(channel)]
         if malformed:
-            raise SubscriptionError(f"subscription {name!r}: channel id(s) {malformed} are not "
-                                    "ids of the channels file (letters, digits, . _ -)")
+            raise FieldError(f"subscription {name!r}: channel id(s) {malformed} are not ids "
+                             "of the channels file (letters, digits, . _ -)", "channels")
         if not channels:
-            raise SubscriptionError(f"subscription {name!r}: needs at least one channel")
+            raise FieldError(f"subscription {name!r}: needs at least one channel", "channels")
         if not 0.0 <= min_salience <= 1.0:
-            raise SubscriptionError(f"subscription {name!r}: min_salience is between 0 and 1")
+            raise FieldError(f"subscription {name!r}: min_salience is between 0 and 1",
+                             "min_salience")
         if per not in PER:
-            raise SubscriptionError(f"subscription {name!r}: per must be one of {list(PER)}")
+            raise FieldError(f"subscription {name!r}: per must be one of {list(PER)}", "per")
         if isinstance(update_after_stories, bool) or not isinstance(update_after_stories, int) \
                 or update_after_stories < 1:
-            raise SubscriptionError(f"subscription {name!r}: update_after_stories must be a "
-                                    "whole number, at least 1")
+            raise FieldError(f"subscription {name!r}: update_after_stories must be a whole "
+                             "number, at least 1", "update_after_stories")
         if update_after_outlets is not None and update_after_outlets < 1:
-            raise SubscriptionError(f"subscription {name!r}: update_after_outlets must be at "
-                                    "least 1 (or null for no outlet updates)")
+            raise FieldError(f"subscription {name!r}: update_after_outlets must be at least 1 "
+                             "(or null for no outlet updates)", "update_after_outlets")
         return cls(id=id or slugify(name), name=name, owner=owner, query=query, parsed=parsed,
                    channels=tuple(channels), schedule=schedule or Schedule(),
                    min_salience=float(min_salience), update_after_outlets=update_after_outlets,
@@ -201,20 +219,20 @@ def load_subscriptions(path: Path) -> list[Subscription]:
         raise SubscriptionError(f"subscriptions file {path} needs a top-level "
                                 "'subscriptions:' list")
     subscriptions = []
-    lines = entries.lines if isinstance(entries, LocatedList) else []
     for i, entry in enumerate(entries):
-        line = line_of(entry) or (lines[i] if i < len(lines) else None)
-        where = f"{path}:{line}: subscriptions[{i}]" if line else f"{path}: subscriptions[{i}]"
         if isinstance(entry, dict):
             _refuse_unknown(entry, FILE_KEYS, path, f"subscriptions[{i}]")
             if isinstance(entry.get("schedule"), dict):
                 _refuse_unknown(entry["schedule"], SCHEDULE_KEYS, path,
                                 f"subscriptions[{i}].schedule")
-        subscriptions.append(from_mapping(entry, where))
+        subscriptions.append(from_mapping(entry, f"subscriptions[{i}]", file=path,
+                                          position=position_of(entries, i)))
     ids = [s.id for s in subscriptions]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
-        raise SubscriptionError(f"{path}: duplicate subscription ids {duplicates}")
+        again = next(i for i, id_ in enumerate(ids) if id_ in ids[:i])  # the first repeat
+        found = position_of(entries[again], "id") or position_of(entries, again)
+        raise SubscriptionError(f"{at(path, found)}: duplicate subscription ids {duplicates}")
     return subscriptions
 
 
@@ -222,32 +240,53 @@ def _refuse_unknown(entry: dict[Any, Any], known: tuple[str, ...], path: Path,
                     where: str) -> None:
     for key in entry:
         if key not in known:
-            raise SubscriptionError(f"{path}:{line_of(entry, key)}: {where}: "
-                                    f"{unknown_key_message(key, known)}")
+            raise SubscriptionError(f"{at(path, position_of(entry, key, of_key=True))}: "
+                                    f"{where}: {unknown_key_message(key, known)}")
 
 
-def from_mapping(entry: Any, where: str = "subscription", *,
-                 default_per: str = "story") -> Subscription:
+def _number(mapping: dict[Any, Any], key: str, default: float, prefix: str = "") -> float:
+    """`mapping[key]` as a float; a FieldError (with Python's own words) when it is not one."""
+    try:
+        return float(mapping.get(key, default))
+    except (TypeError, ValueError) as exc:
+        raise FieldError(str(exc), prefix + key) from exc
+
+
+def from_mapping(entry: Any, where: str = "subscription", *, default_per: str = "story",
+                 file: Path | None = None, position: Position | None = None) -> Subscription:
     """A subscription from a YAML/JSON mapping; every mistake says where and what. Without
-    `per` it is one written before events ("story"), unless the caller creates a new one."""
+    `per` it is one written before events ("story"), unless the caller creates a new one.
+    From a `file`, `where` follows "file:line:column" of the wrong value, else of the entry
+    (at `position`)."""
+
+    def here(field: str | None = None) -> str:
+        if file is None:
+            return where
+        found, node = None, entry
+        for key in field.split(".") if field else []:  # "schedule.mode": entry, schedule
+            found = position_of(node, key) or found
+            node = node.get(key) if isinstance(node, dict) else None
+        return f"{at(file, found or position)}: {where}"
+
     if not isinstance(entry, dict):
-        raise SubscriptionError(f"{where}: expected a mapping, got {entry!r}")
+        raise SubscriptionError(f"{here()}: expected a mapping, got {entry!r}")
     missing = [key for key in ("name", "query") if not isinstance(entry.get(key), str)]
     if missing:
-        raise SubscriptionError(f"{where}: missing or non-string {missing}")
+        raise SubscriptionError(f"{here(missing[0])}: missing or non-string {missing}")
     if "id" in entry and not isinstance(entry["id"], str):
-        raise SubscriptionError(f"{where}: id must be a string, got {entry['id']!r}")
+        raise SubscriptionError(f"{here('id')}: id must be a string, got {entry['id']!r}")
     channels = entry.get("channels", ["console"])
     if isinstance(channels, str):
         channels = [channels]
     if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
-        raise SubscriptionError(f"{where}: channels must be a list of strings")
+        raise SubscriptionError(f"{here('channels')}: channels must be a list of strings")
     schedule = entry.get("schedule") or {}
     if not isinstance(schedule, dict):
-        raise SubscriptionError(f"{where}: schedule must be a mapping")
+        raise SubscriptionError(f"{here('schedule')}: schedule must be a mapping")
     unknown = set(schedule) - set(SCHEDULE_KEYS)
     if unknown:
-        raise SubscriptionError(f"{where}: unknown schedule key(s) {sorted(unknown)}")
+        raise SubscriptionError(f"{here('schedule')}: unknown schedule key(s) "
+                                f"{sorted(unknown)}")
     try:
         quiet = schedule.get("quiet_hours")
         return Subscription.create(
@@ -259,15 +298,16 @@ def from_mapping(entry: Any, where: str = "subscription", *,
                               quiet_hours=tuple(clock_text(q) for q in quiet)  # type: ignore[arg-type]
                               if isinstance(quiet, list) else quiet,
                               rate_cap_per_hour=schedule.get("rate_cap_per_hour"),
-                              group_wait_seconds=float(schedule.get("group_wait_seconds", 0)),
-                              group_interval_seconds=float(
-                                  schedule.get("group_interval_seconds", 300))),
-            min_salience=float(entry.get("min_salience", 0.0)),
+                              group_wait_seconds=_number(schedule, "group_wait_seconds", 0,
+                                                         "schedule."),
+                              group_interval_seconds=_number(
+                                  schedule, "group_interval_seconds", 300, "schedule.")),
+            min_salience=_number(entry, "min_salience", 0.0),
             update_after_outlets=entry.get("update_after_outlets", 5),
             update_on_new_headline=bool(entry.get("update_on_new_headline", True)),
             per=str(entry.get("per", default_per)),
             update_after_stories=entry.get("update_after_stories", 3))
-    except SubscriptionError as exc:
-        raise SubscriptionError(f"{where}: {exc}") from exc
-    except (TypeError, ValueError) as exc:
-        raise SubscriptionError(f"{where}: {exc}") from exc
+    except FieldError as exc:
+        raise FieldError(f"{here(exc.field)}: {exc}", exc.field) from exc
+    except (SubscriptionError, TypeError, ValueError) as exc:
+        raise SubscriptionError(f"{here()}: {exc}") from exc

@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 from yaml.composer import Composer
@@ -36,35 +36,87 @@ MAX_ALIASES = 100
 MAX_NODES = 1_000_000  # nodes after expanding every alias (the shipped taxonomy: ~9,000)
 
 class YamlLimitError(yaml.YAMLError):
-    """A document over the alias or node bound."""
+    """A document over the alias or node bound; `mark` is where, when one place is to blame."""
+
+    def __init__(self, message: str, mark: Any = None) -> None:
+        super().__init__(message)
+        self.mark = mark
+
+
+class Position(NamedTuple):
+    """A 1-based line and column in a file; prints as "line:column"."""
+
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.line}:{self.column}"
+
+
+def _position(mark: Any) -> Position:
+    """A PyYAML or libyaml mark (0-based, columns in characters) as a Position."""
+    return Position(mark.line + 1, mark.column + 1)
 
 
 class LocatedDict(dict[Any, Any]):
-    """A mapping that remembers where it was written: its line and each key's line (1-based).
+    """A mapping that remembers where it was written, and where each key and value was.
 
-    Only `read_yaml(..., located=True)` makes these, for error messages that name a line.
+    Only `read_yaml(..., located=True)` makes these, for error messages that name a place.
     """
 
-    line: int = 0
-    key_lines: dict[Any, int]
+    position: Position = Position(0, 0)
+    key_positions: dict[Any, Position]
+    value_positions: dict[Any, Position]
+
+    @property
+    def line(self) -> int:
+        return self.position.line
 
     def line_of(self, key: Any) -> int:
         """The line of `key`'s value, or of the mapping itself when the key is absent."""
-        return self.key_lines.get(key, self.line)
+        return self.value_positions.get(key, self.position).line
 
 
 class LocatedList(list[Any]):
-    """A sequence that remembers the line of each of its items (1-based)."""
+    """A sequence that remembers where each of its items was written."""
 
-    lines: list[int]
+    positions: list[Position]
+
+    @property
+    def lines(self) -> list[int]:
+        return [position.line for position in self.positions]
+
+
+def position_of(node: Any, key: Any = None, *, of_key: bool = False) -> Position | None:
+    """Where something read with `located=True` was written; None for anything else.
+
+    For a mapping: the mapping itself, or with `key` that key's value (with `of_key` the key
+    itself), the mapping's own position when the key is absent. For a list: item `key`.
+    """
+    if isinstance(node, LocatedList):
+        return node.positions[key] if isinstance(key, int) and 0 <= key < len(node) else None
+    if not isinstance(node, LocatedDict):
+        return None
+    if key is None:
+        return node.position
+    return (node.key_positions if of_key else node.value_positions).get(key, node.position)
+
+
+def at(file: object, position: Position | None) -> str:
+    """"file:line:column" for an error message, or "file" alone when the place is unknown."""
+    return f"{file}:{position}" if position else str(file)
+
+
+def _prefix(path: Path, position: Position | None) -> str:
+    """"path:line:column: " before a whole-file message, nothing when no one place is known."""
+    return f"{path}:{position}: " if position else ""
 
 
 def line_of(mapping: Any, key: Any = None) -> int | None:
-    """The 1-based line a mapping (or one of its keys) was written on, when it was read with
-    `located=True`; None for anything else."""
-    if not isinstance(mapping, LocatedDict):
-        return None
-    return mapping.line if key is None else mapping.line_of(key)
+    """The 1-based line a mapping (or one of its keys' values) was written on, when it was
+    read with `located=True`; None for anything else."""
+    position = position_of(mapping, key) if isinstance(mapping, LocatedDict) else None
+    return position.line if position else None
 
 
 def unknown_key_message(key: object, known: Iterable[str]) -> str:
@@ -102,11 +154,13 @@ def _construct_map(loader: _LimitedLoader, node: yaml.MappingNode) -> Iterator[d
         yield from loader.construct_yaml_map(node)
         return
     data = LocatedDict()
-    data.line, data.key_lines = node.start_mark.line + 1, {}
+    data.position, data.key_positions, data.value_positions = _position(node.start_mark), {}, {}
     yield data
     data.update(loader.construct_mapping(node))  # flattens merge keys (<<) into node.value
     for key_node, value_node in node.value:  # later duplicates win, as in the mapping
-        data.key_lines[loader.construct_object(key_node)] = value_node.start_mark.line + 1
+        key = loader.construct_object(key_node)
+        data.key_positions[key] = _position(key_node.start_mark)
+        data.value_positions[key] = _position(value_node.start_mark)
 
 
 def _construct_seq(loader: _LimitedLoader, node: yaml.SequenceNode) -> Iterator[list[Any]]:
@@ -114,7 +168,7 @@ def _construct_seq(loader: _LimitedLoader, node: yaml.SequenceNode) -> Iterator[
         yield from loader.construct_yaml_seq(node)
         return
     data = LocatedList()
-    data.lines = [item.start_mark.line + 1 for item in node.value]
+    data.positions = [_position(item.start_mark) for item in node.value]
     yield data
     data.extend(loader.construct_sequence(node))
 
@@ -145,9 +199,10 @@ class _LimitedLoader(Composer, SafeConstructor, Resolver):
         if self.check_event(yaml.AliasEvent):
             self.aliases += 1
             if self.aliases > MAX_ALIASES:
+                mark = self.peek_event().start_mark
                 raise YamlLimitError(f"more than {MAX_ALIASES} aliases (*name), the last at "
-                                     f"line {self.peek_event().start_mark.line + 1}: refused, "
-                                     "aliases can expand a small file beyond any memory")
+                                     f"line {mark.line + 1}: refused, aliases can expand a "
+                                     "small file beyond any memory", mark)
         return super().compose_node(parent, index)
 
     def get_single_node(self) -> yaml.Node | None:
@@ -201,28 +256,53 @@ def _read_capped(path: Path, max_bytes: int) -> bytes | None:
     return b"".join(chunks)
 
 
+def _position_in(text: str, index: int) -> Position:
+    """The Position of character `index` of `text`."""
+    return Position(text.count("\n", 0, index) + 1, index - text.rfind("\n", 0, index))
+
+
+def _syntax_error(exc: yaml.YAMLError, text: str) -> tuple[Position | None, str]:
+    """Where a parse error is and what PyYAML says, its marks without the stream's name."""
+    detail = str(exc).replace('in "<unicode string>", ', "")
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        return _position(exc.problem_mark), detail
+    if isinstance(exc, yaml.reader.ReaderError) and isinstance(exc.character, int):
+        # libyaml counts this position in bytes, PyYAML in characters; the character is
+        # the file's first unprintable one either way
+        index = text.find(chr(exc.character))
+        return (_position_in(text, index) if index >= 0 else None), detail
+    return None, detail
+
+
 def read_yaml(path: Path, error: Callable[[str], Exception], what: str = "", *,
               located: bool = False, max_bytes: int = MAX_BYTES) -> Any:
     """The parsed document; `error(message)` is raised for a file that cannot be used.
 
-    `what` names the file in messages ("feeds file"); empty, the path alone does. With
-    `located`, mappings are LocatedDicts and lists LocatedLists, so that errors can name
-    the line of an entry (neither is for yaml.safe_dump, which wants plain dicts and lists).
+    `what` names the file in messages ("feeds file"); empty, the path alone does. A problem
+    at one place starts "path:line:column: ". With `located`, mappings are LocatedDicts and
+    lists LocatedLists, so that errors can name the place of an entry, key or value (neither
+    is for yaml.safe_dump, which wants plain dicts and lists).
     """
     label = f"{what} {path}" if what else str(path)
+    text = ""
     try:
         data = _read_capped(path, max_bytes)
         if data is None:
             raise error(f"{label} is larger than {max_bytes:,} bytes: refused")
-        return parse_yaml(data.decode("utf-8"), located=located)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            valid = data[:exc.start].decode("utf-8")  # everything before the first bad byte
+            raise error(f"{_prefix(path, _position_in(valid, len(valid)))}cannot read "
+                        f"{label}: not UTF-8 ({exc})") from exc
+        return parse_yaml(text, located=located)
     except OSError as exc:
         raise error(f"cannot read {label}: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise error(f"cannot read {label}: not UTF-8 ({exc})") from exc
     except YamlLimitError as exc:
-        raise error(f"{label}: {exc}") from exc
+        position = _position(exc.mark) if exc.mark is not None else None
+        raise error(f"{_prefix(path, position)}{label}: {exc}") from exc
     except yaml.YAMLError as exc:
-        where = str(exc).replace('"<unicode string>"', str(path))  # marks name the file
-        raise error(f"{label} is not valid YAML: {where}") from exc
+        position, detail = _syntax_error(exc, text)
+        raise error(f"{_prefix(path, position)}{label} is not valid YAML: {detail}") from exc
     except RecursionError as exc:
         raise error(f"{label} is nested too deeply to read") from exc

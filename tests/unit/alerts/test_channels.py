@@ -80,15 +80,15 @@ def test_bad_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("content", "message"), [
     pytest.param("channels:\n  - id: hook\n    kind: slack-webhook\n    url_evn: HOOK\n",
-                 r":4: channel 'hook': unknown key 'url_evn' \(did you mean 'url_env'\?",
+                 r":4:5: channel 'hook': unknown key 'url_evn' \(did you mean 'url_env'\?",
                  id="typo-in-channel"),
     pytest.param("channels:\n  - {id: hook, kind: webhook, url: 'https://x.example/h', "
                  "secret: s, to: [a@example.com]}\n",
-                 r":2: channel 'hook': unknown key 'to' \(known keys: id, kind, pace_seconds, "
+                 r":2:70: channel 'hook': unknown key 'to' \(known keys: id, kind, pace_seconds, "
                  r"url, url_env, secret, secret_env\)", id="key-of-another-kind"),
     pytest.param("smtp:\n  host: mail.example.com\n  pasword_env: PW\nchannels:\n"
                  "  - {id: a, kind: email, to: [a@example.com]}\n",
-                 r":3: smtp: unknown key 'pasword_env' \(did you mean 'password_env'\?",
+                 r":3:3: smtp: unknown key 'pasword_env' \(did you mean 'password_env'\?",
                  id="typo-in-smtp"),
     pytest.param("chanels: []\n", r"unknown key 'chanels' \(did you mean 'channels'\?",
                  id="typo-at-the-top"),

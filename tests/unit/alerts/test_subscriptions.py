@@ -137,17 +137,17 @@ def test_control_and_bidi_characters_are_refused(name: str, query: str, message:
 
 @pytest.mark.parametrize(("content", "message"), [
     pytest.param("subscriptions:\n  - name: A\n    query: topic:a\n    chanels: [console]\n",
-                 r":4: subscriptions\[0\]: unknown key 'chanels' \(did you mean 'channels'\?",
+                 r":4:5: subscriptions\[0\]: unknown key 'chanels' \(did you mean 'channels'\?",
                  id="typo-in-entry"),
     pytest.param("subscriptions:\n  - name: A\n    query: topic:a\n    schedule:\n"
                  "      mode: daily\n      timezon: UTC\n",
-                 r":6: subscriptions\[0\]\.schedule: unknown key 'timezon' \(did you mean "
+                 r":6:7: subscriptions\[0\]\.schedule: unknown key 'timezon' \(did you mean "
                  r"'timezone'\?", id="typo-in-schedule"),
     pytest.param("subscriptions:\n  - name: A\n    query: topic:a\n  - name: B\n",
-                 r":4: subscriptions\[1\]: missing or non-string \['query'\]",
+                 r":4:5: subscriptions\[1\]: missing or non-string \['query'\]",
                  id="entry-line"),
     pytest.param('subscriptions:\n  - name: A\n    query: "topic:a\\0"\n',
-                 r":2: subscriptions\[0\]: .*U\+0000", id="nul-from-yaml"),
+                 r":3:12: subscriptions\[0\]: .*U\+0000", id="nul-from-yaml"),
 ])
 def test_file_mistakes_name_the_file_the_line_and_the_key(tmp_path: Path, content: str,
                                                           message: str) -> None:

@@ -1,4 +1,4 @@
-"""wirewatch.connectors.yaml_file: alias, expansion and size bounds; lines of entries.
+"""wirewatch.connectors.yaml_file: alias, expansion and size bounds; where errors are.
 
 Both loaders are tested: libyaml's parser (the one in use when PyYAML has it) and PyYAML's
 own, which wirewatch falls back on; each composes in Python, where aliases are counted.
@@ -123,8 +123,8 @@ def test_deep_nesting_is_a_clear_error(tmp_path: Path, loader: type[Any],
 def test_syntax_errors_name_the_file_and_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("feeds:\n  - ok\n  - [unclosed\n", encoding="utf-8")
-    with pytest.raises(Refused, match=rf"(?s){path} is not valid YAML: .*in {path}, "
-                                      r"line 3, column 5"):
+    with pytest.raises(Refused, match=rf"(?s)^{path}:4:1: {path} is not valid YAML: "
+                                      r".*\n  line 3, column 5"):
         read_yaml(path, Refused)
 
 
@@ -164,3 +164,167 @@ def test_every_yaml_file_refuses_the_bomb_naming_the_file(
     with pytest.raises(error, match=rf"{path}.*expands to more than"):
         load(path)
     assert time.perf_counter() - started < 1.0
+
+
+def place(text: str, needle: str) -> str:
+    """"line:column" (1-based, in characters) of the last `needle` in `text`."""
+    index = text.rindex(needle)
+    return f"{text.count(chr(10), 0, index) + 1}:{index - text.rfind(chr(10), 0, index)}"
+
+
+def _refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, loader: type[Any],
+             load: Callable[[Path], Any], error: type[Exception],
+             content: str | bytes) -> tuple[str, str]:
+    """"file:" and the message `load` refuses `content` with, read through `loader`."""
+    monkeypatch.setattr(yaml_file, "LOADER", loader)
+    path = tmp_path / "file.yaml"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    with pytest.raises(error) as excinfo:
+        load(path)
+    return f"{path}:", str(excinfo.value)
+
+
+@pytest.mark.parametrize("loader", LOADERS)
+@pytest.mark.parametrize(("text", "needle", "message"), [
+    pytest.param("feeds:\n  - url: https://a.example/\n    nmae: A\n", "nmae",
+                 "feeds[0]: unknown key 'nmae' (did you mean 'name'?", id="unknown-key"),
+    pytest.param("feeds:\n  - {name: Ünïcode—✓, url: 'https://a.example/', nmae: x}\n",
+                 "nmae", "feeds[0]: unknown key 'nmae'", id="columns-count-characters"),
+    pytest.param("feeds:\n  - url: https://a.example/\n    interval_seconds: \"ten\"\n",
+                 '"ten"', "feeds[0]: interval_seconds must be a positive number, got 'ten'",
+                 id="bad-value"),
+    pytest.param("feeds:\n  - url: https://a.example/\n    interval_seconds:\n      -5\n",
+                 "-5", "feeds[0]: interval_seconds must be a positive number, got -5",
+                 id="value-below-its-key"),
+    pytest.param("feeds:\n  - url: ftp://a.example/\n", "ftp://",
+                 "feeds[0]: feed url must be http(s)", id="bad-url-value"),
+    pytest.param("feeds:\n  - https://a.example/\n  - ftp://b.example/\n", "ftp://",
+                 "feeds[1]: feed url must be http(s)", id="bad-url-entry"),
+    pytest.param("feeds:\n  - url: 42\n", "42", "feeds[0]: each feed needs a 'url' string",
+                 id="url-not-a-string"),
+    pytest.param("feeds:\n  - https://a.example/\n  - name: B\n", "name: B",
+                 "feeds[1]: each feed needs a 'url' string", id="entry-without-url"),
+])
+def test_feeds_file_errors_point_at_the_key_or_value(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, loader: type[Any], text: str,
+        needle: str, message: str) -> None:
+    file, refused = _refused(monkeypatch, tmp_path, loader, load_feeds, FeedFileError, text)
+    assert refused.startswith(f"{file}{place(text, needle)}: {message}")
+
+
+@pytest.mark.parametrize("loader", LOADERS)
+@pytest.mark.parametrize(("text", "needle", "message"), [
+    pytest.param("subscriptions:\n  - name: A\n    query: topic:a\n    chanels: [console]\n",
+                 "chanels", "subscriptions[0]: unknown key 'chanels'", id="unknown-key"),
+    pytest.param("subscriptions:\n  - name: A\n    query: topic:a\n    schedule:\n"
+                 "      mode: daily\n      timezon: UTC\n", "timezon",
+                 "subscriptions[0].schedule: unknown key 'timezon'", id="unknown-schedule-key"),
+    pytest.param("subscriptions:\n  - {id: 42, name: A, query: 'topic:a'}\n", "42",
+                 "subscriptions[0]: id must be a string", id="id-not-a-string"),
+    pytest.param("subscriptions:\n  - {name: A, query: 'topic:a', channels: [1]}\n", "[1]",
+                 "subscriptions[0]: channels must be a list of strings", id="bad-channels"),
+    pytest.param("subscriptions:\n  - name: A\n    query: \"topic:\"\n", '"topic:"',
+                 "subscriptions[0]: subscription 'A': unexpected 'topic:'", id="bad-query"),
+    pytest.param("subscriptions:\n  - name: A\n    query: topic:a\n    schedule:\n"
+                 "      mode: weekly\n", "weekly",
+                 "subscriptions[0]: schedule: mode must be one of", id="bad-schedule-mode"),
+    pytest.param("subscriptions:\n  - name: A\n    query: topic:a\n    schedule:\n"
+                 "      timezone: Mars/Base\n", "Mars/Base",
+                 "subscriptions[0]: schedule: unknown time zone 'Mars/Base'",
+                 id="bad-time-zone"),
+    pytest.param("subscriptions:\n  - name: A\n    query: topic:a\n    min_salience: high\n",
+                 "high", "subscriptions[0]: could not convert string to float: 'high'",
+                 id="not-a-number"),
+    pytest.param("subscriptions:\n  - name: A\n    query: topic:a\n    per: month\n", "month",
+                 "subscriptions[0]: subscription 'A': per must be one of", id="bad-per"),
+    pytest.param("subscriptions:\n  - name: A\n    query: topic:a\n  - name: B\n", "name: B",
+                 "subscriptions[1]: missing or non-string ['query']", id="entry-error"),
+    pytest.param("subscriptions:\n  - {id: same, name: one, query: 'topic:a'}\n"
+                 "  - {id: same, name: two, query: 'topic:b'}\n", "same",
+                 "duplicate subscription ids ['same']", id="duplicate-id"),
+])
+def test_subscriptions_file_errors_point_at_the_key_or_value(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, loader: type[Any], text: str,
+        needle: str, message: str) -> None:
+    file, refused = _refused(monkeypatch, tmp_path, loader, load_subscriptions,
+                             SubscriptionError, text)
+    assert refused.startswith(f"{file}{place(text, needle)}: {message}")
+
+
+def _channels(path: Path) -> Any:
+    return load_channels(path, {"HOOK": "https://hooks.example/x"})
+
+
+@pytest.mark.parametrize("loader", LOADERS)
+@pytest.mark.parametrize(("text", "needle", "message"), [
+    pytest.param("channels:\n  - id: hook\n    kind: slack-webhook\n    url_evn: HOOK\n",
+                 "url_evn", "channel 'hook': unknown key 'url_evn'", id="unknown-key"),
+    pytest.param("channels:\n  - {id: hook, kind: webhook, url: 'https://x.example/h', "
+                 "secret: s, to: [a@example.com]}\n", "to:",
+                 "channel 'hook': unknown key 'to'", id="key-of-another-kind"),
+    pytest.param("chanels: []\n", "chanels", "unknown key 'chanels'", id="unknown-top-key"),
+    pytest.param("smtp:\n  host: mail.example.com\n  pasword_env: PW\nchannels:\n"
+                 "  - {id: a, kind: email, to: [a@example.com]}\n", "pasword_env",
+                 "smtp: unknown key 'pasword_env'", id="unknown-smtp-key"),
+    pytest.param("channels:\n  - {id: a, kind: pager}\n", "pager",
+                 "channel 'a': kind must be one of", id="bad-kind"),
+    pytest.param("channels:\n  - {id: a, kind: webhook, url: 'ftp://x.example/', secret: s}\n",
+                 "'ftp://", "channel 'a': url must be an absolute http(s) URL", id="bad-url"),
+    pytest.param("channels:\n  - id: a\n    kind: slack-webhook\n    url_env: UNSET\n",
+                 "UNSET", "channel 'a': environment variable UNSET (from url_env) is not set",
+                 id="unset-variable"),
+    pytest.param("smtp: {host: mail.example.com}\nchannels:\n  - id: a\n    kind: email\n"
+                 "    to: [ok@example.com, 'a@b.example, c@d.example']\n", "'a@b.example,",
+                 "channel 'a': ", id="bad-recipient"),
+    pytest.param("channels:\n  - {id: a, kind: email, to: [a@example.com]}\n",
+                 "{id: a, kind: email", "email channels need an 'smtp:' mapping",
+                 id="email-without-smtp"),
+    pytest.param("smtp: {host: h, security: ssl}\nchannels:\n"
+                 "  - {id: a, kind: email, to: [a@example.com]}\n", "ssl",
+                 "smtp security must be starttls, tls or none", id="bad-smtp-value"),
+    pytest.param("channels:\n  - {id: a, kind: slack-webhook, url_env: HOOK}\n"
+                 "  - {id: a, kind: slack-webhook, url_env: HOOK}\n", "a, kind",
+                 "channel 'a' is defined twice", id="duplicate-id"),
+    pytest.param("channels:\n  - {id: a, kind: slack-webhook, url_env: HOOK}\n"
+                 "  - {kind: webhook}\n", "{kind", "channels[1] needs an 'id'",
+                 id="entry-without-id"),
+    pytest.param("channels: none\n", "none", "needs a top-level 'channels:' list",
+                 id="channels-not-a-list"),
+])
+def test_channels_file_errors_point_at_the_key_or_value(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, loader: type[Any], text: str,
+        needle: str, message: str) -> None:
+    file, refused = _refused(monkeypatch, tmp_path, loader, _channels, ChannelError, text)
+    assert refused.startswith(f"{file}{place(text, needle)}: ")
+    assert message in refused
+
+
+@pytest.mark.parametrize("loader", LOADERS)
+@pytest.mark.parametrize(("content", "needle", "message"), [
+    pytest.param("feeds:\n  - ok\n  - [unclosed\n", "", "is not valid YAML",
+                 id="unclosed-found-at-the-end"),  # "" is found last at the very end
+    pytest.param("feeds:\n  - a: b: c\n", ": c", "is not valid YAML", id="bad-mapping"),
+    pytest.param("feeds:\n  - ÜÜÜ\n  - \x07\n", "\x07", "is not valid YAML",
+                 id="unprintable-character"),
+    pytest.param("feeds:\n  - x: !!python/object/apply:os.system [1]\n", "!!python",
+                 "is not valid YAML", id="unsafe-tag"),
+    pytest.param(b"feeds:\n  - \xc3\xbc\xff\n", "\xff", "cannot read feeds file",
+                 id="not-utf8"),
+])
+def test_file_level_errors_start_with_the_place(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, loader: type[Any],
+        content: str | bytes, needle: str, message: str) -> None:
+    file, refused = _refused(monkeypatch, tmp_path, loader, load_feeds, FeedFileError, content)
+    text = content.decode("latin-1") if isinstance(content, bytes) else content
+    text = text.replace("\xc3\xbc", "ü")  # columns count characters, not bytes
+    assert refused.startswith(f"{file}{place(text, needle)}: ")
+    assert message in refused
+
+
+@pytest.mark.parametrize("loader", LOADERS)
+def test_too_many_aliases_start_with_the_place_of_the_last(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, loader: type[Any]) -> None:
+    text = "a: &a x\nb: [" + ", ".join(["*a"] * (MAX_ALIASES + 1)) + "]\n"
+    file, refused = _refused(monkeypatch, tmp_path, loader, load_feeds, FeedFileError, text)
+    assert refused.startswith(f"{file}{place(text, '*a')}: feeds file ")
+    assert f"more than {MAX_ALIASES} aliases" in refused
