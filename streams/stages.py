@@ -43,7 +43,7 @@ def event_update(article: Article, placed: Placed) -> EventUpdate:
 
 
 def tag_article(article: Article, tagger: Tagger) -> TaggedArticle:
-    return with_tags(article, tagger.tag(article.title, article.text))
+    return with_tags(article, tagger.tag(article.title, article.text, article.lang))
 
 
 def with_tags(article: Article, tags: Tags) -> TaggedArticle:

@@ -203,7 +203,8 @@ async def _tag_all(tagger: Tagger, cleaned: list[tuple[str, str]]) -> list[Tags]
     found: list[Tags] = []
     for start in range(0, len(cleaned), TAG_SLICE):
         await asyncio.sleep(0)
-        found += [tagger.tag(title, text) for title, text in cleaned[start:start + TAG_SLICE]]
+        found += [tagger.tag(title, text, language_of(title, text))
+                  for title, text in cleaned[start:start + TAG_SLICE]]
     return found
 
 

@@ -30,6 +30,8 @@ from wirewatch.streams.tagging.text import LEAD_TOKENS, fold, words_of
 NAMES_FILE = DEFAULTS_DIR / "names.json"
 MAX_DISCOVERED = 12  # per article: the most salient; enough for trends, small on the wire
 MAX_WORDS = 6  # longer runs of capitals are headlines or lists, not one name
+# Names an article is about are named early: a 1 MB body read whole took seconds
+MAX_BODY_CHARS = 20_000
 
 # Two or more capitalised words (a word may be an initial, "J.", or end in a period that
 # is then checked), joined by white space (wire copy wraps lines) or a
@@ -145,7 +147,7 @@ class Discoverer:
         known_set = frozenset(known_words)
         known_lengths = sorted({len(words) for words in known_set})
         found: dict[tuple[str, ...], _Found] = {}
-        for field_index, text in enumerate((title, body)):
+        for field_index, text in enumerate((title, body[:MAX_BODY_CHARS])):
             if not text or text.isupper():  # an all-capitals headline has no case to read
                 continue
             seen: set[str] = set()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from wirewatch.alerts.languages import LANGUAGES, UNKNOWN
 from wirewatch.connectors.yaml_file import read_yaml
 from wirewatch.streams.tagging.matcher import Pattern
 from wirewatch.streams.tagging.rules import Rule, RuleError, Term, parse_rule
@@ -46,6 +47,12 @@ class Topic:
     rules: tuple[WeightedRule, ...]
     threshold: float = 1.0
     exclude: tuple[WeightedRule, ...] = ()
+    # The languages its rules are written in: other articles never get it. Empty: any.
+    languages: frozenset[str] = frozenset()
+
+    def applies_to(self, lang: str) -> bool:
+        """Whether an article in `lang` may get this topic (an unknown language: yes)."""
+        return not self.languages or not lang or lang == UNKNOWN or lang in self.languages
 
 
 @dataclass(frozen=True)
@@ -191,9 +198,14 @@ def load_topics(paths: Iterable[Path] = ()) -> list[Topic]:
         rules = tuple(_weighted(r, where) for r in raw_rules)
         if not any(r.weight > 0 for r in rules):
             raise TaxonomyError(f"{where}: at least one rule needs a positive weight")
+        languages = [code.lower() for code in _strings(entry.get("lang"), where, "lang")]
+        unknown = sorted(set(languages) - LANGUAGES)
+        if unknown:
+            raise TaxonomyError(f"{where}: lang {unknown[0]!r} is not a language code "
+                                "articles are recognised in (e.g. en, de, fr)")
         topics.append(Topic(
             entry["id"], str(entry.get("name", entry["id"])), rules, float(threshold),
-            tuple(_weighted(r, where) for r in excludes)))
+            tuple(_weighted(r, where) for r in excludes), frozenset(languages)))
     return topics
 
 

@@ -68,6 +68,9 @@ class Tagger:
         base) are found by the same scan but only reported as discovered, never as watched;
         `discover` lists each article's unwatched names (wirewatch.streams.tagging.discovery)."""
         self.topics = list(topics)
+        self._languages_of = {topic.id: topic.applies_to for topic in self.topics}
+        self._topic_ids = frozenset(self._languages_of)
+        self._limited = any(topic.languages for topic in self.topics)
         self.entities = {entity.id: entity for entity in entities}
         self.companies = {f"kb:{company.id}": company
                           for company in _unwatched(companies, self.entities.values())}
@@ -175,12 +178,16 @@ class Tagger:
         nodes = [_AnyOf(frozenset(ids), scope) for scope, ids in by_scope.items()] + others
         return nodes[0] if len(nodes) == 1 else _Or(tuple(nodes))
 
-    def tag(self, title: str, text: str) -> Tags:
-        """Topics, entities and evidence for a title and body. Syndicated copies often
+    def tag(self, title: str, text: str, lang: str = "") -> Tags:
+        """Topics, entities and evidence for a title and body in `lang` (topics limited to
+        other languages are left out; "" or "und": none is). Syndicated copies often
         normalise to the very same text: those are tagged once (a bounded memo)."""
         found = self._memo(title, text)
-        return Tags(list(found.topics), list(found.entities),
-                    {key: list(value) for key, value in found.evidence.items()},
+        topics = [t for t in found.topics if self._languages_of[t](lang)] \
+            if lang and self._limited else list(found.topics)
+        return Tags(topics, list(found.entities),
+                    {key: list(value) for key, value in found.evidence.items()
+                     if key in topics or key not in self._topic_ids},
                     list(found.discovered))
 
     def _tag(self, title: str, text: str) -> Tags:

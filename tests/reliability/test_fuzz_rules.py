@@ -225,7 +225,11 @@ def test_the_matcher_finds_what_a_naive_scan_finds(patterns: list[Pattern], toke
 
 # --- subscription queries ---------------------------------------------------------------
 
-value = st.text(st.characters(exclude_characters="\\"), max_size=8).map(str.lower)
+# Any character a query may hold: control characters and bidi overrides are refused by
+# design (tests/unit/alerts/test_query.py), so they are no round trip to test.
+value = st.text(st.characters(exclude_characters="\\", exclude_categories=("Cc", "Cs"))
+                .filter(lambda c: q.forbidden_character(c) is None),
+                max_size=8).map(str.lower)
 query_terms = st.builds(q.Term, st.sampled_from(sorted(q.FIELDS)), value)
 queries = st.recursive(query_terms, lambda inner: st.one_of(
     inner.map(q.Not),

@@ -23,7 +23,7 @@ from wirewatch.streams.dedupe.evaluate import Labelled, summarise
 from wirewatch.streams.dedupe.service import StoryAssigner
 from wirewatch.streams.embedded import embedded_services
 from wirewatch.streams.events.evaluate import ScoredPair, pair_quality
-from wirewatch.streams.events.profile import build_profiles
+from wirewatch.streams.events.profile import build_profiles, language_of
 from wirewatch.streams.events.service import EventAssigner, StoryItem
 from wirewatch.streams.normalise import normalise_text, normalise_title
 from wirewatch.streams.tagging import Tagger, TaxonomyError
@@ -151,7 +151,9 @@ def eval_tag(path: Path, taxonomy: tuple[Path, ...], watchlist: tuple[Path, ...]
         text = record.get("body", record.get("text"))
         if not isinstance(text, str):
             raise click.ClickException(f"{path}:{number}: needs a 'body' or 'text' string")
-        tags = tagger.tag(normalise_title(str(record.get("title") or "")), normalise_text(text))
+        title, body = normalise_title(str(record.get("title") or "")), normalise_text(text)
+        lang = record.get("lang")  # as the worker does: the article's language limits topics
+        tags = tagger.tag(title, body, lang if isinstance(lang, str) else language_of(title, body))
         output.write(json.dumps({
             "id": record["id"], "topics": tags.topics,
             "entities": [{"id": e.id, "name": e.name, "type": e.type, "salience": e.salience}

@@ -24,9 +24,11 @@ def show_taxonomy(out: Output) -> None:
     settings = load_settings()
     topics = load_topics([settings.user_taxonomy] if settings.user_taxonomy.exists() else [])
     out.rows([{"id": topic.id, "threshold": topic.threshold, "rules": len(topic.rules),
-               "excludes": len(topic.exclude)} for topic in topics], [
+               "excludes": len(topic.exclude), "languages": sorted(topic.languages)}
+              for topic in topics], [
         Column("id", "topic"), Column("threshold", "threshold", numeric=True, show="{:g}".format),
-        Column("rules", "rules", numeric=True), Column("excludes", "excludes", numeric=True)])
+        Column("rules", "rules", numeric=True), Column("excludes", "excludes", numeric=True),
+        Column("languages", "languages", show=lambda codes: ", ".join(codes) or "any")])
 
 
 @taxonomy.command("check")

@@ -3,6 +3,8 @@ the dashboard, and `lang:` in a query matches it (and refuses codes that can nev
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import redis.asyncio as aioredis
 from wirewatch.alerts.errors import QueryError
@@ -23,6 +25,7 @@ from wirewatch.streams.events.profile import MAX_TERMS, build_profiles, language
 from wirewatch.streams.events.service import EventAssigner
 from wirewatch.streams.ops.activity import Activity
 from wirewatch.streams.records import Article, decode, encode
+from wirewatch.streams.tagging import Tagger, TaxonomyError, load_topics
 from wirewatch.streams.tagging.reload import TaggerSource
 from wirewatch.streams.topics import TopicNames
 
@@ -132,3 +135,33 @@ def test_scripts_without_spaces_neither_crash_nor_grow_without_bound(lang: str) 
     assert profile.lang == lang and 0 < len(profile.terms) <= MAX_TERMS
     # The dedupe sketch is bounded as for any article.
     assert 0 < len(sketch(text).bottom) <= SKETCH_SIZE
+
+
+def test_shipped_topics_say_which_languages_they_cover() -> None:
+    assert {topic.id: sorted(topic.languages) for topic in load_topics()} == {
+        topic.id: ["en"] for topic in load_topics()}
+
+
+EARNINGS_EN = ("Microsoft quarterly profit rose 18% on cloud demand",
+               "Microsoft reported quarterly earnings per share above analysts' estimates as "
+               "revenue and net income rose on cloud demand, and raised its guidance.")
+
+
+def test_a_topic_limited_to_languages_fires_only_on_articles_in_them(tmp_path: Path) -> None:
+    shipped = Tagger.from_files()
+    assert "earnings" in shipped.tag(*EARNINGS_EN, "en").topics
+    assert "earnings" in shipped.tag(*EARNINGS_EN).topics  # no language given: not limited
+    # An article in another language never gets a topic whose rules are English words.
+    tags = shipped.tag(*EARNINGS_EN, "de")
+    assert "earnings" not in tags.topics and "earnings" not in tags.evidence
+    assert "entity:microsoft" in tags.evidence  # entities are not limited
+    mine = tmp_path / "topics.yaml"
+    mine.write_text("topics:\n  - id: gewinne\n    lang: [DE]\n    keywords: [Quartalsgewinn]\n")
+    german = Tagger.from_files(taxonomy=[mine])
+    text = ("Siemens meldet Rekord", "Der Quartalsgewinn stieg um zehn Prozent.")
+    assert "gewinne" in german.tag(*text, "de").topics
+    assert "gewinne" not in german.tag(*text, "fr").topics
+    assert "gewinne" in german.tag(*text, "und").topics  # unsure of the language: kept
+    mine.write_text("topics:\n  - id: gewinne\n    lang: [german]\n    keywords: [Gewinn]\n")
+    with pytest.raises(TaxonomyError, match="lang 'german' is not a language code"):
+        load_topics([mine])
