@@ -285,7 +285,8 @@ def pipeline_steps(names: TopicNames, taggers: TaggerSource, *, assigner: StoryA
         if event_log is not None:
             await event_log.record_tags(results)
         if trends is not None:  # names nobody watches yet, for the dashboard's trending
-            await trends.record([r.discovered for r in results])
+            await trends.record([r.discovered for r in results],
+                                story_ids=[r.article.story_id for r in results])
         return Batch([[(names.tagged, r.article.story_id.encode(), encode(r))]
                       for r in results], records=[[r] for r in results])
 

@@ -36,10 +36,12 @@ class Trend:
     today: int
     baseline: float
     rise: float
+    story_id: str = ""  # the latest story naming it today (the dashboard links it)
 
 
 def rising(today: dict[str, int], history: list[dict[str, int]], *,
-           least: int = MIN_ARTICLES, rise: float = RISE, limit: int = 20) -> list[Trend]:
+           least: int = MIN_ARTICLES, rise: float = RISE, limit: int = 20,
+           stories: dict[str, str] | None = None) -> list[Trend]:
     """Names (as counted by TrendCounter) rising over their baseline, steepest first."""
     trends = []
     for field, count in today.items():
@@ -47,7 +49,8 @@ def rising(today: dict[str, int], history: list[dict[str, int]], *,
         ratio = (count + 1) / (baseline + 1)
         if count >= least and ratio >= rise:
             kind, name, company = (field.split(_SEPARATOR) + ["", ""])[:3]
-            trends.append(Trend(name, kind, company, count, round(baseline, 2), round(ratio, 2)))
+            trends.append(Trend(name, kind, company, count, round(baseline, 2), round(ratio, 2),
+                                (stories or {}).get(field, "")))
     trends.sort(key=lambda t: (-t.rise, -t.today, t.name))
     return trends[:limit]
 
@@ -78,19 +81,28 @@ class TrendCounter:
         return f"{self.prefix}trending:{int(at // DAY)}"
 
     async def record(self, discovered: Iterable[Iterable[DiscoveredEntity]],
-                     at: float | None = None) -> None:
-        """Count one batch: an iterable per article of its discovered names."""
+                     at: float | None = None, story_ids: Iterable[str] = ()) -> None:
+        """Count one batch: an iterable per article of its discovered names, and with
+        `story_ids` (one per article, in the same order) the latest story of each name."""
         key = self._key(time.time() if at is None else at)
         fields: dict[str, int] = {}
+        latest: dict[str, str] = {}
+        ids = iter(story_ids)
         for names in discovered:
+            story_id = next(ids, "")
             for field in {_SEPARATOR.join((d.type, d.name, d.company)) for d in names}:
                 fields[field] = fields.get(field, 0) + 1
+                if story_id:
+                    latest[field] = story_id
         if not fields:
             return
         async with self.client.pipeline(transaction=False) as pipe:
             for field, count in fields.items():
                 pipe.hincrby(key, field, count)
             pipe.expire(key, (BASELINE_DAYS + 2) * DAY)
+            if latest:
+                pipe.hset(f"{key}:story", mapping=latest)
+                pipe.expire(f"{key}:story", 2 * DAY)
             await pipe.execute()
 
     async def trending(self, at: float | None = None, limit: int = 20) -> list[Trend]:
@@ -98,9 +110,11 @@ class TrendCounter:
         async with self.client.pipeline(transaction=False) as pipe:
             for days_ago in range(BASELINE_DAYS + 1):
                 pipe.hgetall(self._key(now - days_ago * DAY))
-            days = await pipe.execute()
+            pipe.hgetall(f"{self._key(now)}:story")
+            *days, stories = await pipe.execute()
         counted = [{_text(k): int(v) for k, v in day.items()} for day in days]
-        return rising(counted[0], counted[1:], limit=limit)
+        return rising(counted[0], counted[1:], limit=limit,
+                      stories={_text(k): _text(v) for k, v in stories.items()})
 
 
 def _text(value: bytes | str) -> str:

@@ -42,7 +42,9 @@ async def test_counts_per_day_and_reads_back_what_rises(redis_client: aioredis.R
     now = 1_780_000_000.0
     for days_ago in range(1, 8):  # the bank is named every day; Leike never before today
         await counter.record([[BANK]], at=now - days_ago * DAY)
-    await counter.record([[LEIKE, BANK], [LEIKE], [LEIKE, LEIKE]], at=now)
+    await counter.record([[LEIKE, BANK], [LEIKE], [LEIKE, LEIKE]], at=now,
+                         story_ids=["story-a", "story-b", "story-c"])
     await counter.record([], at=now)
     trends = await counter.trending(at=now)
     assert [(t.name, t.today, t.baseline) for t in trends] == [("Jan Leike", 3, 0.0)]
+    assert trends[0].story_id == "story-c"  # the latest story naming it, for its link
