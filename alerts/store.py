@@ -53,14 +53,25 @@ class SubscriptionStore:
     def __init__(self, client: aioredis.Redis, *, prefix: str = "ww:") -> None:
         self.client = client
         self.key = f"{prefix}subscriptions"
+        # When each id was last created: history older than that is another subscription's
+        # (an id deleted and used again by someone else).
+        self.created_key = f"{prefix}subscriptions:created"
         self.mutes_key = f"{prefix}silences"
         self.notes_key = f"{prefix}silences:notes"
         self._drop_notes = client.register_script(_DROP_NOTES)
 
     async def save(self, subscription: Subscription) -> bool:
         """Add or replace; True when it was new."""
-        return bool(await self.client.hset(self.key, subscription.id,
-                                           json.dumps(subscription.to_dict())))
+        new = bool(await self.client.hset(self.key, subscription.id,
+                                          json.dumps(subscription.to_dict())))
+        if new:
+            await self.client.hset(self.created_key, subscription.id, repr(time.time()))
+        return new
+
+    async def created_at(self, subscription_id: str) -> float | None:
+        """When the subscription with this id was created (None: before this was kept)."""
+        raw = await self.client.hget(self.created_key, subscription_id)
+        return float(raw) if raw is not None else None
 
     async def get(self, subscription_id: str) -> Subscription | None:
         raw = await self.client.hget(self.key, subscription_id)
@@ -89,6 +100,7 @@ class SubscriptionStore:
 
     async def remove(self, subscription_id: str) -> bool:
         removed = bool(await self.client.hdel(self.key, subscription_id))
+        await self.client.hdel(self.created_key, subscription_id)
         await self.unmute("subscription", subscription_id)
         return removed
 

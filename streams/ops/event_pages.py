@@ -7,6 +7,7 @@ Read-only and server-rendered like the dashboard (every feed value escaped by Ji
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -18,11 +19,19 @@ from wirewatch.streams.ops.site import Site
 MAX_ID = 128  # longer ids are not ours: answered 404 without a Redis lookup
 
 
+Visible = Callable[[web.Request, list[Delivery]], Awaitable[list[Delivery]]]
+
+
+async def _everything(request: web.Request, deliveries: list[Delivery]) -> list[Delivery]:
+    return deliveries
+
+
 @dataclass(frozen=True)
 class EventPagesConfig:
     events: EventLog
     stories: StoryStore
     activity: Activity
+    visible: Visible = _everything  # which deliveries the visitor may see (the web app's)
 
 
 def _alerts_about(deliveries: list[Delivery], *, event_id: str = "",
@@ -46,8 +55,9 @@ def add_event_pages(app: web.Application, site: Site, config: EventPagesConfig) 
             return not_found(request, "event", event_id)
         copies = {story.story_id: await config.stories.load(story.story_id)
                   for story in detail.timeline}
-        alerts = _alerts_about(await config.activity.recent_deliveries(1000),
-                               event_id=event_id, story_ids=frozenset(copies))
+        alerts = _alerts_about(await config.visible(
+            request, await config.activity.recent_deliveries(1000)),
+            event_id=event_id, story_ids=frozenset(copies))
         return site.render("event.html", request, detail=detail, copies=copies,
                            alerts=alerts)
 
@@ -60,8 +70,9 @@ def add_event_pages(app: web.Application, site: Site, config: EventPagesConfig) 
         detail = await config.events.load(event_id) if event_id else None
         mine = next((s for s in detail.timeline if s.story_id == story_id), None) \
             if detail else None
-        alerts = _alerts_about(await config.activity.recent_deliveries(1000),
-                               story_ids=frozenset({story_id}))
+        alerts = _alerts_about(await config.visible(
+            request, await config.activity.recent_deliveries(1000)),
+            story_ids=frozenset({story_id}))
         return site.render("story.html", request, story=story, headline=mine, event=detail,
                            alerts=alerts)
 

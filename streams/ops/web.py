@@ -13,6 +13,7 @@ no CSRF token. Sending dead letters back needs the operator role.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -155,6 +156,22 @@ def operations_app(config: WebConfig) -> web.Application:
             "assigned": config.assignment(),
             "snapshot": snapshot.to_json() if snapshot else None})
 
+    async def visible(request: web.Request, deliveries: list[Delivery]) -> list[Delivery]:
+        """The deliveries this visitor may see: all to operators and admins, and to anyone
+        where nobody can log in (a one-person set-up); a subscriber their own; else none
+        (which subscription got which story is the subscriber's business)."""
+        account = site.gate.current(request)
+        if account is not None and account.sees_all:
+            return deliveries
+        if account is None:
+            nobody_logs_in = not (config.auth.enabled or config.auth.mode == "proxy"
+                                  or config.users is not None)
+            return deliveries if nobody_logs_in else []
+        if config.subscriptions is None:
+            return []
+        own = {s.id for s in await config.subscriptions.store.list() if account.owns(s.owner)}
+        return [d for d in deliveries if d.subscription_id in own]
+
     async def dashboard(request: web.Request) -> web.Response:
         snapshot = config.monitor.latest
         found = problems(snapshot, max_lag=config.max_lag, dlq_records=config.dlq_topic)
@@ -175,7 +192,8 @@ def operations_app(config: WebConfig) -> web.Application:
                 {"failures": [(p["at"], p.get("failures_per_min", 0.0)) for p in history]},
                 now=now, unit="per min",
                 label="Failures per minute (dead letters, alert retries, feed errors)")}
-        deliveries = await config.activity.recent_deliveries(200)
+        every_delivery = await config.activity.recent_deliveries(200)
+        deliveries = await visible(request, every_delivery)
         extra: dict[str, Any] = {}
         if config.trends is not None:
             extra["trending"] = await config.trends.trending()
@@ -184,7 +202,8 @@ def operations_app(config: WebConfig) -> web.Application:
         return render("dashboard.html", request, **extra, message=request.query.get("m", ""),
                       snapshot=snapshot, problems=found,
                       verdict=verdict(found), charts=charts, plots=plots,
-                      channels=channel_cards(snapshot, deliveries),
+                      channels=channel_cards(snapshot, every_delivery),
+                      hidden_deliveries=len(every_delivery) > len(deliveries),
                       stories=await config.activity.recent_stories(30),
                       deliveries=deliveries[:30], dlq_topic=config.dlq_topic)
 
@@ -339,7 +358,7 @@ def operations_app(config: WebConfig) -> web.Application:
     if config.subscriptions is not None:
         add_subscription_pages(app, site, config.subscriptions)
     if config.pages is not None:
-        add_event_pages(app, site, config.pages)
+        add_event_pages(app, site, dataclasses.replace(config.pages, visible=visible))
     if config.feeds is not None:
         add_feed_pages(app, site, config.feeds)
     return app
