@@ -13,7 +13,13 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 from wirewatch.connectors.errors import FeedFileError
 from wirewatch.connectors.identity import feed_id
-from wirewatch.connectors.yaml_file import LocatedList, line_of, read_yaml, unknown_key_message
+from wirewatch.connectors.yaml_file import (
+    Position,
+    at,
+    position_of,
+    read_yaml,
+    unknown_key_message,
+)
 
 log = logging.getLogger(__name__)
 
@@ -25,46 +31,56 @@ class FeedSpec:
     url: str
     name: str = ""
     interval_seconds: float | None = None
+    # Fetch the article page for the item's full text: `auto` when the feed's text is
+    # short (WIREWATCH_FULL_TEXT_MIN_WORDS), `always`, or `never`.
+    full_text: str = "auto"
 
     @property
     def feed_id(self) -> str:
         return feed_id(self.url)
 
 
-FEED_KEYS = ("url", "name", "interval_seconds")
+FEED_KEYS = ("url", "name", "interval_seconds", "full_text")
+FULL_TEXT_MODES = ("auto", "always", "never")
 
 
 def spec_from_mapping(entry: Any, where: str, *, lenient: bool = False,
-                      file: Path | None = None, line: int | None = None) -> FeedSpec:
+                      file: Path | None = None, position: Position | None = None) -> FeedSpec:
     """A FeedSpec from a feeds-file entry (a URL string or a mapping); `where` starts every
-    error, after "file:line: " when the entry comes from a file. Unknown keys are refused,
-    or with `lenient` logged and skipped."""
+    error, after "file:line:column: " when the entry comes from a file (`position` is the
+    entry's). Unknown keys are refused, or with `lenient` logged and skipped."""
 
-    def at(key: str | None = None) -> str:
-        found = line_of(entry, key) or line  # the key's own line, else the entry's
+    def here(key: Any, *, of_key: bool = False) -> str:
+        found = position_of(entry, key, of_key=of_key)
         if file is None:
             return where
-        return f"{file}:{found}: {where}" if found else f"{file}: {where}"
+        return f"{at(file, found or position)}: {where}"  # the key or value, else the entry
 
     if isinstance(entry, str):
         entry = {"url": entry}
     if not isinstance(entry, dict) or not isinstance(entry.get("url"), str):
-        raise FeedFileError(f"{at()}: each feed needs a 'url' string, got {_short(entry)}")
+        raise FeedFileError(f"{here('url')}: each feed needs a 'url' string, "
+                            f"got {_short(entry)}")
     for key in entry:
         if key not in FEED_KEYS:
-            message = f"{at(key)}: {unknown_key_message(key, FEED_KEYS)}"
+            message = f"{here(key, of_key=True)}: {unknown_key_message(key, FEED_KEYS)}"
             if not lenient:
                 raise FeedFileError(message)
             log.warning("ignoring %s", message)
     url = entry["url"].strip()
     if not url.startswith(("http://", "https://")):
-        raise FeedFileError(f"{at('url')}: feed url must be http(s), got {url!r}")
+        raise FeedFileError(f"{here('url')}: feed url must be http(s), got {url!r}")
     interval = entry.get("interval_seconds")
     if interval is not None and (isinstance(interval, bool) or not isinstance(interval, int | float)
                                  or not 0 < interval < float("inf")):  # also refuses NaN
-        raise FeedFileError(f"{at('interval_seconds')}: interval_seconds must be a positive "
+        raise FeedFileError(f"{here('interval_seconds')}: interval_seconds must be a positive "
                             f"number, got {_short(interval)}")
-    return FeedSpec(url=url, name=str(entry.get("name") or ""), interval_seconds=interval)
+    full_text = "auto" if entry.get("full_text") is None else entry["full_text"]
+    if full_text not in FULL_TEXT_MODES:  # YAML reads `off` as false: refused, not guessed
+        raise FeedFileError(f"{here('full_text')}: full_text must be one of "
+                            f"{', '.join(FULL_TEXT_MODES)}, got {_short(full_text)}")
+    return FeedSpec(url=url, name=str(entry.get("name") or ""), interval_seconds=interval,
+                    full_text=full_text)
 
 
 def _short(value: Any, limit: int = 80) -> str:
@@ -87,9 +103,8 @@ def load_feeds(path: Path, *, lenient: bool = False) -> list[FeedSpec]:
         hint = f" (found {close[0]!r}: a typo?)" if close else ""
         raise FeedFileError(f"feeds file {path} needs a top-level 'feeds:' list{hint}")
     entries = document["feeds"]
-    lines = entries.lines if isinstance(entries, LocatedList) else []
     specs = [spec_from_mapping(entry, f"feeds[{index}]", lenient=lenient, file=path,
-                               line=lines[index] if index < len(lines) else None)
+                               position=position_of(entries, index))
              for index, entry in enumerate(entries)]
     return unique_feeds(specs)
 

@@ -9,12 +9,16 @@ from typing import Any
 from urllib.parse import urljoin
 
 import aiohttp
+from aiohttp.abc import AbstractResolver
 from wirewatch.connectors.errors import BlockedAddressError, FetchError
 from wirewatch.connectors.guard import AddressPolicy, GuardedResolver, http_target
 
 USER_AGENT = "wirewatch/0.1 (news feed fetcher; conditional GET, polite polling)"
 MAX_REDIRECTS = 5
 _REDIRECT_CODES = {301, 302, 303, 307, 308}
+FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, "
+               "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5")
+PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 
 
 @dataclass(frozen=True)
@@ -52,10 +56,12 @@ class FetchResult:
         return self.status == 304
 
 
-def new_session(policy: AddressPolicy, *, per_host_limit: int = 4) -> aiohttp.ClientSession:
-    """A client session whose connections go only to addresses the policy allows."""
+def new_session(policy: AddressPolicy, *, per_host_limit: int = 4,
+                resolver: AbstractResolver | None = None) -> aiohttp.ClientSession:
+    """A client session whose connections go only to addresses the policy allows; what
+    `resolver` (tests, benchmarks: names on loopback) answers is checked the same way."""
     connector = aiohttp.TCPConnector(
-        resolver=GuardedResolver(policy), limit=200, limit_per_host=per_host_limit,
+        resolver=GuardedResolver(policy, resolver), limit=200, limit_per_host=per_host_limit,
         ttl_dns_cache=300,
     )
     return aiohttp.ClientSession(
@@ -66,12 +72,14 @@ def new_session(policy: AddressPolicy, *, per_host_limit: int = 4) -> aiohttp.Cl
 async def fetch_feed(
     session: aiohttp.ClientSession, url: str, *, policy: AddressPolicy,
     validators: Validators = Validators(), limits: FetchLimits = FetchLimits(),
+    accept: str = FEED_ACCEPT,
 ) -> FetchResult:
-    """GET a feed, following at most five redirects, each hop checked against the policy."""
+    """GET a feed (or, with another `accept`, an article page or robots.txt), following at
+    most five redirects, each hop checked against the policy."""
     started = time.monotonic()
     try:
         async with asyncio.timeout(limits.deadline_seconds):
-            return await _fetch(session, url, policy, validators, limits, started)
+            return await _fetch(session, url, policy, validators, limits, started, accept)
     except TimeoutError as exc:
         raise FetchError(f"deadline of {limits.deadline_seconds:g}s exceeded for {url}") from exc
     except aiohttp.InvalidURL as exc:
@@ -83,10 +91,9 @@ async def fetch_feed(
 
 async def _fetch(
     session: aiohttp.ClientSession, url: str, policy: AddressPolicy, validators: Validators,
-    limits: FetchLimits, started: float,
+    limits: FetchLimits, started: float, accept: str,
 ) -> FetchResult:
-    headers = {"Accept": "application/rss+xml, application/atom+xml, application/feed+json, "
-                         "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"}
+    headers = {"Accept": accept}
     if validators.etag:
         headers["If-None-Match"] = validators.etag
     if validators.last_modified:

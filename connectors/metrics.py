@@ -1,6 +1,7 @@
-"""Feed metrics (Prometheus): fetch latency, responses by status, errors, items published."""
+"""Feed metrics (Prometheus): fetch latency, responses by status, errors, items published,
+and the article pages fetched for full text."""
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from wirewatch.connectors.errors import BlockedAddressError, FetchError
 
 FETCH_SECONDS = Histogram("wirewatch_feed_fetch_seconds", "Time to fetch one feed.",
@@ -15,6 +16,18 @@ LINKS_DROPPED = Counter("wirewatch_feed_item_links_dropped",
                         "reason: unsafe_scheme (not http or https), private_address, "
                         "invalid_url.",
                         ["reason"])
+PAGE_OUTCOMES = ("queued", "fetched", "not_modified", "failed", "skipped_by_robots",
+                 "queue_full", "kept_feed_text")
+PAGES = Counter("wirewatch_page_fetches",
+                "Article pages for full text, by outcome: queued (waiting for its fetch), "
+                "fetched (the page's text used), not_modified (304: the text fetched before "
+                "used), failed (fetch or extraction; the feed's text kept), skipped_by_robots "
+                "(robots.txt disallows it or could not be read), queue_full (not queued: "
+                "published with the feed's text), kept_feed_text (the page said less).",
+                ["outcome"])
+PAGE_QUEUE = Gauge("wirewatch_page_queue", "Items waiting for their article page.")
+PAGE_SECONDS = Histogram("wirewatch_page_fetch_seconds", "Time to fetch one article page.",
+                         buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
 
 # The error classes the poller records (connectors.poller): the fetch errors by class name,
 # a status other than 200/304, and a feed that did not parse. A crash records its
@@ -33,3 +46,5 @@ def initialise() -> None:
         RESPONSES.labels(status)
     for reason in LINK_DROP_REASONS:
         LINKS_DROPPED.labels(reason)
+    for outcome in PAGE_OUTCOMES:
+        PAGES.labels(outcome)

@@ -12,12 +12,16 @@ import concurrent.futures
 import logging
 import multiprocessing
 import resource
+from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
 
+from wirewatch.connectors.extract import Extraction, extraction
 from wirewatch.connectors.lifetime import die_with_parent
 from wirewatch.connectors.parse import ParsedFeed, parse_feed
 
 log = logging.getLogger(__name__)
+Result = TypeVar("Result", ParsedFeed, Extraction)
 
 
 def _init_worker(memory_mb: int) -> None:  # pragma: no cover - runs in the worker
@@ -34,7 +38,8 @@ def _parse_guarded(body: bytes, content_type: str) -> ParsedFeed:  # pragma: no 
 
 
 class ParserPool:
-    """Parser processes; `parse` never raises and never blocks the event loop.
+    """Parser processes; `parse` and `extract` (an article page's main text) never raise
+    and never block the event loop.
 
     Each worker is an executor of its own (a lane), used by one parse at a time: a parse
     that times out or kills its process takes only its own lane down, never a parse of
@@ -59,30 +64,40 @@ class ParserPool:
         return lane
 
     async def parse(self, body: bytes, content_type: str = "") -> ParsedFeed:
+        return await self._run("parse", _parse_guarded, (body, content_type),
+                               lambda error: ParsedFeed(error=error))
+
+    async def extract(self, page: bytes, url: str) -> Extraction:
+        """The main text of an article page, under the same time and memory limits."""
+        return await self._run("extraction", extraction, (page, url),
+                               lambda error: Extraction(error=error))
+
+    async def _run(self, what: str, function: Callable[..., Result], args: tuple[Any, ...],
+                   failed: Callable[[str], Result]) -> Result:
         if self._free is None:
             self._free = asyncio.Queue()
             for index in range(self.workers):
                 self._free.put_nowait(index)
-        # One parse per lane at a time: the timeout then measures parsing, not queueing.
+        # One job per lane at a time: the timeout then measures the work, not queueing.
         index = await self._free.get()
         try:
-            return await self._parse(index, body, content_type)
+            return await self._call(index, what, function, args, failed)
         finally:
             self._free.put_nowait(index)
 
-    async def _parse(self, index: int, body: bytes, content_type: str) -> ParsedFeed:
+    async def _call(self, index: int, what: str, function: Callable[..., Result],
+                    args: tuple[Any, ...], failed: Callable[[str], Result]) -> Result:
         loop = asyncio.get_running_loop()
         try:
-            future = loop.run_in_executor(self._lane(index), _parse_guarded, body,
-                                          content_type)
+            future = loop.run_in_executor(self._lane(index), function, *args)
             return await asyncio.wait_for(future, self.timeout)
         except TimeoutError:
-            log.warning("feed parse timed out; replacing its parser process")
+            log.warning("%s timed out; replacing its parser process", what)
             self._replace(index)
-            return ParsedFeed(error=f"parse took longer than {self.timeout:g}s")
+            return failed(f"{what} took longer than {self.timeout:g}s")
         except BrokenProcessPool:
             self._replace(index)
-            return ParsedFeed(error="parser process died (memory or crash)")
+            return failed("parser process died (memory or crash)")
 
     def _replace(self, index: int) -> None:
         lane, self._lanes[index] = self._lanes[index], None

@@ -22,6 +22,7 @@ from wirewatch.connectors.feeds_file import FeedSpec
 from wirewatch.connectors.fetch import FetchLimits, fetch_feed
 from wirewatch.connectors.guard import AddressPolicy
 from wirewatch.connectors.items import bounded, raw_items
+from wirewatch.connectors.pages import PageFetcher, needs_page
 from wirewatch.connectors.parse import ParsedFeed, parse_feed
 from wirewatch.connectors.publish import RawItemPublisher
 from wirewatch.connectors.records import RawItem
@@ -59,7 +60,7 @@ class FeedPoller:
         bounds: ScheduleBounds = ScheduleBounds(), limits: FetchLimits = FetchLimits(),
         concurrency: int = 32, clock: Callable[[], float] = time.time,
         parse: Callable[[bytes, str], Awaitable[ParsedFeed]] | None = None,
-        websub: WebSubSubscriber | None = None,
+        websub: WebSubSubscriber | None = None, pages: PageFetcher | None = None,
     ) -> None:
         self.feeds = feeds
         self.session = session
@@ -71,6 +72,7 @@ class FeedPoller:
         self.clock = clock
         self.parse = parse or _parse_in_thread
         self.websub = websub
+        self.pages = pages  # None: full text off, every item published with the feed's text
         self._by_id = {spec.feed_id: spec for spec in feeds}
         self._slots = asyncio.Semaphore(concurrency)
         self._rng = random.Random()
@@ -84,6 +86,7 @@ class FeedPoller:
         """Poll whatever is due, renew WebSub leases now and then; cancelled to stop."""
         last_renewal = 0.0
         in_flight: dict[str, asyncio.Task[PollOutcome]] = {}
+        pages = asyncio.create_task(self.fetch_pages())
         try:
             while True:
                 try:
@@ -102,9 +105,18 @@ class FeedPoller:
                     log.exception("connector tick failed; retrying")
                 await asyncio.sleep(tick_seconds)
         finally:
+            pages.cancel()
             for task in list(in_flight.values()):
                 task.cancel()
-            await asyncio.gather(*in_flight.values(), return_exceptions=True)
+            await asyncio.gather(*in_flight.values(), pages, return_exceptions=True)
+
+    async def fetch_pages(self) -> None:
+        """Fetch the article pages of queued items and publish them; cancelled to stop.
+        run_forever runs this; a caller of poll_due runs it beside."""
+        if self.pages is None:
+            await asyncio.Event().wait()
+            return
+        await self.pages.run(self._publish_paged)
 
     async def ingest(self, feed_id: str, body: bytes, content_type: str) -> None:
         """Content a WebSub hub pushed: the same path as a poll's (raises if Kafka fails)."""
@@ -205,8 +217,13 @@ class FeedPoller:
         )
         if pushed:
             interval = self.bounds.max_seconds  # the hub pushes; polling is only the fallback
+        validators = result.validators
+        if self.pages is not None and self.pages.waiting_for(spec.feed_id):
+            # Items wait for their pages, not yet remembered: should they never be published
+            # (a crash, Kafka down), only a full fetch of the feed brings them back.
+            validators = state.validators
         await self.store.save(spec.feed_id, replace(
-            state, etag=result.validators.etag, last_modified=result.validators.last_modified,
+            state, etag=validators.etag, last_modified=validators.last_modified,
             last_status=result.status, last_error=parsed.error or refused, error_class=None,
             error_streak=0, last_success=started, last_attempt=started,
             first_poll=state.first_poll or started,
@@ -226,7 +243,7 @@ class FeedPoller:
         """
         items = raw_items(parsed, feed_id=spec.feed_id, feed_url=spec.url,
                           source=_source_name(spec), fetched_at=datetime.now(UTC))
-        fresh = await self._new_or_edited(spec.feed_id, items)
+        fresh = self._not_waiting_for_pages(spec, await self._new_or_edited(spec.feed_id, items))
         # Publish before remembering: if Kafka fails, the next fetch publishes them again.
         refused = await self.publisher.publish(fresh)
         # Refused items are remembered too: retrying cannot help, and they must not block.
@@ -238,6 +255,26 @@ class FeedPoller:
             return len(fresh) - len(refused), (f"{len(refused)} item(s) refused by Kafka: "
                                                f"{refused[0][1]}")
         return len(fresh), None
+
+    def _not_waiting_for_pages(self, spec: FeedSpec, fresh: list[RawItem]) -> list[RawItem]:
+        """The items to publish now; those whose pages are wanted go to the page queue, and
+        are published (then remembered) once their page is fetched."""
+        if self.pages is None or spec.full_text == "never":
+            return fresh
+        now = []
+        for item in fresh:
+            if self.pages.waiting(item.item_id):
+                continue  # queued by an earlier poll: published when its page is fetched
+            if not needs_page(item, spec.full_text, self.pages.min_words) \
+                    or not self.pages.offer(item):  # a full queue: the feed's text, now
+                now.append(item)
+        return now
+
+    async def _publish_paged(self, item: RawItem, outcome: str) -> None:
+        """Publish an item whose page fetch is over, then remember it (as a poll does)."""
+        refused = await self.publisher.publish([item])
+        await self.store.record_items(item.feed_id, {item.item_id: item.content_hash})
+        metrics.PUBLISHED.inc(1 - len(refused))
 
     async def _follow_hub(self, spec: FeedSpec, parsed: ParsedFeed, fetched_url: str) -> bool:
         """Hold a WebSub lease while the feed names a hub; True while the hub pushes."""

@@ -33,6 +33,9 @@ class RawItem(msgspec.Struct, frozen=True, kw_only=True):
     # Why the connector changed the item, e.g. "link dropped: javascript: links are not kept
     # (only http and https)" (added within v1: "" in records written before notes).
     note: str = ""
+    # Where `content` came from: "feed", or "page" when the connector fetched the article
+    # page and its main text said more than the feed (added within v1: "feed" before).
+    text_source: str = "feed"
 
 
 _encoder = msgspec.json.Encoder()

@@ -28,7 +28,8 @@ class FeedRegistry:
         existing = await self.client.hmget(self.key, [spec.feed_id for spec in specs])
         await self.client.hset(self.key, mapping={
             spec.feed_id: msgspec.json.encode({"url": spec.url, "name": spec.name,
-                                               "interval_seconds": spec.interval_seconds})
+                                               "interval_seconds": spec.interval_seconds,
+                                               "full_text": spec.full_text})
             for spec in specs
         })
         return sum(value is None for value in existing)

@@ -52,8 +52,10 @@ def serve_loopback(handler: Callable[..., BaseHTTPRequestHandler],
 
 
 def demo_feeds(base_url: str) -> list[FeedSpec]:
-    return [FeedSpec(url=f"{base_url}/{name}", name=title, interval_seconds=30.0)
-            for name, title in SAMPLE_FEEDS]
+    # The samples carry their whole text, and their links name *.example sites: never
+    # fetch those pages (a DNS lookup each, and nothing there).
+    return [FeedSpec(url=f"{base_url}/{name}", name=title, interval_seconds=30.0,
+                     full_text="never") for name, title in SAMPLE_FEEDS]
 
 
 def demo_subscriptions() -> list[Subscription]:

@@ -33,6 +33,7 @@ from wirewatch.connectors import metrics as connector_metrics
 from wirewatch.connectors.feeds_file import FeedSpec, load_feeds
 from wirewatch.connectors.fetch import FetchLimits, new_session
 from wirewatch.connectors.guard import AddressPolicy
+from wirewatch.connectors.pages import PageFetcher
 from wirewatch.connectors.parse_pool import ParserPool
 from wirewatch.connectors.poller import FeedPoller, poll_with_refresh
 from wirewatch.connectors.publish import RawItemPublisher, new_producer
@@ -73,6 +74,14 @@ def connector_job(settings: Settings, endpoints: Endpoints, feeds: list[FeedSpec
         session = new_session(policy)
         parser = ParserPool(workers=settings.parse_workers, timeout=settings.parse_timeout_seconds,
                             memory_mb=settings.parse_memory_mb)
+        limits = FetchLimits(deadline_seconds=settings.fetch_deadline_seconds,
+                             max_body_bytes=settings.fetch_max_body_bytes)
+        # Article pages share the feeds' session: the same guard and per-host connections.
+        pages = PageFetcher(session, policy=policy, limits=limits, extract=parser.extract,
+                            min_words=settings.full_text_min_words,
+                            rate=settings.full_text_host_rate,
+                            queue_size=settings.full_text_queue_size,
+                            concurrency=settings.full_text_concurrency)
         await producer.start()
         try:
             poller = FeedPoller(
@@ -84,9 +93,7 @@ def connector_job(settings: Settings, endpoints: Endpoints, feeds: list[FeedSpec
                 bounds=ScheduleBounds(min_seconds=settings.poll_min_seconds,
                                       max_seconds=settings.poll_max_seconds,
                                       default_seconds=settings.poll_default_seconds),
-                limits=FetchLimits(deadline_seconds=settings.fetch_deadline_seconds,
-                                   max_body_bytes=settings.fetch_max_body_bytes),
-                parse=parser.parse,
+                limits=limits, parse=parser.parse, pages=pages,
             )
             callback = await start_websub(settings, poller, session, redis_client, policy)
             try:

@@ -121,6 +121,18 @@ class Settings(BaseSettings):
         10.0, gt=0, description="CPU time one feed may take to parse before it is abandoned.")
     parse_memory_mb: int = Field(
         1024, ge=64, description="Address-space limit of each parser process, in MiB.")
+    full_text_min_words: int = Field(
+        80, ge=0, description="Feeds with full_text: auto (the default) get the article "
+        "page of each item whose own text has fewer words than this; its main text "
+        "(trafilatura, precision mode) replaces the feed's when it says more.")
+    full_text_host_rate: float = Field(
+        1.0, gt=0, description="Article page requests per second to one host at most (one "
+        "at a time; a longer Crawl-delay in the host's robots.txt wins).")
+    full_text_queue_size: int = Field(
+        10_000, ge=1, description="Items that may wait for their article page; when full, "
+        "an item is published with the feed's text at once.")
+    full_text_concurrency: int = Field(
+        16, ge=1, description="Article pages fetched at once (over all hosts).")
     websub_public_url: str | None = Field(
         None, description="Public base URL hubs can reach the WebSub callback at (e.g. "
         "https://ww.example.com). Unset: WebSub is off and every feed is polled.")

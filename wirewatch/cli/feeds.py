@@ -25,7 +25,9 @@ from wirewatch.cli.common import (
 from wirewatch.cli.output import Column, Output, iso_time, output_options
 from wirewatch.connectors.check import check_feed
 from wirewatch.connectors.errors import ConnectorError
+from wirewatch.connectors.extract import word_count
 from wirewatch.connectors.feeds_file import (
+    FULL_TEXT_MODES,
     FeedSpec,
     load_feeds,
     spec_from_mapping,
@@ -77,7 +79,8 @@ def list_feeds(out: Output) -> None:
     except ConnectorError as exc:
         raise click.ClickException(str(exc)) from exc
     rows = [{"id": spec.feed_id, "url": spec.url, "name": spec.name,
-             "interval_seconds": spec.interval_seconds, "source": origin,
+             "interval_seconds": spec.interval_seconds, "full_text": spec.full_text,
+             "source": origin,
              "health": row.state, "last_status": row.last_status,
              "last_success": iso_time(row.last_success), "last_error": row.last_error,
              "error_streak": row.error_streak, "items_per_day": row.items_per_day}
@@ -105,12 +108,17 @@ def _ago(moment: str | None) -> str:
 @click.argument("url")
 @click.option("--name", default="", help="Display name (default: the host name).")
 @click.option("--interval", type=float, default=None, help="Fixed poll interval in seconds.")
+@click.option("--full-text", type=click.Choice(FULL_TEXT_MODES), default="auto",
+              show_default=True,
+              help="Fetch each item's article page for its full text: auto (when the feed's "
+                   "text is shorter than WIREWATCH_FULL_TEXT_MIN_WORDS), always or never.")
 @click.option("--dry-run", is_flag=True, help="Validate only; change nothing.")
-def add_feed(url: str, name: str, interval: float | None, dry_run: bool) -> None:
+def add_feed(url: str, name: str, interval: float | None, full_text: str,
+             dry_run: bool) -> None:
     """Register a feed by URL."""
     try:
-        spec = spec_from_mapping({"url": url, "name": name, "interval_seconds": interval},
-                                 "feed")
+        spec = spec_from_mapping({"url": url, "name": name, "interval_seconds": interval,
+                                  "full_text": full_text}, "feed")
     except ConnectorError as exc:
         raise click.ClickException(str(exc)) from exc
     if dry_run:
@@ -214,20 +222,33 @@ def export_feeds(output: Path | None) -> None:
 
 @feeds.command("check")
 @click.argument("url")
+@click.option("--full-text", type=click.Choice(("auto", "always")), is_flag=False,
+              flag_value="auto", default=None,
+              help="Also fetch the items' article pages (robots.txt and pacing as the "
+                   "connector does) and show which text each item got: auto (the default "
+                   "of the option: items shorter than WIREWATCH_FULL_TEXT_MIN_WORDS) or "
+                   "always.")
 @allow_network_option
-def check(url: str, allow_networks: tuple[str, ...]) -> None:
+def check(url: str, full_text: str | None, allow_networks: tuple[str, ...]) -> None:
     """Fetch and parse one feed; print its items as JSON lines, publish nothing."""
     settings = allowing(load_settings(), allow_networks)
     policy = AddressPolicy(settings.fetch_allow_networks)
     limits = FetchLimits(deadline_seconds=settings.fetch_deadline_seconds,
                          max_body_bytes=settings.fetch_max_body_bytes)
     try:
-        result = asyncio.run(check_feed(url, policy=policy, limits=limits))
+        result = asyncio.run(check_feed(
+            url, policy=policy, limits=limits, full_text=full_text or "never",
+            min_words=settings.full_text_min_words, rate=settings.full_text_host_rate))
     except ConnectorError as exc:
         raise click.ClickException(f"{url}: {exc}") from exc
     for item in result.items:
         sys.stdout.buffer.write(msgspec.json.encode(item) + b"\n")
     sys.stdout.flush()
+    for item in result.items:
+        if item.item_id in result.pages:
+            click.echo(f"  {item.title[:60]!r}: page {result.pages[item.item_id]}, text from "
+                       f"the {item.text_source} ({word_count(item.content or item.summary)} "
+                       "words)", err=True)
     parsed = result.parsed
     click.echo(f"{url}: HTTP {result.fetch.status}, {len(result.items)} item(s), "
                f"title {parsed.title!r}" + (f", error: {parsed.error}" if parsed.error else ""),

@@ -194,18 +194,19 @@ def test_feed_spec_id_follows_canonical_url() -> None:
 
 @pytest.mark.parametrize(("content", "message"), [
     pytest.param("feeds:\n  - url: https://a.example/\n    nmae: A\n",
-                 r":3: feeds\[0\]: unknown key 'nmae' \(did you mean 'name'\? known keys: url, "
-                 r"name, interval_seconds\)", id="typo-with-suggestion"),
+                 r":3:5: feeds\[0\]: unknown key 'nmae' \(did you mean 'name'\? known keys: url, "
+                 r"name, interval_seconds", id="typo-with-suggestion"),
     pytest.param("feeds:\n  - https://a.example/\n  - url: https://b.example/\n"
                  "    colour: red\n",
-                 r":4: feeds\[1\]: unknown key 'colour' \(known keys", id="unknown-no-suggestion"),
+                 r":4:5: feeds\[1\]: unknown key 'colour' \(known keys",
+                 id="unknown-no-suggestion"),
     pytest.param("feeds:\n  - url: https://a.example/\n\n    interval_seconds: \"ten\"\n",
-                 r":4: feeds\[0\]: interval_seconds must be a positive number, got 'ten'",
+                 r":4:23: feeds\[0\]: interval_seconds must be a positive number, got 'ten'",
                  id="type-error-names-the-line"),
     pytest.param("feeds:\n  - https://a.example/\n  - ftp://b.example/\n",
-                 r":3: feeds\[1\]: feed url must be http\(s\)", id="string-entry-line"),
+                 r":3:5: feeds\[1\]: feed url must be http\(s\)", id="string-entry-line"),
     pytest.param("feeds:\n  - https://a.example/\n  - name: B\n",
-                 r":3: feeds\[1\]: each feed needs a 'url' string", id="missing-url-line"),
+                 r":3:5: feeds\[1\]: each feed needs a 'url' string", id="missing-url-line"),
     pytest.param("feds:\n  - https://a.example/\n",
                  r"needs a top-level 'feeds:' list \(found 'feds': a typo\?\)",
                  id="top-level-typo"),
@@ -221,4 +222,4 @@ def test_lenient_reads_past_unknown_keys_and_says_so(tmp_path: Path,
                                                      caplog: pytest.LogCaptureFixture) -> None:
     path = write(tmp_path, "feeds.yaml", "feeds:\n  - url: https://a.example/\n    nmae: A\n")
     assert load_feeds(path, lenient=True) == [FeedSpec("https://a.example/")]
-    assert f"{path}:3: feeds[0]: unknown key 'nmae' (did you mean 'name'?" in caplog.text
+    assert f"{path}:3:5: feeds[0]: unknown key 'nmae' (did you mean 'name'?" in caplog.text
