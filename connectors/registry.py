@@ -36,23 +36,23 @@ class FeedRegistry:
 
     async def find(self, url_or_id: str) -> FeedSpec | None:
         """The registered feed with this URL or id, if any."""
-        raw = await self.client.hget(self.key, _feed_id(url_or_id))
+        raw = await self.client.hget(self.key, feed_id_of(url_or_id))
         return None if raw is None else spec_from_mapping(
-            msgspec.json.decode(raw), f"registry entry {_feed_id(url_or_id)}")
+            msgspec.json.decode(raw), f"registry entry {feed_id_of(url_or_id)}")
 
     async def remove(self, url_or_id: str) -> bool:
         """Remove a feed by URL or id; False when it was not registered."""
-        feed = _feed_id(url_or_id)
+        feed = feed_id_of(url_or_id)
         await self.client.srem(self.disabled_key, feed)
         return bool(await self.client.hdel(self.key, feed))
 
     async def disable(self, url_or_id: str) -> bool:
         """Stop polling a feed (registered or from a file); False when it already was."""
-        return bool(await self.client.sadd(self.disabled_key, _feed_id(url_or_id)))
+        return bool(await self.client.sadd(self.disabled_key, feed_id_of(url_or_id)))
 
     async def enable(self, url_or_id: str) -> bool:
         """Poll a disabled feed again; False when it was not disabled."""
-        return bool(await self.client.srem(self.disabled_key, _feed_id(url_or_id)))
+        return bool(await self.client.srem(self.disabled_key, feed_id_of(url_or_id)))
 
     async def disabled(self) -> set[str]:
         return {member.decode() for member in await self.client.smembers(self.disabled_key)}
@@ -76,7 +76,7 @@ class FeedRegistry:
         return sorted(specs, key=lambda spec: (spec.name.lower(), spec.url))
 
 
-def _feed_id(url_or_id: str) -> str:
+def feed_id_of(url_or_id: str) -> str:
     """An id as given, or the id of a URL (its canonical form's)."""
     if url_or_id.startswith(("http://", "https://")):
         return FeedSpec(url=url_or_id).feed_id

@@ -18,7 +18,7 @@ from wirewatch.connectors.errors import FeedFileError
 from wirewatch.connectors.feeds_file import FeedSpec, spec_from_mapping
 from wirewatch.connectors.registry import FeedRegistry
 from wirewatch.connectors.state import FeedStateStore
-from wirewatch.streams.ops.monitor import FeedRow, feed_row
+from wirewatch.streams.ops.monitor import FeedRow, feed_rows
 from wirewatch.streams.ops.site import Site
 
 MAX_ID = 128  # longer ids are not ours: answered 404 without a Redis lookup
@@ -35,12 +35,8 @@ class FeedPagesConfig:
     known: Callable[[], list[FeedSpec]]  # every feed this process knows (file and registry)
 
 
-async def feed_rows(config: FeedPagesConfig, specs: list[FeedSpec]) -> list[FeedRow]:
-    states = await config.states.load_many([spec.feed_id for spec in specs])
-    off = await config.registry.disabled()
-    now = time.time()
-    return [feed_row(spec, state, now, disabled=spec.feed_id in off)
-            for spec, state in zip(specs, states, strict=True)]
+async def rows_of(config: FeedPagesConfig, specs: list[FeedSpec]) -> list[FeedRow]:
+    return await feed_rows(specs, config.states, config.registry, time.time())
 
 
 def add_feed_pages(app: web.Application, site: Site, config: FeedPagesConfig) -> None:
@@ -68,7 +64,7 @@ def add_feed_pages(app: web.Application, site: Site, config: FeedPagesConfig) ->
                            message=DONE.get(request.query.get("done", ""), ""))
 
     async def feeds_page(request: web.Request) -> web.Response:
-        return list_page(request, await feed_rows(config, await everything()))
+        return list_page(request, await rows_of(config, await everything()))
 
     async def feed_page(request: web.Request) -> web.Response:
         found = await find(request.match_info["id"])
@@ -76,7 +72,7 @@ def add_feed_pages(app: web.Application, site: Site, config: FeedPagesConfig) ->
             return site.render("not_found.html", request, status=404, what="feed",
                                ident=request.match_info["id"])
         spec, source = found
-        [row] = await feed_rows(config, [spec])
+        [row] = await rows_of(config, [spec])
         return site.render("feed.html", request, feed=row, source=source,
                            fetches=await config.states.fetches(spec.feed_id),
                            message=DONE.get(request.query.get("done", ""), ""))
@@ -87,7 +83,7 @@ def add_feed_pages(app: web.Application, site: Site, config: FeedPagesConfig) ->
         try:
             spec = spec_from_mapping({"url": url, "name": name}, "the new feed")
         except FeedFileError as exc:
-            return list_page(request, await feed_rows(config, await everything()), status=400,
+            return list_page(request, await rows_of(config, await everything()), status=400,
                              error=str(exc).removeprefix("the new feed: "), url=url,
                              name=name)
         await config.registry.add([spec])

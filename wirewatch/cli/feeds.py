@@ -36,9 +36,9 @@ from wirewatch.connectors.feeds_file import (
 )
 from wirewatch.connectors.fetch import FetchLimits
 from wirewatch.connectors.guard import AddressPolicy
-from wirewatch.connectors.registry import FeedRegistry
+from wirewatch.connectors.registry import FeedRegistry, feed_id_of
 from wirewatch.connectors.state import FeedStateStore
-from wirewatch.streams.ops.monitor import FeedRow, feed_row
+from wirewatch.streams.ops.monitor import FeedRow, feed_rows
 from wirewatch.streams.ops.when import ago
 from wirewatch.streams.settings import Settings
 
@@ -66,13 +66,10 @@ def list_feeds(out: Output) -> None:
         in_file = load_feeds(settings.feeds_file) if settings.feeds_file else []
         registered_ids = {spec.feed_id for spec in registered}
         specs = unique_feeds(registered + in_file)
-        states = await FeedStateStore(client, settings.redis_prefix).load_many(
-            [spec.feed_id for spec in specs])
-        off = await FeedRegistry(client, settings.redis_prefix).disabled()
-        now = time.time()
-        return [("registry" if spec.feed_id in registered_ids else "file", spec,
-                 feed_row(spec, state, now, disabled=spec.feed_id in off))
-                for spec, state in zip(specs, states, strict=True)]
+        rows = await feed_rows(specs, FeedStateStore(client, settings.redis_prefix),
+                               FeedRegistry(client, settings.redis_prefix), time.time())
+        return [("registry" if spec.feed_id in registered_ids else "file", spec, row)
+                for spec, row in zip(specs, rows, strict=True)]
 
     try:
         listed = with_redis(listing)
@@ -145,8 +142,7 @@ def remove_feed(url_or_id: str, yes: bool) -> None:
 def known_feed(url_or_id: str) -> FeedSpec:
     """The feed by URL or id, from the feeds file or the registry; else a usage error."""
     settings = load_settings()
-    wanted = (FeedSpec(url=url_or_id).feed_id if url_or_id.startswith(("http://", "https://"))
-              else url_or_id)
+    wanted = feed_id_of(url_or_id)
     in_file = load_feeds(settings.feeds_file) if settings.feeds_file else []
     found = next((spec for spec in in_file if spec.feed_id == wanted), None) or with_registry(
         lambda registry: registry.find(wanted))
