@@ -105,6 +105,7 @@ class Replayer:
         if not items:
             return
         cleaned = [clean_raw(item) for item in items]
+        langs = [language_of(title, text) for title, text in cleaned]  # once, as live
         tagger = self.tagger()
         # Dedupe waits on Redis round trips and tagging needs no story: run them together, so
         # the waits (and Redis's own work, in its own process) overlap the tagging.
@@ -112,15 +113,15 @@ class Replayer:
             Doc(item.item_id, item.source, dedupe_text(title, text), url_key(item.url))
             for item, (title, text) in zip(items, cleaned, strict=True)]))
         try:
-            found = await _tag_all(tagger, cleaned)
+            found = await _tag_all(tagger, cleaned, langs)
             stories = await dedupe
         except BaseException:
             dedupe.cancel()
             raise
-        event_of = await self._events(items, cleaned, stories)
+        event_of = await self._events(items, cleaned, stories, langs)
         views = []
-        for item, (title, text), story, tags in zip(items, cleaned, stories, found,
-                                                     strict=True):
+        for item, (title, text), story, tags, lang in zip(items, cleaned, stories, found,
+                                                           langs, strict=True):
             outlets = self.outlets.setdefault(story.story_id, set())
             outlets.add(item.source)
             event_id = event_of.get(story.story_id, story.story_id)
@@ -128,7 +129,7 @@ class Replayer:
             new_event = not members
             members.add(story.story_id)
             tagged = with_tags(build_article(item, title, text, story, len(outlets), event_id,
-                                             len(members), language_of(title, text)), tags)
+                                             len(members), lang), tags)
             self.report.count_article(topics=tagged.topics,
                                       entities=[e.id for e in tagged.entities],
                                       source=item.source, new_story=not story.is_duplicate,
@@ -137,7 +138,7 @@ class Replayer:
         await self._match(views)
 
     async def _events(self, items: list[RawItem], cleaned: list[tuple[str, str]],
-                      stories: list[StoryAssignment]) -> dict[str, str]:
+                      stories: list[StoryAssignment], langs: list[str]) -> dict[str, str]:
         """The event of each story of the batch: new stories assigned, others looked up."""
         firsts: dict[str, int] = {}
         for position, story in enumerate(stories):
@@ -145,7 +146,7 @@ class Replayer:
         order = sorted(firsts.values())
         profiles = build_profiles([
             (cleaned[p][0], cleaned[p][1], (items[p].published or items[p].fetched_at)
-             .timestamp()) for p in order])
+             .timestamp()) for p in order], [langs[p] for p in order])
         placed = await self.events.assign_many(
             [(stories[p].story_id, profile) for p, profile in zip(order, profiles, strict=True)])
         return {stories[p].story_id: event.event_id
@@ -197,14 +198,16 @@ class Replayer:
 TAG_SLICE = 50  # articles tagged between two chances for dedupe to go on (~10 ms)
 
 
-async def _tag_all(tagger: Tagger, cleaned: list[tuple[str, str]]) -> list[Tags]:
-    """Tags of each (title, text), handing the loop over every slice so a concurrent
-    dedupe can send its next Redis call or take its reply."""
+async def _tag_all(tagger: Tagger, cleaned: list[tuple[str, str]],
+                   langs: list[str]) -> list[Tags]:
+    """Tags of each (title, text) in its language, handing the loop over every slice so a
+    concurrent dedupe can send its next Redis call or take its reply."""
     found: list[Tags] = []
     for start in range(0, len(cleaned), TAG_SLICE):
         await asyncio.sleep(0)
-        found += [tagger.tag(title, text, language_of(title, text))
-                  for title, text in cleaned[start:start + TAG_SLICE]]
+        found += [tagger.tag(title, text, lang) for (title, text), lang
+                  in zip(cleaned[start:start + TAG_SLICE], langs[start:start + TAG_SLICE],
+                         strict=True)]
     return found
 
 
