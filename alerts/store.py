@@ -68,10 +68,15 @@ class SubscriptionStore:
             await self.client.hset(self.created_key, subscription.id, repr(time.time()))
         return new
 
-    async def created_at(self, subscription_id: str) -> float | None:
-        """When the subscription with this id was created (None: before this was kept)."""
-        raw = await self.client.hget(self.created_key, subscription_id)
-        return float(raw) if raw is not None else None
+    async def created_at(self, subscription_ids: builtins.list[str],
+                         ) -> dict[str, float | None]:
+        """When each subscription with these ids was created, in one round trip (None:
+        created before this was kept)."""
+        if not subscription_ids:
+            return {}
+        raws = await self.client.hmget(self.created_key, subscription_ids)
+        return {sid: float(raw) if raw is not None else None
+                for sid, raw in zip(subscription_ids, raws, strict=True)}
 
     async def get(self, subscription_id: str) -> Subscription | None:
         raw = await self.client.hget(self.key, subscription_id)

@@ -81,10 +81,12 @@ def add_subscription_pages(app: web.Application, site: Site,
             return {}
         return await config.activity.deliveries_by_subscription()
 
-    async def since_created(subscription_id: str, found: list[Delivery]) -> list[Delivery]:
-        """The deliveries of this subscription, not of an earlier one with the same id."""
-        created = await store.created_at(subscription_id)
-        return found if created is None else [d for d in found if d.at >= created]
+    async def own_deliveries(ids: list[str]) -> dict[str, list[Delivery]]:
+        """Each subscription's kept deliveries, not those of an earlier subscription that
+        had its id (deleted, then the id used again)."""
+        kept, created = await kept_deliveries(), await store.created_at(ids)
+        return {sid: [d for d in kept.get(sid, []) if (created[sid] or 0.0) <= d.at]
+                for sid in ids}
 
     async def preview_of(subscription: Subscription) -> Preview | None:
         if config.events is None:
@@ -148,9 +150,8 @@ def add_subscription_pages(app: web.Application, site: Site,
                  if member.startswith("subscription:") and member.partition(":")[2] in ids}
         what, subscription_id = request.query.get("done", ""), request.query.get("id", "")
         message = f"{DONE[what]} {subscription_id}." if what in DONE else ""
-        kept = await kept_deliveries()
-        fired = {s.id: last_fired(await since_created(s.id, kept.get(s.id, [])))
-                 for s in shown if s.id in kept}
+        fired = {sid: last_fired(found)
+                 for sid, found in (await own_deliveries(sorted(ids))).items() if found}
         return site.render("subscriptions.html", request, subscriptions=shown,
                            muted=muted, message=message, mute_choices=MUTE_CHOICES,
                            fired=fired, history=config.activity is not None)
@@ -259,8 +260,7 @@ def add_subscription_pages(app: web.Application, site: Site,
 
     async def history_page(request: web.Request) -> web.Response:
         subscription = await existing(request, site.require_user(request))
-        deliveries = await since_created(subscription.id,
-                                         (await kept_deliveries()).get(subscription.id, []))
+        deliveries = (await own_deliveries([subscription.id]))[subscription.id]
         silenced = (await store.silences()).get(f"subscription:{subscription.id}")
         return site.render("subscription_detail.html", request, subscription=subscription,
                            deliveries=deliveries[:HISTORY], last_fired=last_fired(deliveries),
